@@ -1,0 +1,118 @@
+// The event catalog: the ten message-queue syscalls, their arguments, how each
+// argument is decoded, and where each can be probed on each kind of kernel.
+// This is data, written once; the CLI, decoder, formatters, --list and the man
+// page agreement test all read it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace mqtrace {
+
+// Argument tags, as documented in mqtrace(8).
+enum Tag : unsigned {
+    kTagK = 1,      // value read from kernel memory (a copy the kernel already made)
+    kTagU = 2,      // value read from user memory
+    kTagTOCTOU = 4, // user memory the caller can change before the kernel reads it
+    kTagOPT = 8,    // pointer that may be NULL
+};
+
+// How an argument or struct member is rendered.
+enum class Decode {
+    Int,         // signed decimal
+    UInt,        // unsigned decimal
+    Ptr,         // address, hex (NULL when 0)
+    Fd,          // message queue descriptor
+    Name,        // NUL-terminated queue name
+    OpenFlags,   // O_RDWR|O_CREAT|...
+    Mode,        // octal permission bits
+    MqFlags,     // mq_attr.mq_flags: O_NONBLOCK or 0
+    Signal,      // signal number: SIGUSR1
+    SigevNotify, // SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID
+    IpcKey,      // IPC_PRIVATE or 0x... key
+    MsggetFlags, // IPC_CREAT|IPC_EXCL|0600
+    MsgFlags,    // IPC_NOWAIT|MSG_NOERROR|MSG_EXCEPT|MSG_COPY
+    MsgctlCmd,   // IPC_64|IPC_STAT
+    Struct,      // pointer to a struct, decoded member by member (see StructLayout)
+};
+
+// How the return value is rendered.
+enum class RetKind { Fd, Int, Size };
+
+struct Member {
+    std::string_view name;
+    std::uint16_t offset; // bytes from the start of the struct (x86_64/arm64 LP64 layout)
+    std::uint8_t size;    // 4 or 8
+    bool is_signed;
+    Decode decode;
+};
+
+struct StructLayout {
+    std::string_view ctype;
+    std::uint16_t size;
+    std::span<const Member> members;
+};
+
+struct ArgSpec {
+    std::string_view name;  // as in the syscall prototype (man 2)
+    std::string_view ctype; // C type at the syscall boundary
+    Decode decode;
+    unsigned tags;                      // at the syscall boundary (user pointers: U|TOCTOU)
+    const StructLayout* layout;         // for Decode::Struct
+    std::string_view ktype;             // probe fetch type for the raw value: s32, u64, x64...
+    std::string_view doc;               // one line for mqtrace(8) and --list
+};
+
+// Where an argument comes from at a probe point.
+enum class Load {
+    Value,        // the register/argument itself
+    UserString,   // NUL-terminated string in user memory at that address
+    KernelStruct, // struct in kernel memory (a copy the kernel made)
+    UserStruct,   // struct in user memory (TOCTOU)
+    KernelMtype,  // do_msgsnd: mtype already copied by the kernel; mtext pointer follows
+};
+
+// How the probed function receives its arguments.
+enum class Conv {
+    Direct, // C calling convention: arg N in the Nth argument register
+    PtRegs, // syscall wrapper taking struct pt_regs * (x86_64 >= 4.17, arm64 >= 4.19)
+};
+
+struct FetchItem {
+    std::string_view arg; // catalog argument name
+    std::uint8_t pos;     // 1-based argument position at the probe point
+    Load load;
+};
+
+// One candidate probe point for an event, with the symbols it needs.
+struct ProbePoint {
+    std::string_view symbol;         // entry and return are probed on this symbol
+    Conv conv;
+    std::string_view ret_type;       // s32 or s64: the function's return type
+    std::span<const FetchItem> fetch;
+    std::string_view note;           // why this point (shown in --dry-run and the man page)
+};
+
+enum class Family { Posix, SysV };
+
+struct EventSpec {
+    std::string_view name;
+    Family family;
+    std::string_view prototype; // for the man page
+    RetKind ret;
+    std::span<const ArgSpec> args;
+    std::span<const ProbePoint> kprobe_points; // in order of preference
+    std::string_view libc_symbol;        // libc wrapper probed by uprobes (syscalls backend), or empty
+    std::span<const FetchItem> libc_fetch; // what the uprobe reads there, in the caller's context
+    std::string_view doc;
+};
+
+std::span<const EventSpec> catalog();
+const EventSpec* find_event(std::string_view name);
+int event_index(const EventSpec& ev);
+int arg_index(const EventSpec& ev, std::string_view arg); // -1 if absent
+const StructLayout* struct_layout(std::string_view ctype);
+
+} // namespace mqtrace

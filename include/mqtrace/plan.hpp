@@ -1,0 +1,88 @@
+// Probe plan: from kernel facts and the catalog, the exact tracefs events to
+// create for each selected syscall, with fallbacks in order of preference.
+// Pure: the same facts always give the same plan (tested against recorded
+// kernel profiles).
+#pragma once
+
+#include "mqtrace/kernel.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mqtrace {
+
+enum class Backend { Auto, Kprobe, Syscalls };
+enum class ProbeKind { Kprobe, Kretprobe, Uprobe, Tracepoint };
+// Entry/Return: the syscall itself. Wrapper: a uprobe on the libc wrapper, whose
+// values (keys prefixed '@') fill in arguments of the syscall entry that follows
+// on the same thread. Task*: task lifecycle, for pid/comm attribution.
+enum class Role { Entry, Return, Wrapper, TaskNew, TaskRename, TaskExit };
+
+// Where a value came from; printed in JSON as "source".
+enum class Source {
+    Register,    // an argument value (no memory read)
+    KernelCopy,  // read from the kernel's own copy of user data
+    UserAtEntry, // read from user memory in the caller's context, at entry (TOCTOU)
+    UserLate,    // read from /proc/PID/mem after the fact (TOCTOU, may fail)
+};
+const char* source_name(Source s);
+
+struct Field {
+    std::string name;  // field in the event format ("" = positional, see pos)
+    std::string key;   // logical key: "oflag", "attr.mq_maxmsg", "name$str", "@name$str", "$ret"...
+    std::string fetch; // fetch spec for dynamic probes ("+0(%di):ustring"); "" for tracepoints
+    Source src = Source::Register;
+    int pos = -1;      // tracepoints: index among the syscall arguments
+    std::int64_t bias = 0; // subtracted from the value (do_msgsnd passes msgp->mtext)
+};
+
+struct Probe {
+    ProbeKind kind;
+    std::string system; // our group, or "syscalls"/"task"/"sched" for tracepoints
+    std::string event;
+    std::string place;  // symbol, or path:0xoffset for uprobes
+    std::vector<Field> fields;
+    Role role;
+    int ev = -1;        // catalog index, -1 for task events
+    int maxactive = 0;  // kretprobes: concurrent calls tracked (0 = kernel default)
+    // The line written to dynamic_events/kprobe_events/uprobe_events ("" for tracepoints).
+    std::string definition() const;
+};
+
+struct Alternative {
+    std::string label; // e.g. "kprobe do_mq_open" or "syscalls:sys_enter_mq_open"
+    std::vector<Probe> probes;
+};
+
+struct EventPlan {
+    int ev;
+    std::vector<Alternative> alts; // first one that passes the self-test wins
+};
+
+struct LibcTarget {
+    std::string path;             // as the processes map it
+    std::uint64_t mq_open = 0;    // file offsets of the wrappers, 0 if absent
+    std::uint64_t mq_unlink = 0;
+};
+
+enum class NameMode { Auto, Uprobe, Late };
+
+struct PlanOptions {
+    std::string group;                 // unique probe group, e.g. mqtrace_1234
+    std::vector<int> events;           // catalog indices
+    std::vector<LibcTarget> libcs;     // for uprobes on the syscalls backend
+    NameMode names = NameMode::Auto;   // syscalls backend: how queue names are captured
+};
+
+struct Plan {
+    Backend backend;
+    std::vector<EventPlan> events;
+    std::vector<Probe> tasks; // task lifecycle tracepoints (pid/comm attribution)
+};
+
+// Whether this kernel can run the backend at all ("" = yes, else the reason).
+std::string backend_unavailable(const KernelFacts& k, Backend b);
+Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt);
+
+} // namespace mqtrace

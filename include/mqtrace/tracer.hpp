@@ -1,0 +1,38 @@
+// The tracer: kernel facts -> plan -> session -> self-test -> read, decode,
+// correlate, format, until the end condition; then tear everything down.
+#pragma once
+
+#include "mqtrace/format.hpp"
+#include "mqtrace/plan.hpp"
+
+#include <string>
+#include <vector>
+
+namespace mqtrace {
+
+// Exit statuses, documented in mqtrace(8).
+enum Exit : int {
+    kExitOk = 0,
+    kExitError = 1,       // runtime failure (tracefs, I/O)
+    kExitUsage = 2,       // bad command line
+    kExitUnsupported = 3, // no probe plan works on this kernel (self-test failed)
+    kExitPermission = 4,  // not permitted (not root, lockdown)
+};
+
+struct TraceOptions {
+    Backend backend = Backend::Auto;
+    std::vector<int> events; // catalog indices
+    int pid = -1;            // only this process
+    FormatOptions fmt;
+    std::string output;      // "" = stdout
+    double duration = 0;     // seconds, 0 = until interrupted
+    long count = 0;          // calls, 0 = unlimited
+    bool dry_run = false;
+    NameMode names = NameMode::Auto;
+    std::size_t buffer_kb = 4096;
+};
+
+int run_trace(const TraceOptions& o);
+int run_cleanup();
+
+} // namespace mqtrace

@@ -1,0 +1,19 @@
+// Symbolic names for flags and constants, as strace prints them. Tables are data
+// (see src/xlat.cpp); the render functions are pure.
+#pragma once
+
+#include "mqtrace/catalog.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace mqtrace {
+
+// Render one scalar value by its decode kind ("O_RDWR|O_CREAT", "0600", "IPC_PRIVATE").
+std::string render_scalar(Decode d, std::int64_t v);
+// "ENOENT" (or "E123" for unknown numbers) for a positive errno.
+std::string errno_name(int err);
+// "No such file or directory".
+std::string errno_text(int err);
+
+} // namespace mqtrace

@@ -1,0 +1,330 @@
+// Entry/return pairing and value assembly. See include/mqtrace/correlator.hpp.
+#include "mqtrace/correlator.hpp"
+
+#include "mqtrace/catalog.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mqtrace {
+namespace {
+
+// Values come from 64-bit registers or fields; narrow them as the C type says.
+std::int64_t normalize(std::int64_t v, std::string_view ktype) {
+    if (ktype == "s32") return static_cast<std::int32_t>(v);
+    if (ktype == "u32") return static_cast<std::uint32_t>(v);
+    if (ktype == "u16") return static_cast<std::uint16_t>(v);
+    return v;
+}
+
+std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
+    if (m.offset + m.size > bytes.size()) return 0;
+    if (m.size == 4) {
+        std::int32_t v;
+        std::memcpy(&v, bytes.data() + m.offset, 4);
+        return m.is_signed ? v : static_cast<std::uint32_t>(v);
+    }
+    std::int64_t v;
+    std::memcpy(&v, bytes.data() + m.offset, 8);
+    return v;
+}
+
+class Fd {
+public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) close(fd_);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+} // namespace
+
+bool ProcMemReader::read(int tid, std::uint64_t addr, std::size_t len, std::string& out,
+                         std::string& why) {
+    Fd fd(open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        why = errno == ENOENT ? "process exited before it could be read" : std::strerror(errno);
+        return false;
+    }
+    out.resize(len);
+    ssize_t n = pread(fd.get(), out.data(), len, static_cast<off_t>(addr));
+    if (n != static_cast<ssize_t>(len)) {
+        why = n < 0 ? std::string("bad address (") + std::strerror(errno) + ")"
+                    : "short read";
+        return false;
+    }
+    return true;
+}
+
+bool ProcMemReader::read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
+                                std::string& why) {
+    Fd fd(open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        why = errno == ENOENT ? "process exited before it could be read" : std::strerror(errno);
+        return false;
+    }
+    out.clear();
+    char buf[256];
+    while (out.size() < max) {
+        // Stay inside one page per read: the next page may be unmapped.
+        std::size_t room = 4096 - (addr % 4096);
+        std::size_t want = std::min({sizeof buf, room, max - out.size()});
+        ssize_t n = pread(fd.get(), buf, want, static_cast<off_t>(addr));
+        if (n <= 0) {
+            why = n < 0 ? std::string("bad address (") + std::strerror(errno) + ")"
+                        : "short read";
+            return false;
+        }
+        const void* nul = std::memchr(buf, 0, static_cast<std::size_t>(n));
+        if (nul) {
+            out.append(buf, static_cast<const char*>(nul) - buf);
+            return true;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        addr += static_cast<std::uint64_t>(n);
+    }
+    why = "longer than " + std::to_string(max) + " bytes";
+    return false;
+}
+
+namespace {
+
+struct Key {
+    bool wrapper = false; // "@..."
+    std::string arg;
+    std::string member; // "attr.mq_flags" -> "mq_flags"
+    bool str = false;   // "name$str"
+};
+
+Key parse_key(std::string_view k) {
+    Key out;
+    if (!k.empty() && k[0] == '@') {
+        out.wrapper = true;
+        k.remove_prefix(1);
+    }
+    const auto dot = k.find('.'), dollar = k.find('$');
+    out.arg = std::string(k.substr(0, std::min(dot, dollar)));
+    if (dot != std::string_view::npos) out.member = std::string(k.substr(dot + 1));
+    out.str = dollar != std::string_view::npos;
+    return out;
+}
+
+// Put one decoded field into the call's argument.
+void apply(ArgValue& a, const ArgSpec& spec, const Key& key, const Field& f, const FieldValue& v) {
+    if (key.str) {
+        a.src = f.src;
+        if (v.fault) {
+            a.content = Content::Unreadable;
+            a.why = "fetch faulted (address not mapped, or string too long)";
+        } else {
+            a.content = Content::Str;
+            a.str = v.str;
+            a.suspect_fault = v.str == "(fault)";
+        }
+    } else if (!key.member.empty()) {
+        if (!spec.layout) return;
+        a.members.resize(spec.layout->members.size());
+        for (std::size_t m = 0; m < spec.layout->members.size(); ++m)
+            if (spec.layout->members[m].name == key.member) a.members[m] = v.num;
+        a.content = Content::Struct;
+        a.src = f.src;
+    } else {
+        a.present = true;
+        a.raw = normalize(v.num - f.bias, spec.ktype);
+    }
+}
+
+} // namespace
+
+void prefetch_late(std::vector<Record>& recs, const std::vector<Probe>& probes, MemoryReader& mem) {
+    std::unordered_map<int, const Record*> wrapper; // latest uprobe record per tid
+    for (auto& r : recs) {
+        if (r.kind != RecordKind::Event || r.probe < 0 || r.probe >= static_cast<int>(probes.size()))
+            continue;
+        const Probe& p = probes[r.probe];
+        if (p.role == Role::Wrapper) wrapper[r.tid] = &r;
+        if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
+        const EventSpec& ev = catalog()[p.ev];
+        const Record* w = nullptr;
+        if (auto it = wrapper.find(r.tid); it != wrapper.end() && probes[it->second->probe].ev == p.ev) w = it->second;
+        for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
+            const int ai = arg_index(ev, p.fields[i].key);
+            if (ai < 0) continue;
+            const ArgSpec& spec = ev.args[ai];
+            const auto addr = static_cast<std::uint64_t>(r.values[i].num);
+            if (addr == 0 || (spec.decode != Decode::Name && spec.decode != Decode::Struct)) continue;
+            if (w) { // the uprobe read it in context, unless its pointer differs
+                bool covered = false;
+                const Probe& wp = probes[w->probe];
+                for (std::size_t j = 0; j < wp.fields.size() && j < w->values.size(); ++j)
+                    if (wp.fields[j].key == "@" + std::string(spec.name)) {
+                        const auto wa = static_cast<std::uint64_t>(w->values[j].num);
+                        covered = wa == addr || wa + 1 == addr;
+                    }
+                if (covered) continue;
+            }
+            LateRead lr;
+            lr.arg = ai;
+            if (spec.decode == Decode::Name)
+                lr.ok = mem.read_string(r.tid, addr, 4096, lr.bytes, lr.why);
+            else if (spec.layout)
+                lr.ok = mem.read(r.tid, addr, spec.layout->size, lr.bytes, lr.why);
+            r.late.push_back(std::move(lr));
+        }
+    }
+}
+
+Correlator::Correlator(std::vector<Probe> probes, TaskTable& tasks)
+    : probes_(std::move(probes)), tasks_(tasks) {}
+
+void Correlator::feed(const Record& r, std::vector<Item>& out) {
+    if (r.kind == RecordKind::Lost) {
+        Item it;
+        it.is_call = false;
+        it.lost = LostNotice{r.ts, r.cpu, r.lost, "ring buffer"};
+        out.push_back(std::move(it));
+        return;
+    }
+    if (r.probe < 0 || r.probe >= static_cast<int>(probes_.size())) return;
+    const Probe& p = probes_[r.probe];
+    auto num = [&](std::size_t i) { return i < r.values.size() ? r.values[i].num : 0; };
+    auto str = [&](std::size_t i) { return i < r.values.size() ? r.values[i].str : std::string(); };
+    switch (p.role) {
+    case Role::TaskNew:
+        tasks_.on_new(r.tid, static_cast<int>(num(0)), str(1), static_cast<std::uint64_t>(num(2)));
+        return;
+    case Role::TaskRename: tasks_.on_rename(static_cast<int>(num(0)), str(1)); return;
+    case Role::TaskExit: {
+        const int tid = static_cast<int>(num(0));
+        if (auto it = open_.find(tid); it != open_.end()) {
+            it->second.end = CallEnd::ThreadExited;
+            it->second.ts_end = r.ts;
+            out.push_back(Item{true, std::move(it->second), {}});
+            open_.erase(it);
+        }
+        wrapper_.erase(tid);
+        tasks_.on_exit(tid);
+        return;
+    }
+    case Role::Wrapper: wrapper_[r.tid] = r; return;
+    case Role::Entry: start(r, p, out); return;
+    case Role::Return: {
+        auto it = open_.find(r.tid);
+        if (it == open_.end() || it->second.ev != p.ev) return; // entry not seen
+        Call& c = it->second;
+        c.end = CallEnd::Returned;
+        c.ts_end = r.ts;
+        c.ret = num(0);
+        if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
+        out.push_back(Item{true, std::move(c), {}});
+        open_.erase(it);
+        return;
+    }
+    }
+}
+
+void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) {
+    if (auto it = open_.find(r.tid); it != open_.end()) {
+        // A new call on this thread: the previous one's return was lost.
+        it->second.end = CallEnd::NoReturnSeen;
+        out.push_back(Item{true, std::move(it->second), {}});
+        open_.erase(it);
+    }
+    const EventSpec& ev = catalog()[p.ev];
+    Call c;
+    c.ev = p.ev;
+    c.ts = r.ts;
+    c.cpu = r.cpu;
+    c.tid = r.tid;
+    const TaskInfo& t = tasks_.lookup(r.tid);
+    c.pid = t.pid;
+    c.comm = t.comm;
+    c.args.resize(ev.args.size());
+    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
+        const Key key = parse_key(p.fields[i].key);
+        const int ai = arg_index(ev, key.arg);
+        if (ai >= 0) apply(c.args[ai], ev.args[ai], key, p.fields[i], r.values[i]);
+    }
+    // Struct pointers that are NULL carry no content, whatever the fetch returned.
+    for (std::size_t i = 0; i < ev.args.size(); ++i)
+        if (ev.args[i].decode == Decode::Struct && c.args[i].present && c.args[i].raw == 0) {
+            c.args[i].content = Content::None;
+            c.args[i].members.clear();
+        }
+    if (auto w = wrapper_.find(r.tid); w != wrapper_.end()) {
+        if (probes_[w->second.probe].ev == c.ev) merge_wrapper(c, w->second);
+        wrapper_.erase(w);
+    }
+    for (const auto& lr : r.late) {
+        ArgValue& a = c.args.at(lr.arg);
+        const ArgSpec& spec = ev.args[lr.arg];
+        if (a.content != Content::None) continue;
+        a.src = Source::UserLate;
+        if (!lr.ok) {
+            a.content = Content::Unreadable;
+            a.why = lr.why;
+        } else if (spec.decode == Decode::Name) {
+            a.content = Content::Str;
+            a.str = lr.bytes;
+        } else if (spec.layout) {
+            a.content = Content::Struct;
+            for (const auto& m : spec.layout->members) a.members.push_back(member_from_bytes(lr.bytes, m));
+        }
+    }
+    open_[r.tid] = std::move(c);
+}
+
+// Values a libc-wrapper uprobe read in the caller's context, for arguments
+// whose pointer matches what reached the kernel.
+void Correlator::merge_wrapper(Call& c, const Record& w) {
+    const Probe& wp = probes_[w.probe];
+    const EventSpec& ev = catalog()[c.ev];
+    std::vector<int> shift(ev.args.size(), -1); // -1: no match; 0: same pointer; 1: glibc's name + 1
+    for (std::size_t j = 0; j < wp.fields.size() && j < w.values.size(); ++j) {
+        const Key key = parse_key(wp.fields[j].key);
+        const int ai = arg_index(ev, key.arg);
+        if (!key.wrapper || ai < 0 || !key.member.empty() || key.str) continue;
+        const auto wa = static_cast<std::uint64_t>(w.values[j].num);
+        const auto ka = static_cast<std::uint64_t>(c.args[ai].raw);
+        if (!c.args[ai].present || ka == 0 || c.args[ai].content != Content::None) continue;
+        if (wa == ka) shift[ai] = 0;
+        else if (wa + 1 == ka && ev.args[ai].decode == Decode::Name) shift[ai] = 1;
+    }
+    for (std::size_t j = 0; j < wp.fields.size() && j < w.values.size(); ++j) {
+        const Key key = parse_key(wp.fields[j].key);
+        const int ai = arg_index(ev, key.arg);
+        if (!key.wrapper || ai < 0 || shift[ai] < 0 || (key.member.empty() && !key.str)) continue;
+        ArgValue& a = c.args[ai];
+        const std::int64_t raw = a.raw;
+        apply(a, ev.args[ai], key, wp.fields[j], w.values[j]);
+        a.raw = raw;
+        if (shift[ai] == 1 && a.content == Content::Str) {
+            if (a.str.empty() || a.str[0] != '/') { // not what glibc passed: do not guess
+                a.content = Content::None;
+                a.str.clear();
+            } else {
+                a.str.erase(0, 1);
+            }
+        }
+    }
+}
+
+void Correlator::finish(std::vector<Item>& out) {
+    for (auto& [tid, c] : open_) {
+        c.end = CallEnd::TraceEnded;
+        out.push_back(Item{true, std::move(c), {}});
+    }
+    open_.clear();
+}
+
+} // namespace mqtrace

@@ -1,0 +1,164 @@
+// Ring-buffer page decoding with libtraceevent. See include/mqtrace/decoder.hpp.
+#include "mqtrace/decoder.hpp"
+
+// kbuffer.h has no extern "C" guard of its own.
+extern "C" {
+#include <event-parse.h>
+#include <kbuffer.h>
+}
+
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace mqtrace {
+
+struct Decoder::Impl {
+    struct Ev {
+        int probe;
+        std::vector<tep_format_field*> fields;
+    };
+    tep_handle* tep = nullptr;
+    kbuffer* kbuf = nullptr;
+    int page = 4096;
+    std::unordered_map<int, Ev> by_id;
+
+    ~Impl() {
+        if (kbuf) kbuffer_free(kbuf);
+        if (tep) tep_free(tep);
+    }
+
+    void value(const tep_format_field* f, const unsigned char* data, std::size_t size,
+               FieldValue& v) const {
+        if (f->offset + f->size > static_cast<int>(size)) {
+            v.fault = true;
+            return;
+        }
+        if (f->flags & TEP_FIELD_IS_DYNAMIC) {
+            v.is_str = true;
+            const auto dl = static_cast<std::uint32_t>(tep_read_number(tep, data + f->offset, 4));
+            std::size_t off = dl & 0xffff;
+            const std::size_t len = dl >> 16;
+            if (f->flags & TEP_FIELD_IS_RELATIVE) off += f->offset + f->size;
+            if (len == 0 || off + len > size) {
+                v.fault = true; // failed fetch, or a string too long for the kernel to record
+                return;
+            }
+            const char* s = reinterpret_cast<const char*>(data + off);
+            v.str.assign(s, strnlen(s, len));
+            return;
+        }
+        if ((f->flags & TEP_FIELD_IS_ARRAY) && (f->flags & TEP_FIELD_IS_STRING)) {
+            v.is_str = true;
+            const char* s = reinterpret_cast<const char*>(data + f->offset);
+            v.str.assign(s, strnlen(s, f->size));
+            return;
+        }
+        std::uint64_t n = tep_read_number(tep, data + f->offset, f->size);
+        if ((f->flags & TEP_FIELD_IS_SIGNED) && f->size < 8) {
+            const int shift = 64 - 8 * f->size;
+            n = static_cast<std::uint64_t>(static_cast<std::int64_t>(n << shift) >> shift);
+        }
+        v.num = static_cast<std::int64_t>(n);
+    }
+};
+
+Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& events)
+    : impl_(std::make_unique<Impl>()) {
+    auto& I = *impl_;
+    I.tep = tep_alloc();
+    if (!I.tep) throw std::runtime_error("out of memory");
+    tep_set_long_size(I.tep, 8);
+    std::string hp(header_page);
+    if (tep_parse_header_page(I.tep, hp.data(), hp.size(), 8) != 0)
+        throw std::runtime_error("cannot parse events/header_page");
+    // The data field of header_page gives the sub-buffer size.
+    if (auto p = hp.find("char data;"); p != std::string::npos) {
+        auto o = hp.find("offset:", p), s = hp.find("size:", p);
+        if (o != std::string::npos && s != std::string::npos)
+            I.page = std::stoi(hp.substr(o + 7)) + std::stoi(hp.substr(s + 5));
+    }
+    I.kbuf = tep_kbuffer(I.tep);
+    if (!I.kbuf) throw std::runtime_error("cannot allocate kbuffer");
+    for (const auto& e : events) {
+        if (tep_parse_event(I.tep, e.format.data(), e.format.size(), e.system.c_str()) != 0)
+            throw std::runtime_error("cannot parse the format of an event of " + e.system);
+        // The event just parsed is found by its name line.
+        auto np = e.format.find("name: ");
+        std::string name = e.format.substr(np + 6, e.format.find('\n', np) - np - 6);
+        tep_event* ev = tep_find_event_by_name(I.tep, e.system.c_str(), name.c_str());
+        if (!ev) throw std::runtime_error("event " + e.system + "/" + name + " not parsed");
+        Impl::Ev d{e.probe, {}};
+        // Syscall tracepoint arguments follow __syscall_nr, in prototype order.
+        std::vector<tep_format_field*> positional;
+        bool after_nr = false;
+        for (tep_format_field* f = ev->format.fields; f; f = f->next) {
+            if (after_nr && !(f->flags & TEP_FIELD_IS_DYNAMIC)) positional.push_back(f);
+            if (std::strcmp(f->name, "__syscall_nr") == 0) after_nr = true;
+        }
+        for (const auto& fl : e.fields) {
+            tep_format_field* f = nullptr;
+            if (fl.pos >= 0 && fl.name.empty()) {
+                if (fl.pos < static_cast<int>(positional.size())) f = positional[fl.pos];
+            } else {
+                f = tep_find_field(ev, fl.name.c_str());
+            }
+            if (!f)
+                throw std::runtime_error("event " + e.system + "/" + name + " has no field '" +
+                                         (fl.name.empty() ? fl.key : fl.name) + "'");
+            d.fields.push_back(f);
+        }
+        I.by_id.emplace(ev->id, std::move(d));
+    }
+}
+
+Decoder::~Decoder() = default;
+
+int Decoder::page_size() const { return impl_->page; }
+
+void Decoder::decode_page(int cpu, const void* page, std::size_t len,
+                          std::vector<Record>& out) const {
+    auto& I = *impl_;
+    if (len < 16) return;
+    // kbuffer wants a writable sub-buffer of the full size; copy short reads.
+    std::vector<unsigned char> copy;
+    void* buf = const_cast<void*>(page);
+    if (static_cast<int>(len) < I.page) {
+        copy.assign(static_cast<std::size_t>(I.page), 0);
+        std::memcpy(copy.data(), page, len);
+        buf = copy.data();
+    }
+    if (kbuffer_load_subbuffer(I.kbuf, buf) < 0) return;
+    unsigned long long ts = 0;
+    bool first = true;
+    for (void* d = kbuffer_read_event(I.kbuf, &ts); d; d = kbuffer_next_event(I.kbuf, &ts)) {
+        if (first) {
+            first = false;
+            if (int missed = kbuffer_missed_events(I.kbuf); missed != 0) {
+                Record lost;
+                lost.kind = RecordKind::Lost;
+                lost.ts = ts;
+                lost.cpu = cpu;
+                lost.lost = missed;
+                out.push_back(std::move(lost));
+            }
+        }
+        const auto* data = static_cast<const unsigned char*>(d);
+        const int size = kbuffer_event_size(I.kbuf);
+        if (size < 8) continue;
+        const int id = static_cast<int>(tep_read_number(I.tep, data, 2));
+        auto it = I.by_id.find(id);
+        if (it == I.by_id.end()) continue;
+        Record r;
+        r.ts = ts;
+        r.cpu = cpu;
+        r.tid = static_cast<int>(tep_read_number(I.tep, data + 4, 4));
+        r.probe = it->second.probe;
+        r.values.resize(it->second.fields.size());
+        for (std::size_t i = 0; i < it->second.fields.size(); ++i)
+            I.value(it->second.fields[i], data, static_cast<std::size_t>(size), r.values[i]);
+        out.push_back(std::move(r));
+    }
+}
+
+} // namespace mqtrace

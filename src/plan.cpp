@@ -1,0 +1,236 @@
+// Probe planning. See include/mqtrace/plan.hpp.
+#include "mqtrace/plan.hpp"
+
+#include "mqtrace/catalog.hpp"
+
+#include <array>
+#include <cstdio>
+#include <span>
+
+namespace mqtrace {
+namespace {
+
+// Where argument N (1-based) lives at a probe point.
+std::string arg_location(const KernelFacts& k, Conv conv, int n) {
+    static constexpr std::array<const char*, 6> x86_regs{"%di", "%si", "%dx", "%cx", "%r8", "%r9"};
+    // struct pt_regs offsets of di, si, dx, r10, r8, r9 (the syscall ABI registers).
+    static constexpr std::array<int, 6> x86_ptregs{112, 104, 96, 56, 72, 64};
+    const int i = n - 1;
+    if (k.arch == Arch::Arm64) {
+        if (conv == Conv::Direct) return "%x" + std::to_string(i);
+        return "+" + std::to_string(8 * i) + "(%x0)";
+    }
+    if (conv == Conv::Direct) return x86_regs.at(i);
+    return "+" + std::to_string(x86_ptregs.at(i)) + "(%di)";
+}
+
+std::string field_name(const std::string& key) {
+    std::string out;
+    for (char c : key) {
+        if (c == '.') out += "__";
+        else if (c == '$') out += "_";
+        else if (c == '@') out += "u_";
+        else out += c;
+    }
+    return out;
+}
+
+std::string int_type(const Member& m) {
+    return (m.is_signed ? "s" : "u") + std::to_string(m.size * 8);
+}
+
+void add(Probe& p, const std::string& key, const std::string& fetch, Source src,
+         std::int64_t bias = 0) {
+    Field f;
+    f.name = field_name(key);
+    f.key = key;
+    f.fetch = fetch;
+    f.src = src;
+    f.bias = bias;
+    p.fields.push_back(std::move(f));
+}
+
+bool point_available(const KernelFacts& k, const ProbePoint& pt, std::string* symbol) {
+    if (pt.conv == Conv::PtRegs) {
+        const std::string pre = k.ptregs_prefix();
+        if (pre.empty()) return false;
+        *symbol = pre + std::string(pt.symbol);
+    } else {
+        *symbol = std::string(pt.symbol);
+    }
+    return k.has_symbol(*symbol);
+}
+
+// Fields reading the arguments of fetch at a probe point; keys get prefix.
+void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<const FetchItem> fetch,
+               Conv conv, bool uprobe, const std::string& prefix) {
+    const std::string str_type = k.ustring ? "ustring" : "string";
+    // Kernel probes need +u to read user memory (5.3+); uprobes read it by default.
+    const std::string udref = (k.user_deref && !uprobe) ? "+u" : "+";
+    for (const auto& fi : fetch) {
+        const ArgSpec& a = ev.args[arg_index(ev, fi.arg)];
+        const std::string arg = prefix + std::string(a.name);
+        const std::string loc = arg_location(k, conv, fi.pos);
+        switch (fi.load) {
+        case Load::Value:
+            add(p, arg, loc + ":" + std::string(a.ktype), Source::Register);
+            break;
+        case Load::UserString:
+            add(p, arg, loc + ":x64", Source::Register);
+            add(p, arg + "$str", "+0(" + loc + "):" + str_type, Source::UserAtEntry);
+            break;
+        case Load::KernelStruct:
+        case Load::UserStruct: {
+            const bool kern = fi.load == Load::KernelStruct;
+            add(p, arg, loc + ":x64", Source::Register);
+            for (const auto& m : a.layout->members)
+                add(p, arg + "." + std::string(m.name),
+                    (kern ? "+" : udref) + std::to_string(m.offset) + "(" + loc + "):" + int_type(m),
+                    kern ? Source::KernelCopy : Source::UserAtEntry);
+            break;
+        }
+        case Load::KernelMtype:
+            // do_msgsnd(msqid, long mtype, void __user *mtext, ...): msgp = mtext - 8.
+            add(p, arg, arg_location(k, conv, fi.pos + 1) + ":x64", Source::Register, 8);
+            add(p, arg + ".mtype", loc + ":s64", Source::KernelCopy);
+            break;
+        }
+    }
+}
+
+Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const ProbePoint& pt,
+                               const std::string& symbol, const std::string& group) {
+    Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), symbol, {}, Role::Entry,
+                event_index(ev)};
+    add_fetch(entry, k, ev, pt.fetch, pt.conv, false, "");
+    Probe ret{ProbeKind::Kretprobe, group, std::string(ev.name) + "_ret", symbol, {},
+              Role::Return, event_index(ev)};
+    add(ret, "$ret", "$retval:" + std::string(pt.ret_type), Source::Register);
+    ret.fields.back().name = "ret";
+    // Blocked receivers hold a kretprobe instance each; the default (2 x CPUs) runs out.
+    ret.maxactive = k.maxactive ? 64 : 0;
+    std::string label = "kprobe " + symbol;
+    return Alternative{label, {std::move(entry), std::move(ret)}};
+}
+
+Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev,
+                                 const PlanOptions& opt) {
+    const std::string name(ev.name);
+    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_" + name, "", {}, Role::Entry,
+                event_index(ev)};
+    for (std::size_t i = 0; i < ev.args.size(); ++i) {
+        Field f;
+        f.key = std::string(ev.args[i].name);
+        f.pos = static_cast<int>(i);
+        entry.fields.push_back(std::move(f));
+    }
+    Probe ret{ProbeKind::Tracepoint, "syscalls", "sys_exit_" + name, "", {}, Role::Return,
+              event_index(ev)};
+    Field rf;
+    rf.name = "ret";
+    rf.key = "$ret";
+    ret.fields.push_back(std::move(rf));
+    Alternative alt{"syscalls:sys_enter_" + name, {std::move(entry), std::move(ret)}};
+
+    const bool want_uprobes = opt.names != NameMode::Late && k.uprobe_events;
+    if (want_uprobes && !ev.libc_symbol.empty()) {
+        int n = 0;
+        for (const auto& libc : opt.libcs) {
+            const std::uint64_t off = ev.libc_symbol == "mq_open" ? libc.mq_open : libc.mq_unlink;
+            if (off == 0) continue;
+            char place[64];
+            std::snprintf(place, sizeof place, ":0x%llx", static_cast<unsigned long long>(off));
+            Probe up{ProbeKind::Uprobe, opt.group, name + "_libc" + std::to_string(n++),
+                     libc.path + place, {}, Role::Wrapper, event_index(ev)};
+            add_fetch(up, k, ev, ev.libc_fetch, Conv::Direct, true, "@");
+            alt.probes.push_back(std::move(up));
+        }
+        if (n > 0) alt.label += " + uprobes on " + std::to_string(n) + " libc";
+    }
+    return alt;
+}
+
+std::vector<Probe> task_probes(const KernelFacts& k) {
+    std::vector<Probe> out;
+    auto tp = [&](const char* sys, const char* ev, Role role,
+                  std::initializer_list<std::pair<const char*, const char*>> fields) {
+        if (!k.has_event(std::string(sys) + "/" + ev)) return;
+        Probe p{ProbeKind::Tracepoint, sys, ev, "", {}, role, -1};
+        for (const auto& [name, key] : fields) {
+            Field f;
+            f.name = name;
+            f.key = key;
+            p.fields.push_back(std::move(f));
+        }
+        out.push_back(std::move(p));
+    };
+    tp("task", "task_newtask", Role::TaskNew,
+       {{"pid", "pid"}, {"comm", "comm"}, {"clone_flags", "clone_flags"}});
+    tp("task", "task_rename", Role::TaskRename, {{"pid", "pid"}, {"newcomm", "comm"}});
+    tp("sched", "sched_process_exit", Role::TaskExit, {{"pid", "pid"}});
+    return out;
+}
+
+} // namespace
+
+const char* source_name(Source s) {
+    switch (s) {
+    case Source::Register: return "register";
+    case Source::KernelCopy: return "kernel-copy";
+    case Source::UserAtEntry: return "user-at-entry";
+    case Source::UserLate: return "user-late";
+    }
+    return "?";
+}
+
+std::string Probe::definition() const {
+    std::string line;
+    switch (kind) {
+    case ProbeKind::Tracepoint: return "";
+    case ProbeKind::Kprobe:
+    case ProbeKind::Uprobe: line = "p:"; break;
+    case ProbeKind::Kretprobe:
+        line = maxactive > 0 ? "r" + std::to_string(maxactive) + ":" : "r:";
+        break;
+    }
+    line += system + "/" + event + " " + place;
+    for (const auto& f : fields) line += " " + f.name + "=" + f.fetch;
+    return line;
+}
+
+std::string backend_unavailable(const KernelFacts& k, Backend b) {
+    if (!k.instances) return "tracefs has no instances/ (kernel older than 3.10)";
+    if (b == Backend::Kprobe) {
+        if (!k.kprobe_events) return "this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)";
+        return "";
+    }
+    if (b == Backend::Syscalls) {
+        if (!k.has_event("syscalls/sys_enter_mq_open"))
+            return "this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)";
+        return "";
+    }
+    return "";
+}
+
+Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
+    Plan plan{b, {}, task_probes(k)};
+    const auto cat = catalog();
+    for (int idx : opt.events) {
+        const EventSpec& ev = cat[idx];
+        EventPlan ep{idx, {}};
+        if (b == Backend::Kprobe) {
+            for (const auto& pt : ev.kprobe_points) {
+                std::string sym;
+                if (point_available(k, pt, &sym))
+                    ep.alts.push_back(kprobe_alternative(k, ev, pt, sym, opt.group));
+            }
+        } else if (k.has_event("syscalls/sys_enter_" + std::string(ev.name)) &&
+                   k.has_event("syscalls/sys_exit_" + std::string(ev.name))) {
+            ep.alts.push_back(syscalls_alternative(k, ev, opt));
+        }
+        plan.events.push_back(std::move(ep));
+    }
+    return plan;
+}
+
+} // namespace mqtrace

@@ -1,0 +1,248 @@
+// tracefs session. See include/mqtrace/session.hpp.
+#include "mqtrace/session.hpp"
+
+#include "tracefs_shim.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace mqtrace {
+namespace {
+
+std::string take(char* s) {
+    if (!s) return {};
+    std::string out(s);
+    std::free(s);
+    return out;
+}
+
+std::string dynamic_file(const std::string& dir, ProbeKind kind) {
+    if (std::filesystem::exists(dir + "/dynamic_events")) return "dynamic_events";
+    return kind == ProbeKind::Uprobe ? "uprobe_events" : "kprobe_events";
+}
+
+} // namespace
+
+std::string tracing_dir() {
+    const char* d = mqt_tracing_dir();
+    if (!d || !std::filesystem::exists(std::string(d) + "/README"))
+        throw TracefsError("tracefs is not mounted and could not be mounted at "
+                           "/sys/kernel/tracing (try: mount -t tracefs nodev /sys/kernel/tracing)",
+                           ENOENT);
+    return d;
+}
+
+int owner_pid(const std::string& name) {
+    static const std::string prefix = "mqtrace_";
+    if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return -1;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return -1;
+    return std::atoi(digits.c_str());
+}
+
+bool owner_alive(int pid) {
+    if (pid <= 0) return false;
+    if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+    // A live process with that pid may be an unrelated one that reused it.
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string c;
+    std::getline(comm, c);
+    return c.rfind("mqtrace", 0) == 0;
+}
+
+Session::Session(const KernelFacts& k, Options o, std::vector<std::string>* log)
+    : k_(k), opt_(std::move(o)), log_(log) {
+    dir_ = opt_.dry_run ? "/sys/kernel/tracing" : tracing_dir();
+    if (log_) log_->push_back("mkdir " + dir_ + "/instances/" + opt_.name);
+    if (!opt_.dry_run) {
+        int is_new = 0;
+        inst_ = mqt_instance_create(opt_.name.c_str(), &is_new);
+        if (!inst_)
+            throw TracefsError("cannot create tracefs instance " + opt_.name + ": " +
+                                   std::strerror(errno),
+                               errno);
+        if (!is_new) {
+            mqt_instance_free(inst_);
+            inst_ = nullptr;
+            throw TracefsError("tracefs instance " + opt_.name + " already exists", EEXIST);
+        }
+    }
+    // A clock comparable across CPUs and with CLOCK_MONOTONIC (wall time = + offset).
+    write("trace_clock", "mono", false, false);
+    write("buffer_size_kb", std::to_string(opt_.buffer_kb), false, false);
+    // Keep the newest events when full: losses are then flagged in-band by the
+    // kernel (missed events) and counted in per_cpu/cpuN/stats overrun.
+    write("options/overwrite", "1", false, false);
+    // Wake a poll()ing reader on any data (5.0+; the default 50 % can sleep
+    // forever on a quiet system). The reader itself limits how often it wakes.
+    if (k.buffer_percent) write("buffer_percent", "0", false, false);
+}
+
+Session::~Session() {
+    try {
+        teardown();
+    } catch (...) {
+    }
+}
+
+void Session::write(const std::string& file, const std::string& text, bool append, bool top) {
+    const std::string path = top ? dir_ + "/" + file : dir_ + "/instances/" + opt_.name + "/" + file;
+    if (log_) log_->push_back("echo '" + text + "' " + (append ? ">> " : "> ") + path);
+    if (opt_.dry_run) return;
+    mqt_instance* where = top ? nullptr : inst_;
+    const int r = append ? mqt_file_append(where, file.c_str(), text.c_str())
+                         : mqt_file_write(where, file.c_str(), text.c_str());
+    if (r < 0) {
+        std::string elog = top ? take(mqt_error_last()) : std::string();
+        throw TracefsError("writing '" + text + "' to " + path + ": " + std::strerror(-r), -r,
+                           elog);
+    }
+}
+
+std::string Session::probes_file(const Probe& p) const { return dynamic_file(dir_, p.kind); }
+
+void Session::add(const Probe& p) {
+    if (p.kind == ProbeKind::Tracepoint) return;
+    write(probes_file(p), p.definition(), true, true);
+    created_.push_back(p);
+}
+
+void Session::enable(const Probe& p) {
+    write("events/" + p.system + "/" + p.event + "/enable", "1", false, false);
+    enabled_.push_back(p);
+}
+
+void Session::remove(const Probe& p) {
+    for (auto it = enabled_.begin(); it != enabled_.end(); ++it)
+        if (it->system == p.system && it->event == p.event) {
+            write("events/" + p.system + "/" + p.event + "/enable", "0", false, false);
+            enabled_.erase(it);
+            break;
+        }
+    for (auto it = created_.begin(); it != created_.end(); ++it)
+        if (it->system == p.system && it->event == p.event) {
+            write(probes_file(p), "-:" + p.system + "/" + p.event, true, true);
+            created_.erase(it);
+            break;
+        }
+}
+
+void Session::tracing_on(bool on) { write("tracing_on", on ? "1" : "0", false, false); }
+
+std::string Session::format(const Probe& p) const {
+    std::ifstream in(dir_ + "/events/" + p.system + "/" + p.event + "/format");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().empty())
+        throw TracefsError("no format for event " + p.system + "/" + p.event, ENOENT);
+    return ss.str();
+}
+
+std::string Session::header_page() const {
+    std::ifstream in(dir_ + "/events/header_page");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string Session::read(const std::string& rel) const {
+    if (!inst_) return {};
+    return take(mqt_file_read(inst_, rel.c_str(), nullptr));
+}
+
+std::vector<int> Session::cpus() const {
+    std::vector<int> out;
+    std::error_code ec;
+    for (const auto& e :
+         std::filesystem::directory_iterator(dir_ + "/instances/" + opt_.name + "/per_cpu", ec)) {
+        const std::string n = e.path().filename().string();
+        if (n.rfind("cpu", 0) == 0) out.push_back(std::atoi(n.c_str() + 3));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void Session::teardown() {
+    // Best effort on every step: one failure must not leave the rest behind.
+    auto attempt = [&](auto&& f) {
+        try {
+            f();
+        } catch (const TracefsError&) {
+        }
+    };
+    if (inst_ || opt_.dry_run) attempt([&] { tracing_on(false); });
+    while (!enabled_.empty()) {
+        Probe p = enabled_.back();
+        enabled_.pop_back();
+        attempt([&] { write("events/" + p.system + "/" + p.event + "/enable", "0", false, false); });
+    }
+    if (inst_) {
+        // rmdir fails with EBUSY while a reader still holds a file open; callers
+        // close their readers first (Tracer owns the order).
+        for (int i = 0; i < 50 && mqt_instance_destroy(inst_) < 0; ++i) usleep(20000);
+        mqt_instance_free(inst_);
+        inst_ = nullptr;
+    } else if (opt_.dry_run && log_) {
+        log_->push_back("rmdir " + dir_ + "/instances/" + opt_.name);
+    }
+    while (!created_.empty()) {
+        Probe p = created_.back();
+        created_.pop_back();
+        attempt([&] { write(probes_file(p), "-:" + p.system + "/" + p.event, true, true); });
+    }
+}
+
+std::vector<std::string> cleanup_stale(bool include_live_owners) {
+    std::vector<std::string> done;
+    const std::string dir = tracing_dir();
+    auto stale = [&](const std::string& name) {
+        const int pid = owner_pid(name);
+        return pid > 0 && (include_live_owners || !owner_alive(pid));
+    };
+    // Instances first: removing one disables the events enabled in it, which
+    // lets their probes be deleted.
+    if (char** list = mqt_instances("^mqtrace_[0-9]+$")) {
+        for (char** p = list; *p; ++p) {
+            if (!stale(*p)) continue;
+            if (mqt_instance* i = mqt_instance_open(*p)) {
+                const int r = mqt_instance_destroy(i);
+                mqt_instance_free(i);
+                done.push_back(std::string(r < 0 ? "could not remove" : "removed") +
+                               " instance " + *p + (r < 0 ? std::string(": ") + std::strerror(-r) : ""));
+            }
+        }
+        mqt_list_free(list);
+    }
+    // dynamic_events (5.0+) lists kprobes and uprobes alike.
+    std::vector<std::string> files{"dynamic_events"};
+    if (!std::filesystem::exists(dir + "/dynamic_events")) files = {"kprobe_events", "uprobe_events"};
+    for (const std::string& file : files) {
+        std::ifstream in(dir + "/" + file);
+        if (!in) continue;
+        std::vector<std::string> doomed;
+        for (std::string line; std::getline(in, line);) {
+            // "p:mqtrace_123/mq_open do_mq_open ..." or "r64:mqtrace_123/..."
+            const auto colon = line.find(':'), slash = line.find('/'), sp = line.find(' ');
+            if (colon == std::string::npos || slash == std::string::npos || slash > sp) continue;
+            const std::string group = line.substr(colon + 1, slash - colon - 1);
+            if (stale(group)) doomed.push_back(line.substr(colon + 1, sp - colon - 1));
+        }
+        for (const auto& ev : doomed) {
+            const int r = mqt_file_append(nullptr, file.c_str(), ("-:" + ev).c_str());
+            done.push_back(std::string(r < 0 ? "could not remove" : "removed") + " probe " + ev +
+                           (r < 0 ? std::string(": ") + std::strerror(-r) : ""));
+        }
+    }
+    return done;
+}
+
+} // namespace mqtrace

@@ -1,0 +1,51 @@
+// Task attribution. See include/mqtrace/tasks.hpp.
+#include "mqtrace/tasks.hpp"
+
+#include <fstream>
+#include <string>
+
+namespace mqtrace {
+namespace {
+constexpr std::uint64_t kCloneThread = 0x00010000;
+
+TaskInfo from_proc(int tid) {
+    TaskInfo t;
+    std::ifstream st("/proc/" + std::to_string(tid) + "/status");
+    for (std::string line; std::getline(st, line);) {
+        if (line.rfind("Name:\t", 0) == 0) t.comm = line.substr(6);
+        if (line.rfind("Tgid:\t", 0) == 0) {
+            t.pid = std::stoi(line.substr(6));
+            break;
+        }
+    }
+    return t;
+}
+} // namespace
+
+void TaskTable::on_new(int parent_tid, int child_tid, const std::string& comm,
+                       std::uint64_t clone_flags) {
+    TaskInfo t;
+    t.comm = comm;
+    t.pid = (clone_flags & kCloneThread) ? lookup(parent_tid).pid : child_tid;
+    tasks_[child_tid] = std::move(t);
+}
+
+void TaskTable::on_rename(int tid, const std::string& comm) {
+    auto& t = tasks_[tid];
+    if (t.pid < 0) {
+        TaskInfo p = use_proc_ ? from_proc(tid) : TaskInfo{};
+        t.pid = p.pid;
+    }
+    t.comm = comm;
+}
+
+void TaskTable::on_exit(int tid) { tasks_.erase(tid); }
+
+const TaskInfo& TaskTable::lookup(int tid) {
+    auto it = tasks_.find(tid);
+    if (it != tasks_.end()) return it->second;
+    TaskInfo t = use_proc_ ? from_proc(tid) : TaskInfo{};
+    return tasks_.emplace(tid, std::move(t)).first->second;
+}
+
+} // namespace mqtrace

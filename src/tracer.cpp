@@ -1,0 +1,437 @@
+// The run loop. See include/mqtrace/tracer.hpp.
+#include "mqtrace/tracer.hpp"
+
+#include "mqtrace/catalog.hpp"
+#include "mqtrace/correlator.hpp"
+#include "mqtrace/decoder.hpp"
+#include "mqtrace/elf.hpp"
+#include "mqtrace/kernel.hpp"
+#include "mqtrace/reader.hpp"
+#include "mqtrace/selftest.hpp"
+#include "mqtrace/session.hpp"
+#include "mqtrace/tasks.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <optional>
+
+namespace mqtrace {
+namespace {
+
+constexpr int kIntervalMs = 100; // longest sleep between reads
+constexpr int kMinWakeMs = 10;  // shortest time between two wake-ups of the reader
+constexpr int kSelftestRounds = 30; // x kIntervalMs: time for canaries to come back
+
+std::uint64_t now_mono() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<std::uint64_t>(t.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(t.tv_nsec);
+}
+
+std::int64_t realtime_offset() {
+    timespec r{}, m{};
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    return (static_cast<std::int64_t>(r.tv_sec) - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
+}
+
+const char* backend_name(Backend b) {
+    switch (b) {
+    case Backend::Kprobe: return "kprobe";
+    case Backend::Syscalls: return "syscalls";
+    case Backend::Auto: return "auto";
+    }
+    return "?";
+}
+
+int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission : kExitError; }
+
+// Buffered writer to stdout or -o FILE; a closed pipe ends the run quietly.
+class Output {
+public:
+    explicit Output(const std::string& path) {
+        if (!path.empty()) {
+            fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd_ < 0) throw TracefsError("cannot open " + path + ": " + std::strerror(errno), errno);
+            own_ = true;
+        }
+    }
+    ~Output() {
+        flush();
+        if (own_) close(fd_);
+    }
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+    void line(const std::string& s) {
+        buf_ += s;
+        buf_ += '\n';
+    }
+    bool flush() {
+        std::size_t off = 0;
+        while (!broken_ && off < buf_.size()) {
+            ssize_t n = write(fd_, buf_.data() + off, buf_.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                broken_ = true;
+                err_ = errno;
+                break;
+            }
+            off += static_cast<std::size_t>(n);
+        }
+        buf_.clear();
+        return !broken_;
+    }
+    bool broken() const { return broken_; }
+    int error() const { return err_; }
+
+private:
+    int fd_ = 1;
+    bool own_ = false;
+    bool broken_ = false;
+    int err_ = 0;
+    std::string buf_;
+};
+
+// One attempt with one backend: the session, its probes, and the loop.
+class Run {
+public:
+    Run(const TraceOptions& o, const KernelFacts& k, Backend b, std::vector<std::string>* log)
+        : o_(o), k_(k), b_(b), tasks_(true),
+          session_(k, Session::Options{"mqtrace_" + std::to_string(getpid()), o.dry_run, o.buffer_kb}, log) {
+        PlanOptions po;
+        po.group = session_.name();
+        po.events = o.events;
+        po.names = o.names;
+        if (b == Backend::Syscalls && o.names != NameMode::Late && k.uprobe_events) po.libcs = find_libcs();
+        plan_ = make_plan(k, b, po);
+        for (const auto& ep : plan_.events)
+            if (ep.alts.empty())
+                throw Unsupported("no probe point for " + std::string(catalog()[ep.ev].name) +
+                                  " on this kernel with the " + backend_name(b) + " backend");
+        alt_.assign(plan_.events.size(), 0);
+    }
+
+    struct Unsupported : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
+
+    // Install probes; with self-test, fall back per event until each works.
+    void prepare(std::vector<Item>& early) {
+        for (const auto& p : plan_.tasks) session_.enable(p);
+        for (std::size_t i = 0; i < plan_.events.size(); ++i) install(i);
+        if (o_.dry_run) return;
+        rebuild();
+        session_.tracing_on(true);
+        reader_.emplace(session_, decoder_->page_size());
+        std::vector<std::size_t> todo(plan_.events.size());
+        for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+        while (!todo.empty()) {
+            std::vector<int> evs;
+            for (auto i : todo) evs.push_back(plan_.events[i].ev);
+            std::vector<std::string> why = selftest(evs, early);
+            std::vector<std::size_t> next;
+            for (std::size_t t = 0; t < todo.size(); ++t) {
+                if (why[t].empty()) continue;
+                const std::size_t i = todo[t];
+                const auto& ep = plan_.events[i];
+                failures_ += std::string(catalog()[ep.ev].name) + ": " + ep.alts[alt_[i]].label +
+                             ": " + why[t] + "\n";
+                for (const auto& p : ep.alts[alt_[i]].probes) session_.remove(p);
+                if (++alt_[i] >= ep.alts.size())
+                    throw Unsupported("no working probe for " + std::string(catalog()[ep.ev].name) +
+                                      " on kernel " + k_.release + " (" + backend_name(b_) +
+                                      " backend); tried:\n" + failures_);
+                install(i);
+                next.push_back(i);
+            }
+            if (!next.empty()) rebuild();
+            todo = std::move(next);
+        }
+    }
+
+    std::string describe() const {
+        std::string s;
+        for (std::size_t i = 0; i < plan_.events.size(); ++i)
+            s += "  " + std::string(catalog()[plan_.events[i].ev].name) + ": " +
+                 plan_.events[i].alts[alt_[i]].label + "\n";
+        return s;
+    }
+    const std::string& failures() const { return failures_; }
+
+    // Read until a signal (on sigfd), the duration, the count, or a closed output.
+    int loop(Output& out, std::vector<Item>& early, int sigfd) {
+        long calls = 0;
+        bool stop = false;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto emit = [&](std::vector<Item>& items) {
+            for (auto& it : items) {
+                if (!keep(it)) continue;
+                if (o_.count > 0 && calls >= o_.count) break;
+                if (it.is_call) ++calls;
+                else lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+                out.line(format_item(it, o_.fmt));
+            }
+            items.clear();
+            if (o_.count > 0 && calls >= o_.count) stop = true;
+            if (!out.flush()) stop = true;
+        };
+        auto expired = [&] {
+            return o_.duration > 0 &&
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= o_.duration;
+        };
+        emit(early);
+        std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
+        for (int fd : reader_->fds()) fds.push_back({fd, POLLIN, 0});
+        while (!stop && !expired()) {
+            std::vector<Item> items;
+            const std::size_t pages = round(items, false);
+            emit(items);
+            if (stop) break;
+            // Wake on data (buffer_percent 0) or on the timer, but at most once
+            // per kMinWakeMs: each wake-up of a reader costs the traced calls.
+            if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0) break;
+            const int timeout = merger_.pending() ? kMinWakeMs : kIntervalMs;
+            if (poll(fds.data(), fds.size(), timeout) > 0 && (fds[0].revents & POLLIN)) break;
+        }
+        if (!out.broken() && !(o_.count > 0 && calls >= o_.count)) {
+            session_.tracing_on(false);
+            std::vector<Item> items;
+            round(items, true);
+            correlator_->finish(items);
+            emit(items);
+        }
+        calls_ = calls;
+        return out.broken() && out.error() != EPIPE ? kExitError : kExitOk;
+    }
+
+    void summary() {
+        if (!reader_) return;
+        const auto t = reader_->totals();
+        std::fprintf(stderr, "mqtrace: %ld calls shown; lost events: %llu reported in the stream"
+                             " (ring buffer overrun %llu, dropped %llu, commit overrun %llu)\n",
+                     calls_, static_cast<unsigned long long>(lost_),
+                     static_cast<unsigned long long>(t.overrun), static_cast<unsigned long long>(t.dropped),
+                     static_cast<unsigned long long>(t.commit_overrun));
+    }
+
+    void close() {
+        reader_.reset(); // trace_pipe_raw must be closed before the instance can go
+        session_.teardown();
+    }
+
+    Backend backend() const { return b_; }
+
+private:
+    void install(std::size_t i) {
+        for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
+            session_.add(p);
+            session_.enable(p);
+        }
+    }
+
+    // Probe table, decoder and correlator for what is installed now.
+    void rebuild() {
+        table_.clear();
+        std::vector<EventFormat> fmts;
+        auto push = [&](const Probe& p) {
+            Probe q = p;
+            fmts.push_back(EventFormat{static_cast<int>(table_.size()), q.system, session_.format(q), q.fields});
+            table_.push_back(std::move(q));
+        };
+        for (const auto& p : plan_.tasks) push(p);
+        for (std::size_t i = 0; i < plan_.events.size(); ++i)
+            for (const auto& p : plan_.events[i].alts[alt_[i]].probes) push(p);
+        decoder_ = std::make_unique<Decoder>(session_.header_page(), fmts);
+        if (!correlator_) correlator_ = std::make_unique<Correlator>(table_, tasks_);
+        else correlator_->set_probes(table_);
+    }
+
+    // One drain round: read, merge, correlate. Returns sub-buffers read.
+    std::size_t round(std::vector<Item>& items, bool final) {
+        const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
+        std::vector<Record> recs;
+        const std::size_t pages = reader_->drain(*decoder_, recs);
+        if (b_ == Backend::Syscalls) prefetch_late(recs, table_, mem_);
+        merger_.push(std::move(recs));
+        std::vector<Record> ready;
+        if (final) merger_.release_all(ready);
+        else merger_.release(mark, ready);
+        for (const auto& r : ready) correlator_->feed(r, items);
+        for (auto& l : reader_->stat_losses(mark)) items.push_back(Item{false, {}, std::move(l)});
+        return pages;
+    }
+
+    std::vector<std::string> selftest(const std::vector<int>& evs, std::vector<Item>& early) {
+        canaries_.call(evs);
+        const int self = static_cast<int>(gettid());
+        std::vector<std::string> why(evs.size(), "no call seen (the probe never fired)");
+        std::vector<bool> seen(evs.size(), false);
+        for (int r = 0; r < kSelftestRounds; ++r) {
+            std::vector<Item> items;
+            round(items, false);
+            for (auto& it : items) {
+                if (!(it.is_call && it.call.tid == self)) {
+                    early.push_back(std::move(it));
+                    continue;
+                }
+                for (std::size_t e = 0; e < evs.size(); ++e)
+                    if (it.call.ev == evs[e] && !seen[e]) {
+                        seen[e] = true;
+                        why[e] = canaries_.check(it.call, name_source(evs[e]));
+                    }
+            }
+            bool all = true;
+            for (bool s : seen) all = all && s;
+            if (all) break;
+            usleep(kIntervalMs * 1000);
+        }
+        return why;
+    }
+
+    Source name_source(int ev) const {
+        if (b_ == Backend::Kprobe) return Source::UserAtEntry;
+        for (std::size_t i = 0; i < plan_.events.size(); ++i)
+            if (plan_.events[i].ev == ev)
+                for (const auto& p : plan_.events[i].alts[alt_[i]].probes)
+                    if (p.role == Role::Wrapper) return Source::UserAtEntry;
+        return Source::UserLate;
+    }
+
+    bool keep(const Item& it) const {
+        if (!it.is_call) return true;
+        if (it.call.pid == getpid() || it.call.tid == static_cast<int>(gettid())) return false;
+        return o_.pid < 0 || it.call.pid == o_.pid;
+    }
+
+    const TraceOptions& o_;
+    const KernelFacts& k_;
+    Backend b_;
+    TaskTable tasks_;
+    ProcMemReader mem_;
+    Session session_;
+    Plan plan_;
+    std::vector<std::size_t> alt_;
+    std::vector<Probe> table_;
+    std::unique_ptr<Decoder> decoder_;
+    std::unique_ptr<Correlator> correlator_;
+    std::optional<Reader> reader_;
+    Merger merger_;
+    Canaries canaries_;
+    std::string failures_;
+    long calls_ = 0;
+    std::uint64_t lost_ = 0;
+};
+
+} // namespace
+
+int run_cleanup() {
+    try {
+        for (const auto& line : cleanup_stale()) std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
+        return kExitOk;
+    } catch (const TracefsError& e) {
+        std::fprintf(stderr, "mqtrace: %s\n", e.what());
+        return exit_for(e.err);
+    }
+}
+
+int run_trace(const TraceOptions& opts) {
+    TraceOptions o = opts;
+    o.fmt.clock_offset_ns = realtime_offset();
+    // Signals that end the run are taken synchronously by the loop; a closed
+    // output pipe shows up as EPIPE on write.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    const int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        std::fprintf(stderr, "mqtrace: signalfd: %s\n", std::strerror(errno));
+        return kExitError;
+    }
+    struct SigFd {
+        int fd;
+        ~SigFd() { close(fd); }
+    } sigfd_guard{sigfd};
+
+    KernelFacts k;
+    try {
+        const std::string dir = o.dry_run ? std::string("/sys/kernel/tracing") : tracing_dir();
+        if (!o.dry_run)
+            for (const auto& line : cleanup_stale()) std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
+        k = parse_facts(read_live_profile(dir));
+    } catch (const TracefsError& e) {
+        std::fprintf(stderr, "mqtrace: %s\n", e.what());
+        return exit_for(e.err);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mqtrace: %s\n", e.what());
+        return kExitError;
+    }
+
+    std::vector<Backend> order;
+    if (o.backend == Backend::Auto) {
+        if (backend_unavailable(k, Backend::Kprobe).empty()) order.push_back(Backend::Kprobe);
+        order.push_back(Backend::Syscalls);
+    } else {
+        order.push_back(o.backend);
+    }
+    std::string tried;
+    for (Backend b : order) {
+        if (std::string why = backend_unavailable(k, b); !why.empty()) {
+            tried += std::string("  ") + backend_name(b) + ": " + why + "\n";
+            continue;
+        }
+        std::vector<std::string> log;
+        try {
+            Run run(o, k, b, o.dry_run ? &log : nullptr);
+            std::vector<Item> early;
+            run.prepare(early);
+            if (o.dry_run) {
+                run.close();
+                std::printf("# mqtrace --dry-run: kernel %s (%s), backend %s\n", k.release.c_str(),
+                            k.arch_name(), backend_name(b));
+                std::printf("# probe points (first choice; others are tried if the self-test fails):\n");
+                std::string d = run.describe();
+                for (std::size_t p = 0, q; (q = d.find('\n', p)) != std::string::npos; p = q + 1)
+                    std::printf("#%s\n", d.substr(p, q - p).c_str());
+                for (const auto& l : log) std::printf("%s\n", l.c_str());
+                return kExitOk;
+            }
+            Output out(o.output);
+            std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend. Ctrl-C to end.\n",
+                         o.events.size(), backend_name(b));
+            if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
+            const int rc = run.loop(out, early, sigfd);
+            run.summary();
+            run.close();
+            return rc;
+        } catch (const Run::Unsupported& e) {
+            tried += std::string("  ") + backend_name(b) + ": " + e.what() + "\n";
+        } catch (const TracefsError& e) {
+            if (o.backend == Backend::Auto && b == Backend::Kprobe && (e.err == EINVAL || e.err == ENOENT || e.err == ENODEV)) {
+                tried += std::string("  kprobe: ") + e.what() + "\n";
+                continue;
+            }
+            std::fprintf(stderr, "mqtrace: %s\n", e.what());
+            if (!e.error_log.empty()) std::fprintf(stderr, "mqtrace: kernel error_log: %s\n", e.error_log.c_str());
+            return exit_for(e.err);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mqtrace: %s\n", e.what());
+            return kExitError;
+        }
+    }
+    std::fprintf(stderr, "mqtrace: cannot trace on kernel %s:\n%s", k.release.c_str(), tried.c_str());
+    return kExitUnsupported;
+}
+
+} // namespace mqtrace

@@ -1,0 +1,146 @@
+// mqworkload: makes known message-queue calls for mqtrace's real-kernel tests.
+//   mqworkload [--raw] all TAG       every syscall, success and failure (see below)
+//   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
+//   mqworkload race TAG N            a thread rewrites the name while another opens it
+// --raw makes every call through syscall(2) instead of the libc wrappers.
+// The expected decoding of "all" is spelled out in tests/integration_test.cpp.
+#include <fcntl.h>
+#include <mqueue.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/msg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+bool g_raw = false;
+
+long do_mq_open(const char* name, int oflag, mode_t mode, mq_attr* attr) {
+    if (g_raw) return syscall(SYS_mq_open, name + 1, oflag, mode, attr); // the kernel never sees '/'
+    return mq_open(name, oflag, mode, attr);
+}
+long do_mq_unlink(const char* name) {
+    if (g_raw) return syscall(SYS_mq_unlink, name + 1);
+    return mq_unlink(name);
+}
+long do_send(int fd, const char* p, size_t n, unsigned prio, const timespec* ts) {
+    if (g_raw) return syscall(SYS_mq_timedsend, fd, p, n, prio, ts);
+    return mq_timedsend(fd, p, n, prio, ts);
+}
+long do_receive(int fd, char* p, size_t n, unsigned* prio, const timespec* ts) {
+    if (g_raw) return syscall(SYS_mq_timedreceive, fd, p, n, prio, ts);
+    return mq_timedreceive(fd, p, n, prio, ts);
+}
+long do_notify(int fd, const sigevent* sev) {
+    if (g_raw) return syscall(SYS_mq_notify, fd, sev);
+    return mq_notify(fd, sev);
+}
+long do_getsetattr(int fd, const mq_attr* n, mq_attr* o) {
+    if (g_raw) return syscall(SYS_mq_getsetattr, fd, n, o);
+    return n ? mq_setattr(fd, n, o) : mq_getattr(fd, o);
+}
+long do_msgget(key_t k, int f) { return g_raw ? syscall(SYS_msgget, k, f) : msgget(k, f); }
+long do_msgsnd(int id, const void* m, size_t n, int f) {
+    return g_raw ? syscall(SYS_msgsnd, id, m, n, f) : msgsnd(id, m, n, f);
+}
+long do_msgrcv(int id, void* m, size_t n, long t, int f) {
+    return g_raw ? syscall(SYS_msgrcv, id, m, n, t, f) : msgrcv(id, m, n, t, f);
+}
+long do_msgctl(int id, int cmd, msqid_ds* b) {
+    return g_raw ? syscall(SYS_msgctl, id, cmd, b) : msgctl(id, cmd, b);
+}
+
+void report(const char* what, long r) {
+    std::printf("%s %ld %s\n", what, r, r < 0 ? strerrorname_np(errno) : "-");
+}
+
+int all(const std::string& tag) {
+    const std::string name = "/mqt-" + tag;
+    mq_attr attr{0, 4, 64, 0, {}};
+    const timespec far{4102444800, 5}; // 2100-01-01, so nothing times out
+    long fd = do_mq_open(name.c_str(), O_CREAT | O_RDWR, 0600, &attr);
+    report("mq_open", fd);
+    report("mq_open", do_mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attr));
+    report("mq_timedsend", do_send(static_cast<int>(fd), "hello", 5, 3, &far));
+    char buf[64];
+    unsigned prio = 0;
+    report("mq_timedreceive", do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, &far));
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGUSR2;
+    report("mq_notify", do_notify(static_cast<int>(fd), &sev));
+    report("mq_notify", do_notify(static_cast<int>(fd), nullptr));
+    mq_attr nb{O_NONBLOCK, 0, 0, 0, {}}, old{};
+    report("mq_getsetattr", do_getsetattr(static_cast<int>(fd), &nb, &old));
+    report("mq_getsetattr", do_getsetattr(static_cast<int>(fd), nullptr, &old));
+    report("mq_timedreceive", do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, nullptr));
+    close(static_cast<int>(fd));
+    report("mq_unlink", do_mq_unlink(name.c_str()));
+    report("mq_unlink", do_mq_unlink(name.c_str()));
+
+    const long id = do_msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    report("msgget", id);
+    const key_t key = static_cast<key_t>(0x6d710000 | (getpid() & 0xffff));
+    report("msgget", do_msgget(key, 0));
+    struct {
+        long mtype;
+        char mtext[16];
+    } msg{42, "payload"};
+    report("msgsnd", do_msgsnd(static_cast<int>(id), &msg, 7, 0));
+    report("msgrcv", do_msgrcv(static_cast<int>(id), &msg, sizeof msg.mtext, 42, 0));
+    report("msgrcv", do_msgrcv(static_cast<int>(id), &msg, sizeof msg.mtext, 0, IPC_NOWAIT));
+    msqid_ds ds{};
+    report("msgctl", do_msgctl(static_cast<int>(id), IPC_STAT, &ds));
+    report("msgctl", do_msgctl(static_cast<int>(id), IPC_RMID, nullptr));
+    report("msgctl", do_msgctl(static_cast<int>(id), IPC_RMID, nullptr));
+    report("msgsnd", do_msgsnd(-1, &msg, 7, IPC_NOWAIT));
+    return 0;
+}
+
+int open_hex(const char* hex) {
+    std::string name;
+    for (const char* p = hex; p[0] && p[1]; p += 2) name += static_cast<char>(std::strtol(std::string(p, 2).c_str(), nullptr, 16));
+    report("mq_open", do_mq_open(name.c_str(), O_RDONLY, 0, nullptr));
+    return 0;
+}
+
+// One thread flips the name buffer between two values while another opens it.
+int race(const std::string& tag, int n) {
+    static char name[64];
+    const std::string a = "/mqt-" + tag + "-a", b = "/mqt-" + tag + "-b";
+    std::snprintf(name, sizeof name, "%s", a.c_str());
+    std::atomic<bool> stop{false};
+    std::thread flipper([&] {
+        for (bool x = false; !stop.load(std::memory_order_relaxed); x = !x)
+            std::memcpy(name, (x ? b : a).c_str(), a.size() + 1);
+    });
+    for (int i = 0; i < n; ++i) do_mq_open(name, O_RDONLY, 0, nullptr);
+    stop = true;
+    flipper.join();
+    report("race", n);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int i = 1;
+    if (i < argc && std::strcmp(argv[i], "--raw") == 0) {
+        g_raw = true;
+        ++i;
+    }
+    if (argc - i >= 2 && std::strcmp(argv[i], "all") == 0) return all(argv[i + 1]);
+    if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
+    if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
+    std::fprintf(stderr, "usage: mqworkload [--raw] all TAG | open NAME_HEX | race TAG N\n");
+    return 2;
+}

@@ -210,7 +210,8 @@ std::vector<std::string> cleanup_stale(bool include_live_owners) {
     };
     // Instances first: removing one disables the events enabled in it, which
     // lets their probes be deleted.
-    if (char** list = mqt_instances("^mqtrace_[0-9]+$")) {
+    // tracefs_instances() takes a POSIX basic regex: no "+".
+    if (char** list = mqt_instances("^mqtrace_[0-9][0-9]*$")) {
         for (char** p = list; *p; ++p) {
             if (!stale(*p)) continue;
             if (mqt_instance* i = mqt_instance_open(*p)) {

@@ -92,6 +92,12 @@ public:
         return !broken_;
     }
     bool broken() const { return broken_; }
+    int fd() const { return fd_; }
+    // The reader of our pipe went away (poll reports POLLERR on the write end).
+    void closed_by_reader() {
+        broken_ = true;
+        err_ = EPIPE;
+    }
     int error() const { return err_; }
 
 private:
@@ -190,8 +196,14 @@ public:
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= o_.duration;
         };
         emit(early);
-        std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
+        // [0] signals, [1] our output (a closed pipe shows as POLLERR even when
+        // there is nothing to write), [2..] the per-CPU buffers.
+        std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {out.fd(), 0, 0}};
         for (int fd : reader_->fds()) fds.push_back({fd, POLLIN, 0});
+        auto ended = [&] {
+            if (fds[1].revents & (POLLERR | POLLHUP)) out.closed_by_reader();
+            return (fds[0].revents & POLLIN) || out.broken();
+        };
         while (!stop && !expired()) {
             std::vector<Item> items;
             const std::size_t pages = round(items, false);
@@ -199,9 +211,9 @@ public:
             if (stop) break;
             // Wake on data (buffer_percent 0) or on the timer, but at most once
             // per kMinWakeMs: each wake-up of a reader costs the traced calls.
-            if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0) break;
+            if (poll(fds.data(), 2, pages > fds.size() ? 0 : kMinWakeMs) > 0 && ended()) break;
             const int timeout = merger_.pending() ? kMinWakeMs : kIntervalMs;
-            if (poll(fds.data(), fds.size(), timeout) > 0 && (fds[0].revents & POLLIN)) break;
+            if (poll(fds.data(), fds.size(), timeout) > 0 && ended()) break;
         }
         if (!out.broken() && !(o_.count > 0 && calls >= o_.count)) {
             session_.tracing_on(false);
@@ -217,7 +229,7 @@ public:
     void summary() {
         if (!reader_) return;
         const auto t = reader_->totals();
-        std::fprintf(stderr, "mqtrace: %ld calls shown; lost events: %llu reported in the stream"
+        std::fprintf(stderr, "mqtrace: %ld calls traced; lost events: %llu reported in the stream"
                              " (ring buffer overrun %llu, dropped %llu, commit overrun %llu)\n",
                      calls_, static_cast<unsigned long long>(lost_),
                      static_cast<unsigned long long>(t.overrun), static_cast<unsigned long long>(t.dropped),

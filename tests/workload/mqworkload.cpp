@@ -3,6 +3,8 @@
 //   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
 //   mqworkload race TAG N            a thread rewrites the name while another opens it
 // --raw makes every call through syscall(2) instead of the libc wrappers.
+// --linger MS keeps the process (and the memory its calls pointed to) alive
+// for MS milliseconds before it exits, so that late reads can succeed.
 // The expected decoding of "all" is spelled out in tests/integration_test.cpp.
 #include <fcntl.h>
 #include <mqueue.h>
@@ -23,6 +25,14 @@
 namespace {
 
 bool g_raw = false;
+int g_linger_ms = 0;
+
+// Called at the end of each scenario, while the memory its calls pointed to
+// is still alive: late reads then see the arguments as they were.
+void linger() {
+    std::fflush(stdout);
+    if (g_linger_ms > 0) usleep(static_cast<useconds_t>(g_linger_ms) * 1000);
+}
 
 long do_mq_open(const char* name, int oflag, mode_t mode, mq_attr* attr) {
     if (g_raw) return syscall(SYS_mq_open, name + 1, oflag, mode, attr); // the kernel never sees '/'
@@ -103,6 +113,7 @@ int all(const std::string& tag) {
     report("msgctl", do_msgctl(static_cast<int>(id), IPC_RMID, nullptr));
     report("msgctl", do_msgctl(static_cast<int>(id), IPC_RMID, nullptr));
     report("msgsnd", do_msgsnd(-1, &msg, 7, IPC_NOWAIT));
+    linger();
     return 0;
 }
 
@@ -110,6 +121,7 @@ int open_hex(const char* hex) {
     std::string name;
     for (const char* p = hex; p[0] && p[1]; p += 2) name += static_cast<char>(std::strtol(std::string(p, 2).c_str(), nullptr, 16));
     report("mq_open", do_mq_open(name.c_str(), O_RDONLY, 0, nullptr));
+    linger();
     return 0;
 }
 
@@ -127,6 +139,7 @@ int race(const std::string& tag, int n) {
     stop = true;
     flipper.join();
     report("race", n);
+    linger();
     return 0;
 }
 
@@ -134,13 +147,14 @@ int race(const std::string& tag, int n) {
 
 int main(int argc, char** argv) {
     int i = 1;
-    if (i < argc && std::strcmp(argv[i], "--raw") == 0) {
-        g_raw = true;
-        ++i;
+    for (; i < argc && argv[i][0] == '-'; ++i) {
+        if (std::strcmp(argv[i], "--raw") == 0) g_raw = true;
+        else if (std::strcmp(argv[i], "--linger") == 0 && i + 1 < argc) g_linger_ms = std::atoi(argv[++i]);
+        else break;
     }
     if (argc - i >= 2 && std::strcmp(argv[i], "all") == 0) return all(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
-    std::fprintf(stderr, "usage: mqworkload [--raw] all TAG | open NAME_HEX | race TAG N\n");
+    std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N\n");
     return 2;
 }

@@ -1,0 +1,588 @@
+// Real-kernel tests: run mqtrace (as root) against this machine's kernel, drive
+// real queue syscalls with tests/workload/mqworkload, and check every decoded
+// field. The same binary runs inside the QEMU test bed against Debian's kprobe
+// kernel (MQTRACE_BACKEND=kprobe). Nothing here skips: a test that cannot run
+// fails and says why.
+#include "json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using testjson::Value;
+
+namespace {
+
+std::string env(const char* name, const char* def = "") {
+    const char* v = std::getenv(name);
+    return v ? v : def;
+}
+
+const std::string kTracefs = "/sys/kernel/tracing";
+
+std::string backend() { return env("MQTRACE_BACKEND", "syscalls"); }
+bool kprobe() { return backend() == "kprobe"; }
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string tmpfile(const std::string& stem) {
+    static int n = 0;
+    return "/tmp/mqtrace-test-" + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + stem;
+}
+
+// Everything of mqtrace in tracefs: probe definitions and instances.
+std::string tracefs_leftovers() {
+    std::string left;
+    for (const char* f : {"dynamic_events", "kprobe_events", "uprobe_events"}) {
+        std::ifstream in(kTracefs + "/" + f);
+        for (std::string line; std::getline(in, line);)
+            if (line.find("mqtrace_") != std::string::npos) left += std::string(f) + ": " + line + "\n";
+    }
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(kTracefs + "/instances", ec))
+        if (e.path().filename().string().rfind("mqtrace_", 0) == 0)
+            left += "instance " + e.path().filename().string() + "\n";
+    return left;
+}
+
+// A child process with stdout and stderr going to files.
+struct Child {
+    pid_t pid = -1;
+    std::string out, err;
+
+    Child(const std::vector<std::string>& argv, const std::string& stem) {
+        out = tmpfile(stem + ".out");
+        err = tmpfile(stem + ".err");
+        pid = fork();
+        if (pid == 0) {
+            int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            dup2(o, 1);
+            dup2(e, 2);
+            int n = open("/dev/null", O_RDONLY);
+            dup2(n, 0);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, nullptr);
+            for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(s, SIG_DFL);
+            std::vector<char*> a;
+            for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+            a.push_back(nullptr);
+            execv(a[0], a.data());
+            _exit(127);
+        }
+    }
+    // Exit status, or 128 + signal.
+    int wait(double timeout_s = 60) {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+        int st = 0;
+        while (waitpid(pid, &st, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > end) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &st, 0);
+                return -1;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    std::string stdout_text() const { return slurp(out); }
+    std::string stderr_text() const { return slurp(err); }
+};
+
+// mqtrace running in the background, writing JSON (or text) to a file.
+class Tracer {
+public:
+    explicit Tracer(std::vector<std::string> extra = {}, bool json = true) {
+        std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace"), "--backend", backend()};
+        if (json) argv.insert(argv.end(), {"-f", "json"});
+        for (auto& a : extra) argv.push_back(a);
+        child_ = std::make_unique<Child>(argv, "tracer");
+    }
+    ~Tracer() {
+        if (child_ && child_->pid > 0 && kill(child_->pid, 0) == 0) {
+            kill(child_->pid, SIGINT);
+            child_->wait(30);
+        }
+    }
+    // Wait for the "Tracing" line on stderr (the self-test takes a while under TCG).
+    void ready() {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (std::chrono::steady_clock::now() < end) {
+            const std::string e = child_->stderr_text();
+            if (e.find("Tracing ") != std::string::npos) return;
+            int st;
+            if (waitpid(child_->pid, &st, WNOHANG) == child_->pid) {
+                child_->pid = -1;
+                FAIL() << "mqtrace exited before it was ready: " << e;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        FAIL() << "mqtrace not ready after 120 s: " << child_->stderr_text();
+    }
+    int stop(int sig = SIGINT) {
+        // Let the last events through the reader (it delivers within ~200 ms).
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        kill(child_->pid, sig);
+        return child_->wait(60);
+    }
+    int wait(double s = 60) { return child_->wait(s); }
+    pid_t pid() const { return child_->pid; }
+    std::string text() const { return child_->stdout_text(); }
+    std::string err() const { return child_->stderr_text(); }
+    // JSON lines of calls made by process pid (all if pid < 0).
+    std::vector<Value> calls(pid_t pid = -1) const {
+        std::vector<Value> out;
+        std::istringstream in(text());
+        for (std::string line; std::getline(in, line);) {
+            Value v = testjson::parse(line);
+            if (v["event"].s() == "lost") continue;
+            if (pid < 0 || (!v["pid"].is_null() && v["pid"].i() == pid)) out.push_back(std::move(v));
+        }
+        return out;
+    }
+
+private:
+    std::unique_ptr<Child> child_;
+};
+
+struct Workload {
+    std::vector<std::string> report; // "mq_open 3 -" lines
+    pid_t pid;
+};
+
+Workload run_workload(const std::vector<std::string>& args, bool static_bin = false) {
+    std::vector<std::string> argv{env(static_bin ? "MQWORKLOAD_STATIC" : "MQWORKLOAD", "mqworkload")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child c(argv, "workload");
+    EXPECT_EQ(c.wait(60), 0) << c.stderr_text();
+    Workload w{{}, c.pid};
+    std::istringstream in(c.stdout_text());
+    for (std::string line; std::getline(in, line);) w.report.push_back(line);
+    return w;
+}
+
+long reported(const Workload& w, std::size_t i) {
+    std::istringstream in(w.report.at(i));
+    std::string ev;
+    long r;
+    in >> ev >> r;
+    return r;
+}
+
+std::string hex(const std::string& s) {
+    static const char* d = "0123456789abcdef";
+    std::string o;
+    for (unsigned char c : s) {
+        o += d[c >> 4];
+        o += d[c & 15];
+    }
+    return o;
+}
+
+std::vector<std::string> tags(const Value& call, const std::string& arg) {
+    std::vector<std::string> out;
+    for (const auto& t : call["arg_info"][arg]["tags"].items) out.push_back(t.s());
+    return out;
+}
+
+std::string source(const Value& call, const std::string& arg) { return call["arg_info"][arg]["source"].s(); }
+
+void expect_user(const Value& c, const std::string& arg, const std::string& src, bool opt) {
+    EXPECT_EQ(source(c, arg), src) << arg;
+    std::vector<std::string> want{"U", "TOCTOU"};
+    if (opt) want.push_back("OPT");
+    EXPECT_EQ(tags(c, arg), want) << arg;
+}
+
+void expect_source(const Value& c, const std::string& arg, const std::string& src, bool opt) {
+    if (src == "kernel-copy") {
+        EXPECT_EQ(source(c, arg), src) << arg;
+        std::vector<std::string> want{"K"};
+        if (opt) want.push_back("OPT");
+        EXPECT_EQ(tags(c, arg), want) << arg;
+    } else {
+        expect_user(c, arg, src, opt);
+    }
+}
+
+void expect_call(const Value& c, const std::string& ev, long ret, const char* err) {
+    EXPECT_EQ(c["event"].s(), ev);
+    EXPECT_EQ(c["end"].s(), "returned") << ev;
+    EXPECT_EQ(c["ret"].i(), ret) << ev;
+    if (err) EXPECT_EQ(c["errno"].s(), err) << ev;
+    else EXPECT_TRUE(c["errno"].is_null()) << ev;
+    EXPECT_GE(c["latency_ns"].i(), 0);
+}
+
+enum class Variant { Libc, Raw, Static };
+
+// Where each memory argument must come from, per backend and caller.
+std::string src_of(const std::string& arg, Variant v) {
+    if (kprobe()) {
+        if (arg == "name" || arg == "newattr") return "user-at-entry";
+        return "kernel-copy"; // attr, abs_timeout, sevp: do_mq_* copies; msgp.mtype: do_msgsnd
+    }
+    if (v == Variant::Libc && (arg == "name" || arg == "attr")) return "user-at-entry"; // libc uprobe
+    return "user-late";
+}
+
+// The 20 calls of "mqworkload all TAG", decoded exactly.
+void check_all(const std::vector<Value>& calls, const Workload& w, const std::string& tag, Variant v,
+               const std::string& comm) {
+    ASSERT_EQ(w.report.size(), 20u);
+    ASSERT_EQ(calls.size(), 20u) << "calls seen for pid " << w.pid;
+    for (const auto& c : calls) {
+        EXPECT_EQ(c["pid"].i(), w.pid);
+        EXPECT_EQ(c["tid"].i(), w.pid);
+        EXPECT_EQ(c["comm"].s(), comm);
+    }
+    const std::string name = "mqt-" + tag;
+    const long fd = reported(w, 0);
+    ASSERT_GE(fd, 0);
+    // 1-2: mq_open(O_CREAT), then O_EXCL on the same name
+    expect_call(calls[0], "mq_open", fd, nullptr);
+    EXPECT_EQ(calls[0]["args"]["name"].s(), name);
+    expect_source(calls[0], "name", src_of("name", v), false);
+    EXPECT_EQ(calls[0]["args"]["oflag"].i(), 0102); // O_RDWR|O_CREAT
+    EXPECT_EQ(calls[0]["args"]["mode"].i(), 0600);
+    const Value& attr = calls[0]["args"]["attr"];
+    EXPECT_EQ(attr["mq_flags"].i(), 0);
+    EXPECT_EQ(attr["mq_maxmsg"].i(), 4);
+    EXPECT_EQ(attr["mq_msgsize"].i(), 64);
+    EXPECT_EQ(attr["mq_curmsgs"].i(), 0);
+    expect_source(calls[0], "attr", src_of("attr", v), true);
+    expect_call(calls[1], "mq_open", -17, "EEXIST");
+    EXPECT_EQ(calls[1]["args"]["name"].s(), name);
+    EXPECT_EQ(calls[1]["args"]["oflag"].i(), 0302); // O_RDWR|O_CREAT|O_EXCL
+    // 3-4: send and receive with an absolute timeout
+    expect_call(calls[2], "mq_timedsend", 0, nullptr);
+    EXPECT_EQ(calls[2]["args"]["mqdes"].i(), fd);
+    EXPECT_EQ(calls[2]["args"]["msg_len"].i(), 5);
+    EXPECT_EQ(calls[2]["args"]["msg_prio"].i(), 3);
+    EXPECT_EQ(calls[2]["args"]["abs_timeout"]["tv_sec"].i(), 4102444800);
+    EXPECT_EQ(calls[2]["args"]["abs_timeout"]["tv_nsec"].i(), 5);
+    expect_source(calls[2], "abs_timeout", src_of("abs_timeout", v), true);
+    expect_call(calls[3], "mq_timedreceive", 5, nullptr);
+    EXPECT_EQ(calls[3]["args"]["mqdes"].i(), fd);
+    EXPECT_EQ(calls[3]["args"]["msg_len"].i(), 64);
+    EXPECT_NE(calls[3]["args"]["msg_prio"].i(), 0);
+    EXPECT_EQ(calls[3]["args"]["abs_timeout"]["tv_sec"].i(), 4102444800);
+    // 5-6: mq_notify with SIGEV_SIGNAL/SIGUSR2, then NULL
+    expect_call(calls[4], "mq_notify", 0, nullptr);
+    EXPECT_EQ(calls[4]["args"]["sevp"]["sigev_notify"].i(), 0);
+    EXPECT_EQ(calls[4]["args"]["sevp"]["sigev_signo"].i(), SIGUSR2);
+    expect_source(calls[4], "sevp", src_of("sevp", v), true);
+    expect_call(calls[5], "mq_notify", 0, nullptr);
+    EXPECT_TRUE(calls[5]["args"]["sevp"].is_null());
+    EXPECT_FALSE(calls[5]["arg_info"].has("sevp"));
+    // 7-8: mq_setattr(O_NONBLOCK), mq_getattr
+    expect_call(calls[6], "mq_getsetattr", 0, nullptr);
+    EXPECT_EQ(calls[6]["args"]["newattr"]["mq_flags"].i(), O_NONBLOCK);
+    expect_source(calls[6], "newattr", src_of("newattr", v), true);
+    EXPECT_NE(calls[6]["args"]["oldattr"].i(), 0);
+    expect_call(calls[7], "mq_getsetattr", 0, nullptr);
+    EXPECT_TRUE(calls[7]["args"]["newattr"].is_null());
+    // 9: non-blocking receive on an empty queue
+    expect_call(calls[8], "mq_timedreceive", -11, "EAGAIN");
+    EXPECT_TRUE(calls[8]["args"]["abs_timeout"].is_null());
+    // 10-11: unlink twice
+    expect_call(calls[9], "mq_unlink", 0, nullptr);
+    EXPECT_EQ(calls[9]["args"]["name"].s(), name);
+    expect_source(calls[9], "name", src_of("name", v), false);
+    expect_call(calls[10], "mq_unlink", -2, "ENOENT");
+    EXPECT_EQ(calls[10]["args"]["name"].s(), name);
+    // 12-13: msgget
+    const long id = reported(w, 11);
+    ASSERT_GE(id, 0);
+    expect_call(calls[11], "msgget", id, nullptr);
+    EXPECT_EQ(calls[11]["args"]["key"].i(), 0);
+    EXPECT_EQ(calls[11]["args"]["msgflg"].i(), 01600); // IPC_CREAT|0600
+    expect_call(calls[12], "msgget", -2, "ENOENT");
+    EXPECT_EQ(calls[12]["args"]["key"].i(), static_cast<std::int32_t>(0x6d710000 | (w.pid & 0xffff)));
+    EXPECT_EQ(calls[12]["args"]["msgflg"].i(), 0);
+    // 14-16: msgsnd, msgrcv, msgrcv(IPC_NOWAIT) on an empty queue
+    expect_call(calls[13], "msgsnd", 0, nullptr);
+    EXPECT_EQ(calls[13]["args"]["msqid"].i(), id);
+    EXPECT_EQ(calls[13]["args"]["msgp"]["mtype"].i(), 42);
+    expect_source(calls[13], "msgp", src_of("msgp", v), false);
+    EXPECT_EQ(calls[13]["args"]["msgsz"].i(), 7);
+    EXPECT_EQ(calls[13]["args"]["msgflg"].i(), 0);
+    expect_call(calls[14], "msgrcv", 7, nullptr);
+    EXPECT_EQ(calls[14]["args"]["msqid"].i(), id);
+    EXPECT_EQ(calls[14]["args"]["msgsz"].i(), 16);
+    EXPECT_EQ(calls[14]["args"]["msgtyp"].i(), 42);
+    EXPECT_EQ(calls[14]["args"]["msgflg"].i(), 0);
+    expect_call(calls[15], "msgrcv", -42, "ENOMSG");
+    EXPECT_EQ(calls[15]["args"]["msgtyp"].i(), 0);
+    EXPECT_EQ(calls[15]["args"]["msgflg"].i(), 04000); // IPC_NOWAIT
+    // 17-19: msgctl IPC_STAT, IPC_RMID, IPC_RMID again
+    expect_call(calls[16], "msgctl", 0, nullptr);
+    EXPECT_EQ(calls[16]["args"]["msqid"].i(), id);
+    EXPECT_EQ(calls[16]["args"]["cmd"].i(), 2); // IPC_STAT
+    EXPECT_NE(calls[16]["args"]["buf"].i(), 0);
+    expect_call(calls[17], "msgctl", 0, nullptr);
+    EXPECT_EQ(calls[17]["args"]["cmd"].i(), 0); // IPC_RMID
+    EXPECT_TRUE(calls[17]["args"]["buf"].is_null() || calls[17]["args"]["buf"].i() == 0);
+    expect_call(calls[18], "msgctl", -22, "EINVAL");
+    // 20: msgsnd on an invalid id
+    expect_call(calls[19], "msgsnd", -22, "EINVAL");
+    EXPECT_EQ(calls[19]["args"]["msqid"].i(), -1);
+    EXPECT_EQ(calls[19]["args"]["msgflg"].i(), 04000);
+    // Time goes forward.
+    for (std::size_t i = 1; i < calls.size(); ++i)
+        EXPECT_LE(calls[i - 1]["time_ns"].i(), calls[i]["time_ns"].i());
+}
+
+class Integration : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_EQ(geteuid(), 0u) << "the real-kernel tests need root (they create probes in tracefs)";
+        ASSERT_TRUE(std::filesystem::exists(kTracefs + "/README"))
+            << "tracefs is not mounted at " << kTracefs << " (mount -t tracefs nodev " << kTracefs << ")";
+        ASSERT_EQ(tracefs_leftovers(), "") << "tracefs holds mqtrace state before the test";
+    }
+    void TearDown() override { EXPECT_EQ(tracefs_leftovers(), "") << "mqtrace left state in tracefs"; }
+};
+
+std::string tag() {
+    return std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+TEST_F(Integration, AllTenSyscallsThroughLibc) {
+    Tracer t;
+    t.ready();
+    Workload w = run_workload({"--linger", "500", "all", tag()});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    check_all(t.calls(w.pid), w, tag(), Variant::Libc, "mqworkload");
+}
+
+TEST_F(Integration, AllTenSyscallsThroughSyscall2) {
+    Tracer t;
+    t.ready();
+    Workload w = run_workload({"--raw", "--linger", "500", "all", tag()});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    check_all(t.calls(w.pid), w, tag(), Variant::Raw, "mqworkload");
+}
+
+TEST_F(Integration, AllTenSyscallsFromStaticBinary) {
+    Tracer t;
+    t.ready();
+    Workload w = run_workload({"--linger", "500", "all", tag()}, true);
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    check_all(t.calls(w.pid), w, tag(), Variant::Static, "mqworkload-stat");
+}
+
+// A process that opens and exits at once: its memory is gone before any late
+// read. libc callers still get their name (uprobe, or the kprobe itself);
+// others get "unreadable" with a reason, never an empty name.
+TEST_F(Integration, NameOfProcessThatExitsAtOnce) {
+    Tracer t;
+    t.ready();
+    const std::string name = "mqt-exit-" + tag();
+    Workload dyn = run_workload({"open", hex("/" + name)});
+    Workload sta = run_workload({"open", hex("/" + name)}, true);
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    auto d = t.calls(dyn.pid);
+    ASSERT_EQ(d.size(), 1u);
+    expect_call(d[0], "mq_open", -2, "ENOENT");
+    EXPECT_EQ(d[0]["args"]["name"].s(), name);
+    EXPECT_EQ(source(d[0], "name"), "user-at-entry");
+    auto s = t.calls(sta.pid);
+    ASSERT_EQ(s.size(), 1u);
+    expect_call(s[0], "mq_open", -2, "ENOENT");
+    if (kprobe()) {
+        EXPECT_EQ(s[0]["args"]["name"].s(), name);
+    } else if (s[0]["args"]["name"].is_null()) {
+        EXPECT_EQ(source(s[0], "name"), "user-late");
+        EXPECT_FALSE(s[0]["arg_info"]["name"]["unreadable"].s().empty());
+    } else {
+        EXPECT_EQ(s[0]["args"]["name"].s(), name); // the late read won the race
+    }
+}
+
+TEST_F(Integration, HostileAndLongNames) {
+    Tracer t({}, false); // text output: what a terminal would get
+    t.ready();
+    const std::string hostile = "q \"x\\y\nz\x1b[31mred\x7f\xff";
+    const std::string longest(255, 'n');
+    Workload a = run_workload({"open", hex("/" + hostile)});
+    Workload b = run_workload({"open", hex("/" + longest)});
+    Workload c = run_workload({"open", hex("/" + longest + "x")});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    const std::string out = t.text();
+    EXPECT_EQ(out.find('\x1b'), std::string::npos) << "raw escape byte reached the terminal";
+    EXPECT_EQ(out.find('\x7f'), std::string::npos);
+    EXPECT_NE(out.find("name=\"q \\\"x\\\\y\\nz\\x1b[31mred\\x7f\\xff\""), std::string::npos) << out;
+    EXPECT_NE(out.find(" -1 ENOENT "), std::string::npos);
+    EXPECT_NE(out.find("name=\"" + longest + "\""), std::string::npos);
+    EXPECT_NE(out.find("-1 ENAMETOOLONG "), std::string::npos) << out;
+    // Each line is one call: 3 workload lines.
+    std::istringstream in(out);
+    int lines = 0;
+    for (std::string l; std::getline(in, l);)
+        if (l.find(" mq_open ") != std::string::npos) ++lines;
+    EXPECT_EQ(lines, 3);
+}
+
+TEST_F(Integration, HostileNameInJson) {
+    Tracer t;
+    t.ready();
+    const std::string hostile = "q \"x\\y\nz\x1b[31mred\x7f\xff";
+    Workload a = run_workload({"open", hex("/" + hostile)});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    const std::string raw = t.text();
+    EXPECT_EQ(raw.find('\x1b'), std::string::npos);
+    auto calls = t.calls(a.pid);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0]["args"]["name"].s(), hostile); // byte for byte
+    EXPECT_EQ(calls[0]["arg_info"]["name"]["hex"].s(), hex(hostile));
+}
+
+// Two threads race on the name buffer: every name is one of the two, and every
+// one is flagged TOCTOU.
+TEST_F(Integration, RacingNameIsFlaggedToctou) {
+    Tracer t;
+    t.ready();
+    Workload w = run_workload({"--linger", "300", "race", tag(), "200"});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    auto calls = t.calls(w.pid);
+    ASSERT_EQ(calls.size(), 200u);
+    const std::string a = "mqt-" + tag() + "-a", b = "mqt-" + tag() + "-b";
+    for (const auto& c : calls) {
+        const std::string n = c["args"]["name"].s();
+        EXPECT_TRUE(n == a || n == b) << n;
+        auto tg = tags(c, "name");
+        EXPECT_NE(std::find(tg.begin(), tg.end(), "TOCTOU"), tg.end());
+    }
+}
+
+TEST_F(Integration, CountDurationAndPidFilter) {
+    {
+        Tracer t({"-n", "3"});
+        t.ready();
+        Workload w = run_workload({"all", tag()});
+        EXPECT_EQ(t.wait(30), 0) << "mqtrace -n 3 did not end by itself: " << t.err();
+        EXPECT_EQ(t.calls().size(), 3u);
+    }
+    EXPECT_EQ(tracefs_leftovers(), "");
+    {
+        const auto t0 = std::chrono::steady_clock::now();
+        Tracer t({"-d", "1"});
+        t.ready();
+        EXPECT_EQ(t.wait(60), 0) << t.err();
+        EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+    }
+    EXPECT_EQ(tracefs_leftovers(), "");
+    {
+        // -p: only the process asked for (a sleeping shell's children do not count).
+        Tracer t({"-p", "1"});
+        t.ready();
+        run_workload({"all", tag()});
+        ASSERT_EQ(t.stop(), 0);
+        EXPECT_EQ(t.calls().size(), 0u);
+    }
+}
+
+TEST_F(Integration, TeardownOnEverySignal) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        Tracer t;
+        t.ready();
+        EXPECT_NE(tracefs_leftovers(), "") << "a running tracer has its instance";
+        EXPECT_EQ(t.stop(sig), 0) << strsignal(sig) << ": " << t.err();
+        EXPECT_EQ(tracefs_leftovers(), "") << "after " << strsignal(sig);
+    }
+}
+
+TEST_F(Integration, SigkillLeavesStateThatCleanupRemoves) {
+    pid_t dead;
+    {
+        Tracer t;
+        t.ready();
+        dead = t.pid();
+        EXPECT_EQ(t.stop(SIGKILL), 128 + SIGKILL);
+    }
+    const std::string left = tracefs_leftovers();
+    EXPECT_NE(left.find("mqtrace_" + std::to_string(dead)), std::string::npos) << left;
+    Child c({env("MQTRACE_BIN", "mqtrace"), "--cleanup"}, "cleanup");
+    EXPECT_EQ(c.wait(60), 0) << c.stderr_text();
+    EXPECT_NE(c.stderr_text().find("removed instance mqtrace_" + std::to_string(dead)), std::string::npos)
+        << c.stderr_text();
+    EXPECT_EQ(tracefs_leftovers(), "");
+}
+
+TEST_F(Integration, ClosedPipeEndsTheRunCleanly) {
+    // mqtrace | head -1: head exits after one line, mqtrace gets EPIPE.
+    const std::string cmd = env("MQTRACE_BIN", "mqtrace") + " --backend " + backend() + " -f json | head -1";
+    Child sh({"/bin/sh", "-c", cmd}, "pipe");
+    for (int i = 0; i < 1200 && sh.stderr_text().find("Tracing ") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_NE(sh.stderr_text().find("Tracing "), std::string::npos) << sh.stderr_text();
+    run_workload({"all", tag()});
+    EXPECT_EQ(sh.wait(60), 0);
+    const Value first = testjson::parse(sh.stdout_text());
+    EXPECT_EQ(first["event"].s(), "mq_open");
+    // mqtrace itself may take a moment longer than head to finish its teardown.
+    for (int i = 0; i < 100 && !tracefs_leftovers().empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+TEST_F(Integration, TwoRunsAtOnce) {
+    Tracer a, b;
+    a.ready();
+    b.ready();
+    Workload w = run_workload({"--linger", "300", "all", tag()});
+    ASSERT_EQ(a.stop(), 0) << a.err();
+    ASSERT_EQ(b.stop(), 0) << b.err();
+    check_all(a.calls(w.pid), w, tag(), Variant::Libc, "mqworkload");
+    check_all(b.calls(w.pid), w, tag(), Variant::Libc, "mqworkload");
+}
+
+TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
+    Child c({env("MQTRACE_BIN", "mqtrace"), "--backend", backend(), "--dry-run"}, "dry");
+    ASSERT_EQ(c.wait(60), 0) << c.stderr_text();
+    const std::string out = c.stdout_text();
+    EXPECT_NE(out.find("backend " + backend()), std::string::npos) << out;
+    EXPECT_NE(out.find("echo 'mono' > /sys/kernel/tracing/instances/mqtrace_"), std::string::npos) << out;
+    if (kprobe()) {
+        EXPECT_NE(out.find(" do_mq_open name=%di:x64 name_str=+0(%di):ustring oflag=%si:s32"), std::string::npos)
+            << out;
+    } else {
+        EXPECT_NE(out.find("/events/syscalls/sys_enter_msgctl/enable"), std::string::npos) << out;
+        EXPECT_NE(out.find(" u_name_str=+0(%di):ustring"), std::string::npos) << out;
+    }
+}
+
+TEST_F(Integration, BadInputGetsUsageStatus) {
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--no-such-option"}, {"-f", "xml"}, {"-e", "mq_open,bogus"}, {"--backend", "bpf"},
+             {"-n", "0"}, {"-d", "-1"}, {"-p", "0"}}) {
+        std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace")};
+        argv.insert(argv.end(), args.begin(), args.end());
+        Child c(argv, "bad");
+        EXPECT_EQ(c.wait(30), 2) << args[0];
+        EXPECT_NE(c.stderr_text().find("mqtrace: "), std::string::npos) << args[0];
+        EXPECT_EQ(c.stdout_text(), "") << args[0];
+    }
+}
+
+} // namespace

@@ -33,6 +33,10 @@ po::options_description options() {
         ("buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
          "ring buffer size per CPU, in KiB")
         ("utc", "print text times in UTC")
+        ("record", po::value<std::string>()->value_name("DIR"),
+         "also save the event formats and every raw ring-buffer page read into DIR (for replay and bug reports)")
+        ("record-profile", po::value<std::string>()->value_name("DIR"),
+         "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")
         ("dry-run", "print the tracefs writes this kernel would get, then exit")
         ("list", "list the events and their arguments (with -f json: as JSON), then exit")
         ("cleanup", "remove tracefs state left by mqtrace runs that were killed, then exit")
@@ -87,6 +91,11 @@ Cli parse_cli(const std::vector<std::string>& args) {
     else if (vm.count("version")) cli.action = Action::Version;
     else if (vm.count("list")) cli.action = Action::List;
     else if (vm.count("cleanup")) cli.action = Action::Cleanup;
+    else if (vm.count("record-profile")) {
+        cli.action = Action::RecordProfile;
+        cli.profile_dir = vm["record-profile"].as<std::string>();
+    }
+    if (vm.count("record")) cli.trace.record_dir = vm["record"].as<std::string>();
     TraceOptions& t = cli.trace;
     const std::string fmt = vm["format"].as<std::string>();
     if (fmt == "json") t.fmt.format = OutputFormat::Json;
@@ -169,6 +178,7 @@ int run_cli(const std::vector<std::string>& args) {
     case Action::Version: std::printf("mqtrace %s\n", MQTRACE_VERSION); return kExitOk;
     case Action::List: std::fputs(list_text(cli.trace.fmt.format).c_str(), stdout); return kExitOk;
     case Action::Cleanup: return run_cleanup();
+    case Action::RecordProfile: return run_record_profile(cli.profile_dir);
     case Action::Trace: break;
     }
     return run_trace(cli.trace);

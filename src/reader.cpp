@@ -59,7 +59,7 @@ void Reader::close() {
     cpus_.clear();
 }
 
-std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out) {
+std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::vector<RawPage>* raw) {
     std::size_t pages = 0;
     for (auto& c : cpus_) {
         // Bounded per round so one busy CPU cannot starve the others.
@@ -67,6 +67,7 @@ std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out) {
             const int n = mqt_cpu_read(c.handle, page_.data());
             if (n <= 0) break;
             d.decode_page(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
+            if (raw) raw->push_back(RawPage{c.cpu, std::string(reinterpret_cast<const char*>(page_.data()), static_cast<std::size_t>(n))});
             ++pages;
         }
     }

@@ -7,6 +7,7 @@
 #include "mqtrace/elf.hpp"
 #include "mqtrace/kernel.hpp"
 #include "mqtrace/reader.hpp"
+#include "mqtrace/recording.hpp"
 #include "mqtrace/selftest.hpp"
 #include "mqtrace/session.hpp"
 #include "mqtrace/tasks.hpp"
@@ -264,6 +265,11 @@ private:
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
             for (const auto& p : plan_.events[i].alts[alt_[i]].probes) push(p);
         decoder_ = std::make_unique<Decoder>(session_.header_page(), fmts);
+        if (!o_.record_dir.empty()) {
+            std::vector<std::string> texts;
+            for (const auto& f : fmts) texts.push_back(f.format);
+            save_recording_meta(o_.record_dir, session_.header_page(), table_, texts);
+        }
         if (!correlator_) correlator_ = std::make_unique<Correlator>(table_, tasks_);
         else correlator_->set_probes(table_);
     }
@@ -272,7 +278,9 @@ private:
     std::size_t round(std::vector<Item>& items, bool final) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
-        const std::size_t pages = reader_->drain(*decoder_, recs);
+        std::vector<RawPage> raw;
+        const std::size_t pages = reader_->drain(*decoder_, recs, o_.record_dir.empty() ? nullptr : &raw);
+        if (!raw.empty()) append_recording_pages(o_.record_dir, raw);
         if (b_ == Backend::Syscalls) prefetch_late(recs, table_, mem_);
         merger_.push(std::move(recs));
         std::vector<Record> ready;
@@ -353,6 +361,20 @@ int run_cleanup() {
     } catch (const TracefsError& e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return exit_for(e.err);
+    }
+}
+
+int run_record_profile(const std::string& dir) {
+    try {
+        save_profile_dir(read_live_profile(tracing_dir()), dir);
+        std::fprintf(stderr, "mqtrace: kernel profile written to %s\n", dir.c_str());
+        return kExitOk;
+    } catch (const TracefsError& e) {
+        std::fprintf(stderr, "mqtrace: %s\n", e.what());
+        return exit_for(e.err);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mqtrace: %s\n", e.what());
+        return kExitError;
     }
 }
 

@@ -9,11 +9,12 @@
 
 namespace mqtrace {
 
-enum class Action { Trace, Help, Version, List, Cleanup };
+enum class Action { Trace, Help, Version, List, Cleanup, RecordProfile };
 
 struct Cli {
     Action action = Action::Trace;
     TraceOptions trace;
+    std::string profile_dir; // --record-profile
     std::string error; // non-empty: usage error, exit kExitUsage
 };
 

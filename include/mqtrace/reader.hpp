@@ -4,6 +4,7 @@
 
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
+#include "mqtrace/recording.hpp"
 
 #include <cstdint>
 #include <string>
@@ -41,7 +42,8 @@ public:
 
     // Read every sub-buffer available now on every CPU (non-blocking). Returns
     // the number of sub-buffers read.
-    std::size_t drain(const Decoder& d, std::vector<Record>& out);
+    // raw (optional): a copy of every sub-buffer read (for --record).
+    std::size_t drain(const Decoder& d, std::vector<Record>& out, std::vector<RawPage>* raw = nullptr);
     // Losses that the ring buffer does not flag in-band: per_cpu/cpuN/stats
     // "dropped events" and "commit overrun" growth since the last call.
     std::vector<LostNotice> stat_losses(std::uint64_t ts);

@@ -30,9 +30,11 @@ struct TraceOptions {
     bool dry_run = false;
     NameMode names = NameMode::Auto;
     std::size_t buffer_kb = 4096;
+    std::string record_dir;  // --record: save formats and raw sub-buffers here
 };
 
 int run_trace(const TraceOptions& o);
 int run_cleanup();
+int run_record_profile(const std::string& dir);
 
 } // namespace mqtrace

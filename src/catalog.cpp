@@ -45,7 +45,7 @@ constexpr std::array kMqOpenArgs{
     ArgSpec{"name", "const char *", Decode::Name, kUserPtr, nullptr, "x64",
             "queue name as the kernel receives it (glibc strips the leading '/')"},
     ArgSpec{"oflag", "int", Decode::OpenFlags, 0, nullptr, "s32", "open flags"},
-    ArgSpec{"mode", "mode_t", Decode::Mode, 0, nullptr, "u32",
+    ArgSpec{"mode", "mode_t", Decode::Mode, 0, nullptr, "u16",
             "permission bits, used with O_CREAT"},
     ArgSpec{"attr", "struct mq_attr *", Decode::Struct, kUserPtr | kTagOPT, &kMqAttr, "x64",
             "queue attributes, used with O_CREAT; NULL for defaults"},

@@ -1,1 +1,185 @@
+// Text and JSON rendering of calls, strace-style decoding of flags, escaping.
+#include "mqtrace/catalog.hpp"
+#include "mqtrace/format.hpp"
+#include "mqtrace/xlat.hpp"
+
 #include <gtest/gtest.h>
+
+#include <cerrno>
+
+using namespace mqtrace;
+
+namespace {
+
+Call make(const char* ev) {
+    Call c;
+    c.ev = event_index(*find_event(ev));
+    c.ts = 1000000000;
+    c.ts_end = 1000012000;
+    c.cpu = 1;
+    c.pid = 42;
+    c.tid = 43;
+    c.comm = "app";
+    c.end = CallEnd::Returned;
+    c.args.resize(find_event(ev)->args.size());
+    return c;
+}
+
+ArgValue num(std::int64_t v) {
+    ArgValue a;
+    a.present = true;
+    a.raw = v;
+    return a;
+}
+
+ArgValue str(std::string s, Source src) {
+    ArgValue a = num(0x7ffd0000);
+    a.content = Content::Str;
+    a.str = std::move(s);
+    a.src = src;
+    return a;
+}
+
+ArgValue st(std::vector<std::int64_t> m, Source src) {
+    ArgValue a = num(0x7ffd1000);
+    a.content = Content::Struct;
+    a.members = std::move(m);
+    a.src = src;
+    return a;
+}
+
+FormatOptions json() {
+    FormatOptions o;
+    o.format = OutputFormat::Json;
+    o.clock_offset_ns = 1700000000000000000;
+    return o;
+}
+
+} // namespace
+
+TEST(Xlat, FlagsLikeStrace) {
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, 0102), "O_RDWR|O_CREAT");
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, 0), "O_RDONLY");
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, 0302 | 02000000), "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC");
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, 01 | 0x40000000), "O_WRONLY|0x40000000");
+    EXPECT_EQ(render_scalar(Decode::Mode, 0600), "0600");
+    EXPECT_EQ(render_scalar(Decode::IpcKey, 0), "IPC_PRIVATE");
+    EXPECT_EQ(render_scalar(Decode::IpcKey, -1), "0xffffffff");
+    EXPECT_EQ(render_scalar(Decode::MsggetFlags, 01600), "IPC_CREAT|0600");
+    EXPECT_EQ(render_scalar(Decode::MsggetFlags, 03640), "IPC_CREAT|IPC_EXCL|0640");
+    EXPECT_EQ(render_scalar(Decode::MsggetFlags, 0), "00");
+    EXPECT_EQ(render_scalar(Decode::MsgFlags, 0), "0");
+    EXPECT_EQ(render_scalar(Decode::MsgFlags, 014000), "IPC_NOWAIT|MSG_NOERROR");
+    EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 2), "IPC_STAT");
+    EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 0x100), "IPC_64|IPC_RMID");
+    EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 77), "77");
+    EXPECT_EQ(render_scalar(Decode::Signal, 12), "SIGUSR2");
+    EXPECT_EQ(render_scalar(Decode::SigevNotify, 1), "SIGEV_NONE");
+    EXPECT_EQ(render_scalar(Decode::MqFlags, 04000), "O_NONBLOCK");
+    EXPECT_EQ(render_scalar(Decode::Ptr, 0), "NULL");
+    EXPECT_EQ(errno_name(EEXIST), "EEXIST");
+    EXPECT_EQ(errno_text(ENOENT), "No such file or directory");
+}
+
+TEST(Format, MqOpenTextLikeStrace) {
+    Call c = make("mq_open");
+    c.args = {str("q", Source::UserAtEntry), num(0102), num(0600), st({0, 10, 8192, 0}, Source::KernelCopy)};
+    c.ret = 3;
+    EXPECT_EQ(render_args_text(c),
+              "name=\"q\", oflag=O_RDWR|O_CREAT, mode=0600, attr={mq_flags=0, mq_maxmsg=10, mq_msgsize=8192, "
+              "mq_curmsgs=0}");
+    FormatOptions o;
+    o.utc = true;
+    o.clock_offset_ns = 1700000000000000000; // 2023-11-14 22:13:20 UTC
+    const std::string line = format_item(Item{true, c, {}}, o);
+    EXPECT_EQ(line.substr(0, 16), "22:13:21.000000 ");
+    EXPECT_NE(line.find(" 42      43      app              mq_open         3               12       name="),
+              std::string::npos)
+        << line;
+}
+
+TEST(Format, ModeAndAttrOnlyWithOCreat) {
+    Call c = make("mq_open");
+    c.args = {str("q", Source::UserAtEntry), num(0), num(0), num(0)};
+    c.ret = -ENOENT;
+    EXPECT_EQ(render_args_text(c), "name=\"q\", oflag=O_RDONLY");
+    const std::string line = format_item(Item{true, c, {}}, FormatOptions{});
+    EXPECT_NE(line.find(" -1 ENOENT "), std::string::npos) << line;
+}
+
+TEST(Format, SysvText) {
+    Call c = make("msgget");
+    c.args = {num(0), num(01600)};
+    EXPECT_EQ(render_args_text(c), "key=IPC_PRIVATE, msgflg=IPC_CREAT|0600");
+    Call s = make("msgsnd");
+    s.args = {num(5), st({42}, Source::KernelCopy), num(7), num(04000)};
+    EXPECT_EQ(render_args_text(s), "msqid=5, msgp={mtype=42}, msgsz=7, msgflg=IPC_NOWAIT");
+}
+
+TEST(Format, UnreadableAndUnfinished) {
+    Call c = make("mq_unlink");
+    c.args[0] = num(0x7ffd0000);
+    c.args[0].content = Content::Unreadable;
+    c.args[0].src = Source::UserLate;
+    c.args[0].why = "process exited before it could be read";
+    c.end = CallEnd::ThreadExited;
+    EXPECT_EQ(render_args_text(c), "name=0x7ffd0000 <unreadable: process exited before it could be read>");
+    const std::string line = format_item(Item{true, c, {}}, FormatOptions{});
+    EXPECT_NE(line.find(" ?               -        name="), std::string::npos) << line;
+    EXPECT_NE(line.find("<thread-exited>"), std::string::npos);
+    const std::string j = format_item(Item{true, c, {}}, json());
+    EXPECT_NE(j.find("\"ret\":null,\"errno\":null,\"latency_ns\":null,\"end\":\"thread-exited\""), std::string::npos) << j;
+    EXPECT_NE(j.find("\"args\":{\"name\":null}"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-late\",\"unreadable\":\"process exited "
+                     "before it could be read\"}"),
+              std::string::npos)
+        << j;
+}
+
+TEST(Format, JsonLine) {
+    Call c = make("mq_open");
+    c.args = {str("q", Source::UserAtEntry), num(0102), num(0600), st({0, 10, 8192, 0}, Source::KernelCopy)};
+    c.ret = 3;
+    EXPECT_EQ(format_item(Item{true, c, {}}, json()),
+              "{\"event\":\"mq_open\",\"time_ns\":1700000001000000000,\"cpu\":1,\"pid\":42,\"tid\":43,\"comm\":\"app\","
+              "\"ret\":3,\"errno\":null,\"latency_ns\":12000,\"end\":\"returned\",\"args\":{\"name\":\"q\","
+              "\"oflag\":66,\"mode\":384,\"attr\":{\"mq_flags\":0,\"mq_maxmsg\":10,\"mq_msgsize\":8192,"
+              "\"mq_curmsgs\":0}},\"arg_info\":{\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-at-entry\"},"
+              "\"attr\":{\"tags\":[\"K\",\"OPT\"],\"source\":\"kernel-copy\"}}}");
+    c.ret = -EEXIST;
+    const std::string j = format_item(Item{true, c, {}}, json());
+    EXPECT_NE(j.find("\"ret\":-17,\"errno\":\"EEXIST\""), std::string::npos) << j;
+}
+
+TEST(Format, LostRecords) {
+    Item it;
+    it.is_call = false;
+    it.lost = LostNotice{2000000000, 1, 39, "ring buffer"};
+    EXPECT_EQ(format_item(it, json()),
+              "{\"event\":\"lost\",\"time_ns\":1700000002000000000,\"cpu\":1,\"count\":39,\"where\":\"ring buffer\"}");
+    it.lost.count = -1;
+    EXPECT_NE(format_item(it, json()).find("\"count\":null"), std::string::npos);
+    EXPECT_NE(format_item(it, FormatOptions{}).find("LOST            unknown events lost on cpu 1 (ring buffer)"),
+              std::string::npos)
+        << format_item(it, FormatOptions{});
+}
+
+TEST(Escape, TerminalAndJson) {
+    const std::string hostile = "a\"b\\c\nd\te\x1b[31m\x7f\xff\x01";
+    EXPECT_EQ(escape_c(hostile), "a\\\"b\\\\c\\nd\\te\\x1b[31m\\x7f\\xff\\x01");
+    EXPECT_EQ(escape_json(hostile), "a\\\"b\\\\c\\nd\\te\\u001b[31m\\u007f\\u00ff\\u0001");
+    EXPECT_EQ(escape_json("caf\xc3\xa9"), "caf\xc3\xa9"); // valid UTF-8 passes through
+    EXPECT_TRUE(valid_utf8("caf\xc3\xa9"));
+    EXPECT_FALSE(valid_utf8("\xc3"));
+    EXPECT_FALSE(valid_utf8("\xff"));
+    EXPECT_FALSE(valid_utf8("\xc0\x80"));
+    Call c = make("mq_unlink");
+    c.comm = "evil\x1b]0;x\x07";
+    c.args[0] = str("\xff", Source::UserAtEntry);
+    const std::string j = format_item(Item{true, c, {}}, json());
+    EXPECT_NE(j.find("\"comm\":\"evil\\u001b]0;x\\u0007\""), std::string::npos) << j;
+    EXPECT_NE(j.find("\"hex\":\"ff\""), std::string::npos) << j;
+    const std::string t = format_item(Item{true, c, {}}, FormatOptions{});
+    EXPECT_EQ(t.find('\x1b'), std::string::npos);
+    EXPECT_EQ(t.find('\x07'), std::string::npos);
+}

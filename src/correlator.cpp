@@ -157,9 +157,14 @@ void prefetch_late(std::vector<Record>& recs, const std::vector<Probe>& probes, 
         const EventSpec& ev = catalog()[p.ev];
         const Record* w = nullptr;
         if (auto it = wrapper.find(r.tid); it != wrapper.end() && probes[it->second->probe].ev == p.ev) w = it->second;
+        auto captured = [&](const std::string& arg) { // the event itself carries the string
+            for (const auto& f : p.fields)
+                if (f.key == arg + "$str") return true;
+            return false;
+        };
         for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
             const int ai = arg_index(ev, p.fields[i].key);
-            if (ai < 0) continue;
+            if (ai < 0 || captured(p.fields[i].key)) continue;
             const ArgSpec& spec = ev.args[ai];
             const auto addr = static_cast<std::uint64_t>(r.values[i].num);
             if (addr == 0 || (spec.decode != Decode::Name && spec.decode != Decode::Struct)) continue;

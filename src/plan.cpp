@@ -198,6 +198,37 @@ std::string Probe::definition() const {
     return line;
 }
 
+void adopt_string_fields(Probe& entry, const std::string& format) {
+    if (entry.kind != ProbeKind::Tracepoint || entry.role != Role::Entry || entry.ev < 0) return;
+    const EventSpec& ev = catalog()[entry.ev];
+    // Field names in format order: "field:const char * u_name;\toffset:16;..."
+    std::vector<std::string> args, strings;
+    bool after_nr = false;
+    for (std::size_t p = 0; (p = format.find("field:", p)) != std::string::npos;) {
+        const std::size_t semi = format.find(';', p);
+        if (semi == std::string::npos) break;
+        const std::string decl = format.substr(p + 6, semi - p - 6);
+        p = semi;
+        const std::size_t sp = decl.find_last_of(" *");
+        const std::string name = sp == std::string::npos ? decl : decl.substr(sp + 1);
+        if (decl.rfind("__data_loc char[]", 0) == 0) strings.push_back(name);
+        else if (after_nr) args.push_back(name);
+        if (name == "__syscall_nr") after_nr = true;
+    }
+    for (std::size_t i = 0; i < ev.args.size() && i < args.size(); ++i) {
+        if (ev.args[i].decode != Decode::Name) continue;
+        for (const auto& s : strings)
+            if (s.find(args[i]) != std::string::npos) {
+                Field f;
+                f.name = s;
+                f.key = std::string(ev.args[i].name) + "$str";
+                f.src = Source::UserAtEntry;
+                entry.fields.push_back(std::move(f));
+                break;
+            }
+    }
+}
+
 std::string backend_unavailable(const KernelFacts& k, Backend b) {
     if (!k.instances) return "tracefs has no instances/ (kernel older than 3.10)";
     if (b == Backend::Kprobe) {

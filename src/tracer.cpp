@@ -258,7 +258,9 @@ private:
         std::vector<EventFormat> fmts;
         auto push = [&](const Probe& p) {
             Probe q = p;
-            fmts.push_back(EventFormat{static_cast<int>(table_.size()), q.system, session_.format(q), q.fields});
+            const std::string format = session_.format(q);
+            adopt_string_fields(q, format);
+            fmts.push_back(EventFormat{static_cast<int>(table_.size()), q.system, format, q.fields});
             table_.push_back(std::move(q));
         };
         for (const auto& p : plan_.tasks) push(p);

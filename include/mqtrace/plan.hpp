@@ -85,4 +85,10 @@ struct Plan {
 std::string backend_unavailable(const KernelFacts& k, Backend b);
 Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt);
 
+// Newer kernels add the user string behind a syscall's pointer argument to the
+// sys_enter event itself (a "__data_loc char[]" field named after the
+// argument). Given the event's format text, add such fields to a syscalls
+// entry probe so the string is taken in the caller's context. Pure.
+void adopt_string_fields(Probe& entry, const std::string& format);
+
 } // namespace mqtrace

@@ -26,7 +26,8 @@ po::options_description options() {
         ("duration,d", po::value<double>()->value_name("SECONDS"), "stop after SECONDS")
         ("count,n", po::value<long>()->value_name("N"), "stop after N calls")
         ("backend", po::value<std::string>()->value_name("NAME")->default_value("auto"),
-         "auto, kprobe or syscalls (auto: kprobes where they pass the self-test, else syscall tracepoints)")
+         "auto, kprobe or syscalls (auto: the kprobe backend if every event passes its self-test, else syscall "
+         "tracepoints)")
         ("names", po::value<std::string>()->value_name("HOW")->default_value("auto"),
          "syscalls backend: how queue names are captured: auto or uprobe (in the caller's context), "
          "late (read from /proc/PID/mem afterwards: cheaper, may miss)")

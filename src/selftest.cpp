@@ -37,19 +37,18 @@ std::string expect(bool ok, const std::string& what) { return ok ? "" : what; }
 } // namespace
 
 Canaries::Canaries()
-    : name_("mqtrace-canary-" + std::to_string(getpid())),
+    : name_("mqtrace-canary-" + std::to_string(getpid())), path_("/" + name_),
       key_(static_cast<int>(0x6d710000u | (static_cast<unsigned>(getpid()) & 0xffffu))) {}
 
 void Canaries::call(const std::vector<int>& events) const {
     const int saved = errno;
-    const std::string slash_name = "/" + name_;
     for (int idx : events) {
         const std::string_view ev = catalog()[idx].name;
         // mq_open and mq_unlink go through libc: its wrappers are what the
         // syscalls backend's uprobes watch. The rest are raw syscalls with
         // arguments the kernel rejects before touching any queue.
-        if (ev == "mq_open") mq_open(slash_name.c_str(), O_RDONLY);
-        else if (ev == "mq_unlink") mq_unlink(slash_name.c_str());
+        if (ev == "mq_open") mq_open(path_.c_str(), O_RDONLY);
+        else if (ev == "mq_unlink") mq_unlink(path_.c_str());
         else if (ev == "mq_timedsend") syscall(SYS_mq_timedsend, -1, kMsg.mtext, 0, 0, &kTimeout);
         else if (ev == "mq_timedreceive") syscall(SYS_mq_timedreceive, -1, nullptr, 0, nullptr, &kTimeout);
         else if (ev == "mq_notify") syscall(SYS_mq_notify, -1, &kSigev);

@@ -52,11 +52,16 @@ int owner_pid(const std::string& name) {
 bool owner_alive(int pid) {
     if (pid <= 0) return false;
     if (kill(pid, 0) != 0 && errno == ESRCH) return false;
-    // A live process with that pid may be an unrelated one that reused it.
-    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-    std::string c;
-    std::getline(comm, c);
-    return c.rfind("mqtrace", 0) == 0;
+    // "PID (comm) S ...": a zombie (killed, not yet reaped) holds nothing any more,
+    // and a live process with that pid may be an unrelated one that reused it.
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
+    const std::string comm = line.substr(open + 1, close - open - 1);
+    const char state = line[close + 2];
+    return state != 'Z' && state != 'X' && comm.rfind("mqtrace", 0) == 0;
 }
 
 Session::Session(const KernelFacts& k, Options o, std::vector<std::string>* log)

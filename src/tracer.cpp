@@ -63,7 +63,7 @@ public:
     explicit Output(const std::string& path) {
         if (!path.empty()) {
             fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd_ < 0) throw TracefsError("cannot open " + path + ": " + std::strerror(errno), errno);
+            if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
             own_ = true;
         }
     }

@@ -22,6 +22,7 @@ public:
 
 private:
     std::string name_;   // without the leading '/', as the kernel sees it
+    std::string path_;   // "/" + name_: what the canary passes to libc (kept alive for late reads)
     int key_;
 };
 

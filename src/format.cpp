@@ -194,13 +194,14 @@ std::string format_item(const Item& it, const FormatOptions& o) {
     if (o.format == OutputFormat::Json)
         return "{\"event\":\"lost\",\"time_ns\":" +
                std::to_string(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns) +
-               ",\"cpu\":" + std::to_string(l.cpu) + ",\"count\":" +
+               ",\"cpu\":" + (l.cpu < 0 ? std::string("null") : std::to_string(l.cpu)) + ",\"count\":" +
                (l.count < 0 ? std::string("null") : count) + ",\"where\":\"" +
                escape_json(l.where) + "\"}";
     char head[160];
     std::snprintf(head, sizeof head, "%-15s %-7s %-7s %-16s %-15s ", time_text(l.ts, o).c_str(),
                   "-", "-", "-", "LOST");
-    return head + count + " events lost on cpu " + std::to_string(l.cpu) + " (" + l.where + ")";
+    const std::string where = l.cpu < 0 ? "" : " on cpu " + std::to_string(l.cpu);
+    return head + count + " events lost" + where + " (" + escape_c(l.where) + ")";
 }
 
 std::string escape_c(std::string_view s) {

@@ -176,6 +176,18 @@ std::vector<int> Session::cpus() const {
     return out;
 }
 
+std::vector<std::pair<std::string, std::uint64_t>> Session::kprobe_misses() const {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    std::ifstream in(dir_ + "/kprobe_profile");
+    // "  <event>   <hits>   <misses>": the event name without its group.
+    std::string name;
+    std::uint64_t hits, misses;
+    while (in >> name >> hits >> misses)
+        for (const auto& p : created_)
+            if (p.kind != ProbeKind::Uprobe && p.event == name) out.emplace_back(name, misses);
+    return out;
+}
+
 void Session::teardown() {
     // Best effort on every step: one failure must not leave the rest behind.
     auto attempt = [&](auto&& f) {

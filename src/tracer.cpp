@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -32,6 +33,7 @@ namespace {
 constexpr int kIntervalMs = 100; // longest sleep between reads
 constexpr int kMinWakeMs = 10;  // shortest time between two wake-ups of the reader
 constexpr int kSelftestRounds = 30; // x kIntervalMs: time for canaries to come back
+constexpr unsigned kMissCheckRounds = 20; // read kprobe_profile every this many rounds
 
 std::uint64_t now_mono() {
     timespec t{};
@@ -290,7 +292,20 @@ private:
         else merger_.release(mark, ready);
         for (const auto& r : ready) correlator_->feed(r, items);
         for (auto& l : reader_->stat_losses(mark)) items.push_back(Item{false, {}, std::move(l)});
+        if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
+    }
+
+    // Calls a kprobe missed: they never reached the ring buffer at all.
+    void kprobe_losses(std::uint64_t ts, std::vector<Item>& items) {
+        if (b_ != Backend::Kprobe) return;
+        for (const auto& [event, misses] : session_.kprobe_misses()) {
+            std::uint64_t& seen = misses_[event];
+            if (misses > seen)
+                items.push_back(Item{false, {}, LostNotice{ts, -1, static_cast<std::int64_t>(misses - seen),
+                                                          "kprobe misses: " + event}});
+            seen = misses;
+        }
     }
 
     std::vector<std::string> selftest(const std::vector<int>& evs, std::vector<Item>& early) {
@@ -350,6 +365,8 @@ private:
     Merger merger_;
     Canaries canaries_;
     std::string failures_;
+    std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
+    unsigned rounds_ = 0;
     long calls_ = 0;
     std::uint64_t lost_ = 0;
 };

@@ -508,6 +508,27 @@ TEST_F(Integration, RacingNameIsFlaggedToctou) {
     }
 }
 
+// On a quiet system a call is on the output within 200 ms (the reader wakes on
+// data, at most every 10 ms, and at least every 100 ms). The VM emulates its
+// CPU in software, so it gets ten times longer.
+TEST_F(Integration, CallAppearsWithin200ms) {
+    Tracer t;
+    t.ready();
+    const auto limit = std::chrono::milliseconds(kprobe() ? 2000 : 200);
+    for (int i = 0; i < 5; ++i) {
+        const std::size_t before = t.text().size();
+        const auto t0 = std::chrono::steady_clock::now();
+        Workload w = run_workload({"open", hex("/mqt-latency-" + tag())}); // fork+exec+exit included
+        while (t.text().size() == before && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5))
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const auto took = std::chrono::steady_clock::now() - t0;
+        EXPECT_LT(took, limit) << "call " << i << " took "
+                               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+        std::this_thread::sleep_for(std::chrono::milliseconds(300)); // quiet again
+    }
+    ASSERT_EQ(t.stop(), 0) << t.err();
+}
+
 TEST_F(Integration, CountDurationAndPidFilter) {
     {
         Tracer t({"-n", "3"});

@@ -162,6 +162,12 @@ TEST(Format, LostRecords) {
     EXPECT_NE(format_item(it, FormatOptions{}).find("LOST            unknown events lost on cpu 1 (ring buffer)"),
               std::string::npos)
         << format_item(it, FormatOptions{});
+    it.lost = LostNotice{2000000000, -1, 3, "kprobe misses: msgrcv_ret"};
+    EXPECT_NE(format_item(it, json()).find("\"cpu\":null,\"count\":3,\"where\":\"kprobe misses: msgrcv_ret\""),
+              std::string::npos);
+    EXPECT_NE(format_item(it, FormatOptions{}).find("LOST            3 events lost (kprobe misses: msgrcv_ret)"),
+              std::string::npos)
+        << format_item(it, FormatOptions{});
 }
 
 TEST(Escape, TerminalAndJson) {

@@ -63,7 +63,7 @@ struct Call {
 
 struct LostNotice {
     std::uint64_t ts = 0;
-    int cpu = 0;
+    int cpu = 0;            // -1: not tied to one CPU
     std::int64_t count = 0; // -1: unknown number
     std::string where;      // "ring buffer", "stats: dropped", "kretprobe maxactive"...
 };

@@ -51,6 +51,9 @@ public:
     std::string header_page() const;
     std::string read(const std::string& rel) const; // instance file
     std::vector<int> cpus() const;
+    // kprobe_profile misses of our probes (recursion, or kretprobe instances
+    // exhausted by blocked calls), by event name.
+    std::vector<std::pair<std::string, std::uint64_t>> kprobe_misses() const;
     mqt_instance* instance() { return inst_; }
     const std::string& name() const { return opt_.name; }
     void teardown(); // idempotent; the destructor calls it

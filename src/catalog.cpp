@@ -35,7 +35,7 @@ constexpr std::array kMsgbufMembers{
 };
 constexpr StructLayout kMsgbuf{"struct msgbuf", 8, kMsgbufMembers};
 
-constexpr std::array<const StructLayout*, 4> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf};
+constexpr std::array<const StructLayout *, 4> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf};
 
 // ---- arguments ---------------------------------------------------------------
 
@@ -45,8 +45,7 @@ constexpr std::array kMqOpenArgs{
     ArgSpec{"name", "const char *", Decode::Name, kUserPtr, nullptr, "x64",
             "queue name as the kernel receives it (glibc strips the leading '/')"},
     ArgSpec{"oflag", "int", Decode::OpenFlags, 0, nullptr, "s32", "open flags"},
-    ArgSpec{"mode", "mode_t", Decode::Mode, 0, nullptr, "u16",
-            "permission bits, used with O_CREAT"},
+    ArgSpec{"mode", "mode_t", Decode::Mode, 0, nullptr, "u16", "permission bits, used with O_CREAT"},
     ArgSpec{"attr", "struct mq_attr *", Decode::Struct, kUserPtr | kTagOPT, &kMqAttr, "x64",
             "queue attributes, used with O_CREAT; NULL for defaults"},
 };
@@ -55,32 +54,30 @@ constexpr std::array kMqUnlinkArgs{
 };
 constexpr std::array kMqTimedsendArgs{
     ArgSpec{"mqdes", "mqd_t", Decode::Fd, 0, nullptr, "s32", "queue descriptor"},
-    ArgSpec{"msg_ptr", "const char *", Decode::Ptr, kUserPtr, nullptr, "x64",
-            "address of the message body"},
+    ArgSpec{"msg_ptr", "const char *", Decode::Ptr, kUserPtr, nullptr, "x64", "address of the message body"},
     ArgSpec{"msg_len", "size_t", Decode::UInt, 0, nullptr, "u64", "length of the message body"},
     ArgSpec{"msg_prio", "unsigned int", Decode::UInt, 0, nullptr, "u32", "message priority"},
-    ArgSpec{"abs_timeout", "const struct timespec *", Decode::Struct, kUserPtr | kTagOPT,
-            &kTimespec, "x64", "absolute timeout (CLOCK_REALTIME); NULL blocks forever"},
+    ArgSpec{"abs_timeout", "const struct timespec *", Decode::Struct, kUserPtr | kTagOPT, &kTimespec, "x64",
+            "absolute timeout (CLOCK_REALTIME); NULL blocks forever"},
 };
 constexpr std::array kMqTimedreceiveArgs{
     ArgSpec{"mqdes", "mqd_t", Decode::Fd, 0, nullptr, "s32", "queue descriptor"},
-    ArgSpec{"msg_ptr", "char *", Decode::Ptr, kUserPtr, nullptr, "x64",
-            "address of the receive buffer"},
+    ArgSpec{"msg_ptr", "char *", Decode::Ptr, kUserPtr, nullptr, "x64", "address of the receive buffer"},
     ArgSpec{"msg_len", "size_t", Decode::UInt, 0, nullptr, "u64", "size of the receive buffer"},
     ArgSpec{"msg_prio", "unsigned int *", Decode::Ptr, kUserPtr | kTagOPT, nullptr, "x64",
             "where the priority is stored; may be NULL"},
-    ArgSpec{"abs_timeout", "const struct timespec *", Decode::Struct, kUserPtr | kTagOPT,
-            &kTimespec, "x64", "absolute timeout (CLOCK_REALTIME); NULL blocks forever"},
+    ArgSpec{"abs_timeout", "const struct timespec *", Decode::Struct, kUserPtr | kTagOPT, &kTimespec, "x64",
+            "absolute timeout (CLOCK_REALTIME); NULL blocks forever"},
 };
 constexpr std::array kMqNotifyArgs{
     ArgSpec{"mqdes", "mqd_t", Decode::Fd, 0, nullptr, "s32", "queue descriptor"},
-    ArgSpec{"sevp", "const struct sigevent *", Decode::Struct, kUserPtr | kTagOPT, &kSigevent,
-            "x64", "notification request; NULL removes the registration"},
+    ArgSpec{"sevp", "const struct sigevent *", Decode::Struct, kUserPtr | kTagOPT, &kSigevent, "x64",
+            "notification request; NULL removes the registration"},
 };
 constexpr std::array kMqGetsetattrArgs{
     ArgSpec{"mqdes", "mqd_t", Decode::Fd, 0, nullptr, "s32", "queue descriptor"},
-    ArgSpec{"newattr", "const struct mq_attr *", Decode::Struct, kUserPtr | kTagOPT, &kMqAttr,
-            "x64", "new attributes (mq_setattr); NULL for mq_getattr"},
+    ArgSpec{"newattr", "const struct mq_attr *", Decode::Struct, kUserPtr | kTagOPT, &kMqAttr, "x64",
+            "new attributes (mq_setattr); NULL for mq_getattr"},
     ArgSpec{"oldattr", "struct mq_attr *", Decode::Ptr, kUserPtr | kTagOPT, nullptr, "x64",
             "where the old attributes are stored (output; address shown)"},
 };
@@ -115,15 +112,13 @@ constexpr std::array kMsgctlArgs{
 // Conv::PtRegs points name the syscall; the planner adds the arch prefix
 // (__x64_sys_, __arm64_sys_). Conv::Direct points name the kernel symbol.
 
-constexpr std::array kFetchMqOpenK{
-    FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
-    FetchItem{"mode", 3, Load::Value}, FetchItem{"attr", 4, Load::KernelStruct}};
-constexpr std::array kFetchMqOpenU{
-    FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
-    FetchItem{"mode", 3, Load::Value}, FetchItem{"attr", 4, Load::UserStruct}};
+constexpr std::array kFetchMqOpenK{FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
+                                   FetchItem{"mode", 3, Load::Value},
+                                   FetchItem{"attr", 4, Load::KernelStruct}};
+constexpr std::array kFetchMqOpenU{FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
+                                   FetchItem{"mode", 3, Load::Value}, FetchItem{"attr", 4, Load::UserStruct}};
 constexpr std::array kMqOpenPoints{
-    ProbePoint{"do_mq_open", Conv::Direct, "s32", kFetchMqOpenK,
-               "4.13+: attr is the kernel's copy"},
+    ProbePoint{"do_mq_open", Conv::Direct, "s32", kFetchMqOpenK, "4.13+: attr is the kernel's copy"},
     ProbePoint{"mq_open", Conv::PtRegs, "s64", kFetchMqOpenU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_open", Conv::Direct, "s64", kFetchMqOpenU, "before 4.17"},
 };
@@ -134,14 +129,12 @@ constexpr std::array kMqUnlinkPoints{
     ProbePoint{"sys_mq_unlink", Conv::Direct, "s64", kFetchMqUnlink, "before 4.17"},
 };
 
-constexpr std::array kFetchSendK{
-    FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
-    FetchItem{"msg_len", 3, Load::Value}, FetchItem{"msg_prio", 4, Load::Value},
-    FetchItem{"abs_timeout", 5, Load::KernelStruct}};
-constexpr std::array kFetchSendU{
-    FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
-    FetchItem{"msg_len", 3, Load::Value}, FetchItem{"msg_prio", 4, Load::Value},
-    FetchItem{"abs_timeout", 5, Load::UserStruct}};
+constexpr std::array kFetchSendK{FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
+                                 FetchItem{"msg_len", 3, Load::Value}, FetchItem{"msg_prio", 4, Load::Value},
+                                 FetchItem{"abs_timeout", 5, Load::KernelStruct}};
+constexpr std::array kFetchSendU{FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
+                                 FetchItem{"msg_len", 3, Load::Value}, FetchItem{"msg_prio", 4, Load::Value},
+                                 FetchItem{"abs_timeout", 5, Load::UserStruct}};
 constexpr std::array kMqTimedsendPoints{
     ProbePoint{"do_mq_timedsend", Conv::Direct, "s32", kFetchSendK,
                "4.13+: abs_timeout is the kernel's copy"},
@@ -160,8 +153,7 @@ constexpr std::array kFetchNotifyK{FetchItem{"mqdes", 1, Load::Value},
 constexpr std::array kFetchNotifyU{FetchItem{"mqdes", 1, Load::Value},
                                    FetchItem{"sevp", 2, Load::UserStruct}};
 constexpr std::array kMqNotifyPoints{
-    ProbePoint{"do_mq_notify", Conv::Direct, "s32", kFetchNotifyK,
-               "4.13+: sevp is the kernel's copy"},
+    ProbePoint{"do_mq_notify", Conv::Direct, "s32", kFetchNotifyK, "4.13+: sevp is the kernel's copy"},
     ProbePoint{"mq_notify", Conv::PtRegs, "s64", kFetchNotifyU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_notify", Conv::Direct, "s64", kFetchNotifyU, "before 4.17"},
 };
@@ -175,8 +167,7 @@ constexpr std::array kMqGetsetattrPoints{
     ProbePoint{"sys_mq_getsetattr", Conv::Direct, "s64", kFetchGetsetattr, "before 4.17"},
 };
 
-constexpr std::array kFetchMsgget{FetchItem{"key", 1, Load::Value},
-                                  FetchItem{"msgflg", 2, Load::Value}};
+constexpr std::array kFetchMsgget{FetchItem{"key", 1, Load::Value}, FetchItem{"msgflg", 2, Load::Value}};
 constexpr std::array kMsggetPoints{
     ProbePoint{"ksys_msgget", Conv::Direct, "s64", kFetchMsgget,
                "4.17+; inlined into the wrapper on some builds (self-test decides)"},
@@ -184,12 +175,11 @@ constexpr std::array kMsggetPoints{
     ProbePoint{"sys_msgget", Conv::Direct, "s64", kFetchMsgget, "before 4.17"},
 };
 
-constexpr std::array kFetchMsgsndK{
-    FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::KernelMtype},
-    FetchItem{"msgsz", 4, Load::Value}, FetchItem{"msgflg", 5, Load::Value}};
-constexpr std::array kFetchMsgsndU{
-    FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::UserStruct},
-    FetchItem{"msgsz", 3, Load::Value}, FetchItem{"msgflg", 4, Load::Value}};
+constexpr std::array kFetchMsgsndK{FetchItem{"msqid", 1, Load::Value},
+                                   FetchItem{"msgp", 2, Load::KernelMtype},
+                                   FetchItem{"msgsz", 4, Load::Value}, FetchItem{"msgflg", 5, Load::Value}};
+constexpr std::array kFetchMsgsndU{FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::UserStruct},
+                                   FetchItem{"msgsz", 3, Load::Value}, FetchItem{"msgflg", 4, Load::Value}};
 constexpr std::array kMsgsndPoints{
     ProbePoint{"do_msgsnd", Conv::Direct, "s64", kFetchMsgsndK,
                "mtype is the value the kernel already copied"},
@@ -198,10 +188,9 @@ constexpr std::array kMsgsndPoints{
     ProbePoint{"sys_msgsnd", Conv::Direct, "s64", kFetchMsgsndU, "before 4.17"},
 };
 
-constexpr std::array kFetchMsgrcv{
-    FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::Value},
-    FetchItem{"msgsz", 3, Load::Value}, FetchItem{"msgtyp", 4, Load::Value},
-    FetchItem{"msgflg", 5, Load::Value}};
+constexpr std::array kFetchMsgrcv{FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::Value},
+                                  FetchItem{"msgsz", 3, Load::Value}, FetchItem{"msgtyp", 4, Load::Value},
+                                  FetchItem{"msgflg", 5, Load::Value}};
 constexpr std::array kMsgrcvPoints{
     ProbePoint{"do_msgrcv", Conv::Direct, "s64", kFetchMsgrcv, "all paths, 3.x+"},
     ProbePoint{"ksys_msgrcv", Conv::Direct, "s64", kFetchMsgrcv, "4.17+"},
@@ -209,8 +198,7 @@ constexpr std::array kMsgrcvPoints{
     ProbePoint{"sys_msgrcv", Conv::Direct, "s64", kFetchMsgrcv, "before 4.17"},
 };
 
-constexpr std::array kFetchMsgctl{FetchItem{"msqid", 1, Load::Value},
-                                  FetchItem{"cmd", 2, Load::Value},
+constexpr std::array kFetchMsgctl{FetchItem{"msqid", 1, Load::Value}, FetchItem{"cmd", 2, Load::Value},
                                   FetchItem{"buf", 3, Load::Value}};
 constexpr std::array kMsgctlPoints{
     ProbePoint{"msgctl", Conv::PtRegs, "s64", kFetchMsgctl,
@@ -228,39 +216,84 @@ constexpr std::array kLibcMqUnlink{FetchItem{"name", 1, Load::UserString}};
 
 constexpr std::array kEvents{
     EventSpec{"mq_open", Family::Posix,
-              "mqd_t mq_open(const char *name, int oflag, mode_t mode, struct mq_attr *attr)",
-              RetKind::Fd, kMqOpenArgs, kMqOpenPoints, "mq_open", kLibcMqOpen,
-              "open or create a POSIX message queue"},
-    EventSpec{"mq_unlink", Family::Posix, "int mq_unlink(const char *name)", RetKind::Int,
-              kMqUnlinkArgs, kMqUnlinkPoints, "mq_unlink", kLibcMqUnlink, "remove a POSIX message queue"},
-    EventSpec{"mq_timedsend", Family::Posix,
+              "mqd_t mq_open(const char *name, int oflag, mode_t mode, struct mq_attr *attr)", RetKind::Fd,
+              kMqOpenArgs, kMqOpenPoints, "mq_open", kLibcMqOpen, "open or create a POSIX message queue"},
+    EventSpec{"mq_unlink", Family::Posix, "int mq_unlink(const char *name)", RetKind::Int, kMqUnlinkArgs,
+              kMqUnlinkPoints, "mq_unlink", kLibcMqUnlink, "remove a POSIX message queue"},
+    EventSpec{"mq_timedsend",
+              Family::Posix,
               "int mq_timedsend(mqd_t mqdes, const char *msg_ptr, size_t msg_len, "
               "unsigned int msg_prio, const struct timespec *abs_timeout)",
-              RetKind::Int, kMqTimedsendArgs, kMqTimedsendPoints, "", {},
+              RetKind::Int,
+              kMqTimedsendArgs,
+              kMqTimedsendPoints,
+              "",
+              {},
               "send a message (also mq_send)"},
-    EventSpec{"mq_timedreceive", Family::Posix,
+    EventSpec{"mq_timedreceive",
+              Family::Posix,
               "ssize_t mq_timedreceive(mqd_t mqdes, char *msg_ptr, size_t msg_len, "
               "unsigned int *msg_prio, const struct timespec *abs_timeout)",
-              RetKind::Size, kMqTimedreceiveArgs, kMqTimedreceivePoints, "", {},
+              RetKind::Size,
+              kMqTimedreceiveArgs,
+              kMqTimedreceivePoints,
+              "",
+              {},
               "receive a message (also mq_receive)"},
-    EventSpec{"mq_notify", Family::Posix, "int mq_notify(mqd_t mqdes, const struct sigevent *sevp)",
-              RetKind::Int, kMqNotifyArgs, kMqNotifyPoints, "", {},
+    EventSpec{"mq_notify",
+              Family::Posix,
+              "int mq_notify(mqd_t mqdes, const struct sigevent *sevp)",
+              RetKind::Int,
+              kMqNotifyArgs,
+              kMqNotifyPoints,
+              "",
+              {},
               "register or remove a message-arrival notification"},
-    EventSpec{"mq_getsetattr", Family::Posix,
+    EventSpec{"mq_getsetattr",
+              Family::Posix,
               "int mq_getsetattr(mqd_t mqdes, const struct mq_attr *newattr, struct mq_attr "
               "*oldattr)",
-              RetKind::Int, kMqGetsetattrArgs, kMqGetsetattrPoints, "", {},
+              RetKind::Int,
+              kMqGetsetattrArgs,
+              kMqGetsetattrPoints,
+              "",
+              {},
               "get or set queue attributes (mq_getattr, mq_setattr)"},
-    EventSpec{"msgget", Family::SysV, "int msgget(key_t key, int msgflg)", RetKind::Int,
-              kMsggetArgs, kMsggetPoints, "", {}, "get or create a System V message queue"},
-    EventSpec{"msgsnd", Family::SysV,
-              "int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)", RetKind::Int,
-              kMsgsndArgs, kMsgsndPoints, "", {}, "send a System V message"},
-    EventSpec{"msgrcv", Family::SysV,
+    EventSpec{"msgget",
+              Family::SysV,
+              "int msgget(key_t key, int msgflg)",
+              RetKind::Int,
+              kMsggetArgs,
+              kMsggetPoints,
+              "",
+              {},
+              "get or create a System V message queue"},
+    EventSpec{"msgsnd",
+              Family::SysV,
+              "int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)",
+              RetKind::Int,
+              kMsgsndArgs,
+              kMsgsndPoints,
+              "",
+              {},
+              "send a System V message"},
+    EventSpec{"msgrcv",
+              Family::SysV,
               "ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)",
-              RetKind::Size, kMsgrcvArgs, kMsgrcvPoints, "", {}, "receive a System V message"},
-    EventSpec{"msgctl", Family::SysV, "int msgctl(int msqid, int cmd, struct msqid_ds *buf)",
-              RetKind::Int, kMsgctlArgs, kMsgctlPoints, "", {},
+              RetKind::Size,
+              kMsgrcvArgs,
+              kMsgrcvPoints,
+              "",
+              {},
+              "receive a System V message"},
+    EventSpec{"msgctl",
+              Family::SysV,
+              "int msgctl(int msqid, int cmd, struct msqid_ds *buf)",
+              RetKind::Int,
+              kMsgctlArgs,
+              kMsgctlPoints,
+              "",
+              {},
               "control a System V message queue"},
 };
 
@@ -268,22 +301,22 @@ constexpr std::array kEvents{
 
 std::span<const EventSpec> catalog() { return kEvents; }
 
-const EventSpec* find_event(std::string_view name) {
-    for (const auto& ev : kEvents)
+const EventSpec *find_event(std::string_view name) {
+    for (const auto &ev : kEvents)
         if (ev.name == name) return &ev;
     return nullptr;
 }
 
-int event_index(const EventSpec& ev) { return static_cast<int>(&ev - kEvents.data()); }
+int event_index(const EventSpec &ev) { return static_cast<int>(&ev - kEvents.data()); }
 
-int arg_index(const EventSpec& ev, std::string_view arg) {
+int arg_index(const EventSpec &ev, std::string_view arg) {
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].name == arg) return static_cast<int>(i);
     return -1;
 }
 
-const StructLayout* struct_layout(std::string_view ctype) {
-    for (const auto* l : kLayouts)
+const StructLayout *struct_layout(std::string_view ctype) {
+    for (const auto *l : kLayouts)
         if (l->ctype == ctype) return l;
     return nullptr;
 }

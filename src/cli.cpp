@@ -16,37 +16,37 @@ namespace {
 
 po::options_description options() {
     po::options_description d("Options");
-    d.add_options()
-        ("events,e", po::value<std::string>()->value_name("LIST"),
-         "trace only these events: comma-separated names, or 'posix', 'sysv', 'all' (default all)")
-        ("pid,p", po::value<int>()->value_name("PID"), "trace only this process")
-        ("format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
-         "output format: text or json (one object per line)")
-        ("output,o", po::value<std::string>()->value_name("FILE"), "write events to FILE instead of stdout")
-        ("duration,d", po::value<double>()->value_name("SECONDS"), "stop after SECONDS")
-        ("count,n", po::value<long>()->value_name("N"), "stop after N calls")
-        ("backend", po::value<std::string>()->value_name("NAME")->default_value("auto"),
-         "auto, kprobe or syscalls (auto: the kprobe backend if every event passes its self-test, else syscall "
-         "tracepoints)")
-        ("names", po::value<std::string>()->value_name("HOW")->default_value("auto"),
-         "syscalls backend: how queue names are captured: auto or uprobe (in the caller's context), "
-         "late (read from /proc/PID/mem afterwards: cheaper, may miss)")
-        ("buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
-         "ring buffer size per CPU, in KiB")
-        ("utc", "print text times in UTC")
-        ("record", po::value<std::string>()->value_name("DIR"),
-         "also save the event formats and every raw ring-buffer page read into DIR (for replay and bug reports)")
-        ("record-profile", po::value<std::string>()->value_name("DIR"),
-         "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")
-        ("dry-run", "print the tracefs writes this kernel would get, then exit")
-        ("list", "list the events and their arguments (with -f json: as JSON), then exit")
-        ("cleanup", "remove tracefs state left by mqtrace runs that were killed, then exit")
-        ("version", "print the version, then exit")
-        ("help,h", "print this help, then exit");
+    d.add_options()(
+        "events,e", po::value<std::string>()->value_name("LIST"),
+        "trace only these events: comma-separated names, or 'posix', 'sysv', 'all' (default all)")(
+        "pid,p", po::value<int>()->value_name("PID"), "trace only this process")(
+        "format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
+        "output format: text or json (one object per line)")(
+        "output,o", po::value<std::string>()->value_name("FILE"), "write events to FILE instead of stdout")(
+        "duration,d", po::value<double>()->value_name("SECONDS"),
+        "stop after SECONDS")("count,n", po::value<long>()->value_name("N"), "stop after N calls")(
+        "backend", po::value<std::string>()->value_name("NAME")->default_value("auto"),
+        "auto, kprobe or syscalls (auto: the kprobe backend if every event passes its self-test, else "
+        "syscall "
+        "tracepoints)")(
+        "names", po::value<std::string>()->value_name("HOW")->default_value("auto"),
+        "syscalls backend: how queue names are captured: auto or uprobe (in the caller's context), "
+        "late (read from /proc/PID/mem afterwards: cheaper, may miss)")(
+        "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
+        "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
+        "record", po::value<std::string>()->value_name("DIR"),
+        "also save the event formats and every raw ring-buffer page read into DIR (for replay and bug "
+        "reports)")(
+        "record-profile", po::value<std::string>()->value_name("DIR"),
+        "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")(
+        "dry-run", "print the tracefs writes this kernel would get, then exit")(
+        "list", "list the events and their arguments (with -f json: as JSON), then exit")(
+        "cleanup", "remove tracefs state left by mqtrace runs that were killed, then exit")(
+        "version", "print the version, then exit")("help,h", "print this help, then exit");
     return d;
 }
 
-std::vector<int> parse_events(const std::string& list, std::string& error) {
+std::vector<int> parse_events(const std::string &list, std::string &error) {
     std::vector<int> out;
     auto add = [&](int i) {
         for (int x : out)
@@ -56,9 +56,9 @@ std::vector<int> parse_events(const std::string& list, std::string& error) {
     std::istringstream in(list);
     for (std::string name; std::getline(in, name, ',');) {
         if (name == "all" || name == "posix" || name == "sysv") {
-            for (const auto& ev : catalog())
+            for (const auto &ev : catalog())
                 if (name == "all" || (name == "posix") == (ev.family == Family::Posix)) add(event_index(ev));
-        } else if (const EventSpec* ev = find_event(name)) {
+        } else if (const EventSpec *ev = find_event(name)) {
             add(event_index(*ev));
         } else {
             error = "unknown event '" + name + "' (see mqtrace --list)";
@@ -78,37 +78,49 @@ std::string tags_text(unsigned t) {
 
 } // namespace
 
-Cli parse_cli(const std::vector<std::string>& args) {
+Cli parse_cli(const std::vector<std::string> &args) {
     Cli cli;
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(args).options(options()).run(), vm);
         po::notify(vm);
-    } catch (const po::error& e) {
+    } catch (const po::error &e) {
         cli.error = e.what();
         return cli;
     }
-    if (vm.count("help")) cli.action = Action::Help;
-    else if (vm.count("version")) cli.action = Action::Version;
-    else if (vm.count("list")) cli.action = Action::List;
-    else if (vm.count("cleanup")) cli.action = Action::Cleanup;
+    if (vm.count("help"))
+        cli.action = Action::Help;
+    else if (vm.count("version"))
+        cli.action = Action::Version;
+    else if (vm.count("list"))
+        cli.action = Action::List;
+    else if (vm.count("cleanup"))
+        cli.action = Action::Cleanup;
     else if (vm.count("record-profile")) {
         cli.action = Action::RecordProfile;
         cli.profile_dir = vm["record-profile"].as<std::string>();
     }
     if (vm.count("record")) cli.trace.record_dir = vm["record"].as<std::string>();
-    TraceOptions& t = cli.trace;
+    TraceOptions &t = cli.trace;
     const std::string fmt = vm["format"].as<std::string>();
-    if (fmt == "json") t.fmt.format = OutputFormat::Json;
-    else if (fmt != "text") cli.error = "--format must be text or json, not '" + fmt + "'";
+    if (fmt == "json")
+        t.fmt.format = OutputFormat::Json;
+    else if (fmt != "text")
+        cli.error = "--format must be text or json, not '" + fmt + "'";
     const std::string be = vm["backend"].as<std::string>();
-    if (be == "kprobe") t.backend = Backend::Kprobe;
-    else if (be == "syscalls") t.backend = Backend::Syscalls;
-    else if (be != "auto") cli.error = "--backend must be auto, kprobe or syscalls, not '" + be + "'";
+    if (be == "kprobe")
+        t.backend = Backend::Kprobe;
+    else if (be == "syscalls")
+        t.backend = Backend::Syscalls;
+    else if (be != "auto")
+        cli.error = "--backend must be auto, kprobe or syscalls, not '" + be + "'";
     const std::string names = vm["names"].as<std::string>();
-    if (names == "uprobe") t.names = NameMode::Uprobe;
-    else if (names == "late") t.names = NameMode::Late;
-    else if (names != "auto") cli.error = "--names must be auto, uprobe or late, not '" + names + "'";
+    if (names == "uprobe")
+        t.names = NameMode::Uprobe;
+    else if (names == "late")
+        t.names = NameMode::Late;
+    else if (names != "auto")
+        cli.error = "--names must be auto, uprobe or late, not '" + names + "'";
     t.events = parse_events(vm.count("events") ? vm["events"].as<std::string>() : "all", cli.error);
     if (vm.count("pid")) {
         t.pid = vm["pid"].as<int>();
@@ -143,11 +155,11 @@ std::string help_text() {
 std::string list_text(OutputFormat f) {
     std::string out;
     if (f == OutputFormat::Json) {
-        for (const auto& ev : catalog()) {
+        for (const auto &ev : catalog()) {
             out += "{\"event\":\"" + std::string(ev.name) + "\",\"family\":\"" +
                    (ev.family == Family::Posix ? "posix" : "sysv") + "\",\"args\":[";
             for (std::size_t i = 0; i < ev.args.size(); ++i) {
-                const ArgSpec& a = ev.args[i];
+                const ArgSpec &a = ev.args[i];
                 out += std::string(i ? "," : "") + "{\"name\":\"" + std::string(a.name) + "\",\"type\":\"" +
                        std::string(a.ctype) + "\",\"tags\":\"" + tags_text(a.tags) + "\"}";
             }
@@ -155,20 +167,21 @@ std::string list_text(OutputFormat f) {
         }
         return out;
     }
-    for (const auto& ev : catalog()) {
+    for (const auto &ev : catalog()) {
         out += std::string(ev.name) + " (" + (ev.family == Family::Posix ? "POSIX" : "System V") +
                "): " + std::string(ev.doc) + "\n";
-        for (const auto& a : ev.args) {
+        for (const auto &a : ev.args) {
             char line[256];
             std::snprintf(line, sizeof line, "    %-12s %-26s %-16s %s\n", std::string(a.name).c_str(),
-                          std::string(a.ctype).c_str(), tags_text(a.tags).c_str(), std::string(a.doc).c_str());
+                          std::string(a.ctype).c_str(), tags_text(a.tags).c_str(),
+                          std::string(a.doc).c_str());
             out += line;
         }
     }
     return out;
 }
 
-int run_cli(const std::vector<std::string>& args) {
+int run_cli(const std::vector<std::string> &args) {
     Cli cli = parse_cli(args);
     if (!cli.error.empty()) {
         std::fprintf(stderr, "mqtrace: %s\nTry 'mqtrace --help'.\n", cli.error.c_str());

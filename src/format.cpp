@@ -4,8 +4,8 @@
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/xlat.hpp"
 
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 
 namespace mqtrace {
 namespace {
@@ -13,7 +13,7 @@ namespace {
 constexpr std::int64_t kOCreat = 0100;
 
 std::string hexbytes(std::string_view s) {
-    static const char* d = "0123456789abcdef";
+    static const char *d = "0123456789abcdef";
     std::string out;
     for (unsigned char c : s) {
         out += d[c >> 4];
@@ -23,14 +23,13 @@ std::string hexbytes(std::string_view s) {
 }
 
 // strace omits mode and attr of mq_open when O_CREAT is not set: they are unused.
-bool shown(const Call& c, std::size_t i) {
-    const EventSpec& ev = catalog()[c.ev];
-    if (ev.name != "mq_open" || (ev.args[i].name != "mode" && ev.args[i].name != "attr"))
-        return true;
+bool shown(const Call &c, std::size_t i) {
+    const EventSpec &ev = catalog()[c.ev];
+    if (ev.name != "mq_open" || (ev.args[i].name != "mode" && ev.args[i].name != "attr")) return true;
     return c.args[1].present && (c.args[1].raw & kOCreat);
 }
 
-std::string struct_text(const StructLayout& l, const ArgValue& a) {
+std::string struct_text(const StructLayout &l, const ArgValue &a) {
     std::string out = "{";
     for (std::size_t m = 0; m < l.members.size(); ++m) {
         if (m) out += ", ";
@@ -40,7 +39,7 @@ std::string struct_text(const StructLayout& l, const ArgValue& a) {
     return out + "}";
 }
 
-std::string arg_text(const ArgSpec& spec, const ArgValue& a) {
+std::string arg_text(const ArgSpec &spec, const ArgValue &a) {
     if (a.content == Content::Str) return "\"" + escape_c(a.str) + "\"";
     if (a.content == Content::Struct && spec.layout) return struct_text(*spec.layout, a);
     if (!a.present) return "?";
@@ -51,13 +50,13 @@ std::string arg_text(const ArgSpec& spec, const ArgValue& a) {
     return render_scalar(spec.decode, a.raw);
 }
 
-std::string ret_text(const Call& c) {
+std::string ret_text(const Call &c) {
     if (c.end != CallEnd::Returned) return "?";
     if (c.ret < 0 && c.ret >= -4095) return "-1 " + errno_name(static_cast<int>(-c.ret));
     return std::to_string(c.ret);
 }
 
-const char* end_name(CallEnd e) {
+const char *end_name(CallEnd e) {
     switch (e) {
     case CallEnd::Returned: return "returned";
     case CallEnd::ThreadExited: return "thread-exited";
@@ -67,12 +66,14 @@ const char* end_name(CallEnd e) {
     return "?";
 }
 
-std::string time_text(std::uint64_t ts, const FormatOptions& o) {
+std::string time_text(std::uint64_t ts, const FormatOptions &o) {
     const std::int64_t ns = static_cast<std::int64_t>(ts) + o.clock_offset_ns;
     const time_t sec = static_cast<time_t>(ns / 1000000000);
     tm t{};
-    if (o.utc) gmtime_r(&sec, &t);
-    else localtime_r(&sec, &t);
+    if (o.utc)
+        gmtime_r(&sec, &t);
+    else
+        localtime_r(&sec, &t);
     char b[40];
     std::snprintf(b, sizeof b, "%02d:%02d:%02d.%06lld", t.tm_hour, t.tm_min, t.tm_sec,
                   static_cast<long long>((ns % 1000000000) / 1000));
@@ -81,7 +82,7 @@ std::string time_text(std::uint64_t ts, const FormatOptions& o) {
 
 std::string tags_json(unsigned catalog_tags, Source src) {
     std::string t = "[";
-    auto add = [&](const char* s) {
+    auto add = [&](const char *s) {
         if (t.size() > 1) t += ",";
         t += "\"";
         t += s;
@@ -96,24 +97,22 @@ std::string tags_json(unsigned catalog_tags, Source src) {
     return t + "]";
 }
 
-std::string text_line(const Call& c, const FormatOptions& o) {
-    const EventSpec& ev = catalog()[c.ev];
+std::string text_line(const Call &c, const FormatOptions &o) {
+    const EventSpec &ev = catalog()[c.ev];
     char head[160];
     std::string comm = escape_c(c.comm.empty() ? "?" : c.comm);
-    std::string lat = c.end == CallEnd::Returned
-                          ? std::to_string((c.ts_end - c.ts) / 1000)
-                          : std::string("-");
-    std::snprintf(head, sizeof head, "%-15s %-7s %-7d %-16s %-15s %-15s %-8s ",
-                  time_text(c.ts, o).c_str(), c.pid < 0 ? "?" : std::to_string(c.pid).c_str(),
-                  c.tid, comm.c_str(), std::string(ev.name).c_str(), ret_text(c).c_str(),
-                  lat.c_str());
+    std::string lat =
+        c.end == CallEnd::Returned ? std::to_string((c.ts_end - c.ts) / 1000) : std::string("-");
+    std::snprintf(head, sizeof head, "%-15s %-7s %-7d %-16s %-15s %-15s %-8s ", time_text(c.ts, o).c_str(),
+                  c.pid < 0 ? "?" : std::to_string(c.pid).c_str(), c.tid, comm.c_str(),
+                  std::string(ev.name).c_str(), ret_text(c).c_str(), lat.c_str());
     std::string line = head + render_args_text(c);
     if (c.end != CallEnd::Returned) line += std::string(" <") + end_name(c.end) + ">";
     return line;
 }
 
-std::string json_line(const Call& c, const FormatOptions& o) {
-    const EventSpec& ev = catalog()[c.ev];
+std::string json_line(const Call &c, const FormatOptions &o) {
+    const EventSpec &ev = catalog()[c.ev];
     std::string j = "{\"event\":\"" + std::string(ev.name) + "\"";
     j += ",\"time_ns\":" + std::to_string(static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
     j += ",\"cpu\":" + std::to_string(c.cpu);
@@ -129,8 +128,8 @@ std::string json_line(const Call& c, const FormatOptions& o) {
     j += std::string(",\"end\":\"") + end_name(c.end) + "\"";
     std::string args, info;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
-        const ArgSpec& spec = ev.args[i];
-        const ArgValue& a = c.args[i];
+        const ArgSpec &spec = ev.args[i];
+        const ArgValue &a = c.args[i];
         args += (i ? ",\"" : "\"") + std::string(spec.name) + "\":";
         if (a.content == Content::Str) {
             args += "\"" + escape_json(a.str) + "\"";
@@ -138,8 +137,8 @@ std::string json_line(const Call& c, const FormatOptions& o) {
             args += "{";
             for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
                 if (m) args += ",";
-                args += "\"" + std::string(spec.layout->members[m].name) + "\":" +
-                        std::to_string(m < a.members.size() ? a.members[m] : 0);
+                args += "\"" + std::string(spec.layout->members[m].name) +
+                        "\":" + std::to_string(m < a.members.size() ? a.members[m] : 0);
             }
             args += "}";
         } else if (!a.present || a.content == Content::Unreadable ||
@@ -154,8 +153,7 @@ std::string json_line(const Call& c, const FormatOptions& o) {
             if (!info.empty()) info += ",";
             info += "\"" + std::string(spec.name) + "\":{\"tags\":" + tags_json(spec.tags, a.src) +
                     ",\"source\":\"" + source_name(a.src) + "\"";
-            if (a.content == Content::Unreadable)
-                info += ",\"unreadable\":\"" + escape_json(a.why) + "\"";
+            if (a.content == Content::Unreadable) info += ",\"unreadable\":\"" + escape_json(a.why) + "\"";
             if (a.content == Content::Str && !valid_utf8(a.str))
                 info += ",\"hex\":\"" + hexbytes(a.str) + "\"";
             if (a.suspect_fault) info += ",\"suspect_fault\":true";
@@ -170,13 +168,13 @@ std::string json_line(const Call& c, const FormatOptions& o) {
 
 std::string text_header() {
     char b[160];
-    std::snprintf(b, sizeof b, "%-15s %-7s %-7s %-16s %-15s %-15s %-8s %s", "TIME", "PID", "TID",
-                  "COMM", "EVENT", "RET", "LAT(us)", "ARGS");
+    std::snprintf(b, sizeof b, "%-15s %-7s %-7s %-16s %-15s %-15s %-8s %s", "TIME", "PID", "TID", "COMM",
+                  "EVENT", "RET", "LAT(us)", "ARGS");
     return b;
 }
 
-std::string render_args_text(const Call& c) {
-    const EventSpec& ev = catalog()[c.ev];
+std::string render_args_text(const Call &c) {
+    const EventSpec &ev = catalog()[c.ev];
     std::string out;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         if (!shown(c, i)) continue;
@@ -186,20 +184,19 @@ std::string render_args_text(const Call& c) {
     return out;
 }
 
-std::string format_item(const Item& it, const FormatOptions& o) {
-    if (it.is_call)
-        return o.format == OutputFormat::Json ? json_line(it.call, o) : text_line(it.call, o);
-    const LostNotice& l = it.lost;
+std::string format_item(const Item &it, const FormatOptions &o) {
+    if (it.is_call) return o.format == OutputFormat::Json ? json_line(it.call, o) : text_line(it.call, o);
+    const LostNotice &l = it.lost;
     const std::string count = l.count < 0 ? "unknown" : std::to_string(l.count);
     if (o.format == OutputFormat::Json)
         return "{\"event\":\"lost\",\"time_ns\":" +
                std::to_string(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns) +
-               ",\"cpu\":" + (l.cpu < 0 ? std::string("null") : std::to_string(l.cpu)) + ",\"count\":" +
-               (l.count < 0 ? std::string("null") : count) + ",\"where\":\"" +
+               ",\"cpu\":" + (l.cpu < 0 ? std::string("null") : std::to_string(l.cpu)) +
+               ",\"count\":" + (l.count < 0 ? std::string("null") : count) + ",\"where\":\"" +
                escape_json(l.where) + "\"}";
     char head[160];
-    std::snprintf(head, sizeof head, "%-15s %-7s %-7s %-16s %-15s ", time_text(l.ts, o).c_str(),
-                  "-", "-", "-", "LOST");
+    std::snprintf(head, sizeof head, "%-15s %-7s %-7s %-16s %-15s ", time_text(l.ts, o).c_str(), "-", "-",
+                  "-", "LOST");
     const std::string where = l.cpu < 0 ? "" : " on cpu " + std::to_string(l.cpu);
     return head + count + " events lost" + where + " (" + escape_c(l.where) + ")";
 }
@@ -231,11 +228,16 @@ bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
         const auto c = static_cast<unsigned char>(s[i]);
         std::size_t n = 0;
-        if (c < 0x80) n = 0;
-        else if (c >= 0xc2 && c <= 0xdf) n = 1;
-        else if (c >= 0xe0 && c <= 0xef) n = 2;
-        else if (c >= 0xf0 && c <= 0xf4) n = 3;
-        else return false;
+        if (c < 0x80)
+            n = 0;
+        else if (c >= 0xc2 && c <= 0xdf)
+            n = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3;
+        else
+            return false;
         if (i + n >= s.size()) return false;
         for (std::size_t k = 1; k <= n; ++k)
             if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;

@@ -11,8 +11,8 @@ namespace mqtrace {
 namespace {
 
 // Where argument N (1-based) lives at a probe point.
-std::string arg_location(const KernelFacts& k, Conv conv, int n) {
-    static constexpr std::array<const char*, 6> x86_regs{"%di", "%si", "%dx", "%cx", "%r8", "%r9"};
+std::string arg_location(const KernelFacts &k, Conv conv, int n) {
+    static constexpr std::array<const char *, 6> x86_regs{"%di", "%si", "%dx", "%cx", "%r8", "%r9"};
     // struct pt_regs offsets of di, si, dx, r10, r8, r9 (the syscall ABI registers).
     static constexpr std::array<int, 6> x86_ptregs{112, 104, 96, 56, 72, 64};
     const int i = n - 1;
@@ -24,23 +24,24 @@ std::string arg_location(const KernelFacts& k, Conv conv, int n) {
     return "+" + std::to_string(x86_ptregs.at(i)) + "(%di)";
 }
 
-std::string field_name(const std::string& key) {
+std::string field_name(const std::string &key) {
     std::string out;
     for (char c : key) {
-        if (c == '.') out += "__";
-        else if (c == '$') out += "_";
-        else if (c == '@') out += "u_";
-        else out += c;
+        if (c == '.')
+            out += "__";
+        else if (c == '$')
+            out += "_";
+        else if (c == '@')
+            out += "u_";
+        else
+            out += c;
     }
     return out;
 }
 
-std::string int_type(const Member& m) {
-    return (m.is_signed ? "s" : "u") + std::to_string(m.size * 8);
-}
+std::string int_type(const Member &m) { return (m.is_signed ? "s" : "u") + std::to_string(m.size * 8); }
 
-void add(Probe& p, const std::string& key, const std::string& fetch, Source src,
-         std::int64_t bias = 0) {
+void add(Probe &p, const std::string &key, const std::string &fetch, Source src, std::int64_t bias = 0) {
     Field f;
     f.name = field_name(key);
     f.key = key;
@@ -50,7 +51,7 @@ void add(Probe& p, const std::string& key, const std::string& fetch, Source src,
     p.fields.push_back(std::move(f));
 }
 
-bool point_available(const KernelFacts& k, const ProbePoint& pt, std::string* symbol) {
+bool point_available(const KernelFacts &k, const ProbePoint &pt, std::string *symbol) {
     if (pt.conv == Conv::PtRegs) {
         const std::string pre = k.ptregs_prefix();
         if (pre.empty()) return false;
@@ -62,19 +63,17 @@ bool point_available(const KernelFacts& k, const ProbePoint& pt, std::string* sy
 }
 
 // Fields reading the arguments of fetch at a probe point; keys get prefix.
-void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<const FetchItem> fetch,
-               Conv conv, bool uprobe, const std::string& prefix) {
+void add_fetch(Probe &p, const KernelFacts &k, const EventSpec &ev, std::span<const FetchItem> fetch,
+               Conv conv, bool uprobe, const std::string &prefix) {
     const std::string str_type = k.ustring ? "ustring" : "string";
     // Kernel probes need +u to read user memory (5.3+); uprobes read it by default.
     const std::string udref = (k.user_deref && !uprobe) ? "+u" : "+";
-    for (const auto& fi : fetch) {
-        const ArgSpec& a = ev.args[arg_index(ev, fi.arg)];
+    for (const auto &fi : fetch) {
+        const ArgSpec &a = ev.args[arg_index(ev, fi.arg)];
         const std::string arg = prefix + std::string(a.name);
         const std::string loc = arg_location(k, conv, fi.pos);
         switch (fi.load) {
-        case Load::Value:
-            add(p, arg, loc + ":" + std::string(a.ktype), Source::Register);
-            break;
+        case Load::Value: add(p, arg, loc + ":" + std::string(a.ktype), Source::Register); break;
         case Load::UserString:
             add(p, arg, loc + ":x64", Source::Register);
             add(p, arg + "$str", "+0(" + loc + "):" + str_type, Source::UserAtEntry);
@@ -83,7 +82,7 @@ void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<co
         case Load::UserStruct: {
             const bool kern = fi.load == Load::KernelStruct;
             add(p, arg, loc + ":x64", Source::Register);
-            for (const auto& m : a.layout->members)
+            for (const auto &m : a.layout->members)
                 add(p, arg + "." + std::string(m.name),
                     (kern ? "+" : udref) + std::to_string(m.offset) + "(" + loc + "):" + int_type(m),
                     kern ? Source::KernelCopy : Source::UserAtEntry);
@@ -98,13 +97,12 @@ void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<co
     }
 }
 
-Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const ProbePoint& pt,
-                               const std::string& symbol, const std::string& group) {
-    Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), symbol, {}, Role::Entry,
-                event_index(ev)};
+Alternative kprobe_alternative(const KernelFacts &k, const EventSpec &ev, const ProbePoint &pt,
+                               const std::string &symbol, const std::string &group) {
+    Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), symbol, {}, Role::Entry, event_index(ev)};
     add_fetch(entry, k, ev, pt.fetch, pt.conv, false, "");
-    Probe ret{ProbeKind::Kretprobe, group, std::string(ev.name) + "_ret", symbol, {},
-              Role::Return, event_index(ev)};
+    Probe ret{ProbeKind::Kretprobe, group,          std::string(ev.name) + "_ret", symbol, {},
+              Role::Return,         event_index(ev)};
     add(ret, "$ret", "$retval:" + std::string(pt.ret_type), Source::Register);
     ret.fields.back().name = "ret";
     // Blocked receivers hold a kretprobe instance each; the default (2 x CPUs) runs out.
@@ -113,19 +111,16 @@ Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const 
     return Alternative{label, {std::move(entry), std::move(ret)}};
 }
 
-Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev,
-                                 const PlanOptions& opt) {
+Alternative syscalls_alternative(const KernelFacts &k, const EventSpec &ev, const PlanOptions &opt) {
     const std::string name(ev.name);
-    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_" + name, "", {}, Role::Entry,
-                event_index(ev)};
+    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_" + name, "", {}, Role::Entry, event_index(ev)};
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         Field f;
         f.key = std::string(ev.args[i].name);
         f.pos = static_cast<int>(i);
         entry.fields.push_back(std::move(f));
     }
-    Probe ret{ProbeKind::Tracepoint, "syscalls", "sys_exit_" + name, "", {}, Role::Return,
-              event_index(ev)};
+    Probe ret{ProbeKind::Tracepoint, "syscalls", "sys_exit_" + name, "", {}, Role::Return, event_index(ev)};
     Field rf;
     rf.name = "ret";
     rf.key = "$ret";
@@ -135,13 +130,14 @@ Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev,
     const bool want_uprobes = opt.names != NameMode::Late && k.uprobe_events;
     if (want_uprobes && !ev.libc_symbol.empty()) {
         int n = 0;
-        for (const auto& libc : opt.libcs) {
+        for (const auto &libc : opt.libcs) {
             const std::uint64_t off = ev.libc_symbol == "mq_open" ? libc.mq_open : libc.mq_unlink;
             if (off == 0) continue;
             char place[64];
             std::snprintf(place, sizeof place, ":0x%llx", static_cast<unsigned long long>(off));
             Probe up{ProbeKind::Uprobe, opt.group, name + "_libc" + std::to_string(n++),
-                     libc.path + place, {}, Role::Wrapper, event_index(ev)};
+                     libc.path + place, {},        Role::Wrapper,
+                     event_index(ev)};
             add_fetch(up, k, ev, ev.libc_fetch, Conv::Direct, true, "@");
             alt.probes.push_back(std::move(up));
         }
@@ -150,13 +146,13 @@ Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev,
     return alt;
 }
 
-std::vector<Probe> task_probes(const KernelFacts& k) {
+std::vector<Probe> task_probes(const KernelFacts &k) {
     std::vector<Probe> out;
-    auto tp = [&](const char* sys, const char* ev, Role role,
-                  std::initializer_list<std::pair<const char*, const char*>> fields) {
+    auto tp = [&](const char *sys, const char *ev, Role role,
+                  std::initializer_list<std::pair<const char *, const char *>> fields) {
         if (!k.has_event(std::string(sys) + "/" + ev)) return;
         Probe p{ProbeKind::Tracepoint, sys, ev, "", {}, role, -1};
-        for (const auto& [name, key] : fields) {
+        for (const auto &[name, key] : fields) {
             Field f;
             f.name = name;
             f.key = key;
@@ -173,7 +169,7 @@ std::vector<Probe> task_probes(const KernelFacts& k) {
 
 } // namespace
 
-const char* source_name(Source s) {
+const char *source_name(Source s) {
     switch (s) {
     case Source::Register: return "register";
     case Source::KernelCopy: return "kernel-copy";
@@ -189,18 +185,17 @@ std::string Probe::definition() const {
     case ProbeKind::Tracepoint: return "";
     case ProbeKind::Kprobe:
     case ProbeKind::Uprobe: line = "p:"; break;
-    case ProbeKind::Kretprobe:
-        line = maxactive > 0 ? "r" + std::to_string(maxactive) + ":" : "r:";
-        break;
+    case ProbeKind::Kretprobe: line = maxactive > 0 ? "r" + std::to_string(maxactive) + ":" : "r:"; break;
     }
     line += system + "/" + event + " " + place;
-    for (const auto& f : fields) line += " " + f.name + "=" + f.fetch;
+    for (const auto &f : fields)
+        line += " " + f.name + "=" + f.fetch;
     return line;
 }
 
-void adopt_string_fields(Probe& entry, const std::string& format) {
+void adopt_string_fields(Probe &entry, const std::string &format) {
     if (entry.kind != ProbeKind::Tracepoint || entry.role != Role::Entry || entry.ev < 0) return;
-    const EventSpec& ev = catalog()[entry.ev];
+    const EventSpec &ev = catalog()[entry.ev];
     // Field names in format order: "field:const char * u_name;\toffset:16;..."
     std::vector<std::string> args, strings;
     bool after_nr = false;
@@ -211,13 +206,15 @@ void adopt_string_fields(Probe& entry, const std::string& format) {
         p = semi;
         const std::size_t sp = decl.find_last_of(" *");
         const std::string name = sp == std::string::npos ? decl : decl.substr(sp + 1);
-        if (decl.rfind("__data_loc char[]", 0) == 0) strings.push_back(name);
-        else if (after_nr) args.push_back(name);
+        if (decl.rfind("__data_loc char[]", 0) == 0)
+            strings.push_back(name);
+        else if (after_nr)
+            args.push_back(name);
         if (name == "__syscall_nr") after_nr = true;
     }
     for (std::size_t i = 0; i < ev.args.size() && i < args.size(); ++i) {
         if (ev.args[i].decode != Decode::Name) continue;
-        for (const auto& s : strings)
+        for (const auto &s : strings)
             if (s.find(args[i]) != std::string::npos) {
                 Field f;
                 f.name = s;
@@ -229,7 +226,7 @@ void adopt_string_fields(Probe& entry, const std::string& format) {
     }
 }
 
-std::string backend_unavailable(const KernelFacts& k, Backend b) {
+std::string backend_unavailable(const KernelFacts &k, Backend b) {
     if (!k.instances) return "tracefs has no instances/ (kernel older than 3.10)";
     if (b == Backend::Kprobe) {
         if (!k.kprobe_events) return "this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)";
@@ -243,14 +240,14 @@ std::string backend_unavailable(const KernelFacts& k, Backend b) {
     return "";
 }
 
-Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
+Plan make_plan(const KernelFacts &k, Backend b, const PlanOptions &opt) {
     Plan plan{b, {}, task_probes(k)};
     const auto cat = catalog();
     for (int idx : opt.events) {
-        const EventSpec& ev = cat[idx];
+        const EventSpec &ev = cat[idx];
         EventPlan ep{idx, {}};
         if (b == Backend::Kprobe) {
-            for (const auto& pt : ev.kprobe_points) {
+            for (const auto &pt : ev.kprobe_points) {
                 std::string sym;
                 if (point_available(k, pt, &sym))
                     ep.alts.push_back(kprobe_alternative(k, ev, pt, sym, opt.group));

@@ -30,9 +30,9 @@
 namespace mqtrace {
 namespace {
 
-constexpr int kIntervalMs = 100; // longest sleep between reads
-constexpr int kMinWakeMs = 10;  // shortest time between two wake-ups of the reader
-constexpr int kSelftestRounds = 30; // x kIntervalMs: time for canaries to come back
+constexpr int kIntervalMs = 100;          // longest sleep between reads
+constexpr int kMinWakeMs = 10;            // shortest time between two wake-ups of the reader
+constexpr int kSelftestRounds = 30;       // x kIntervalMs: time for canaries to come back
 constexpr unsigned kMissCheckRounds = 20; // read kprobe_profile every this many rounds
 
 std::uint64_t now_mono() {
@@ -48,7 +48,7 @@ std::int64_t realtime_offset() {
     return (static_cast<std::int64_t>(r.tv_sec) - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
 }
 
-const char* backend_name(Backend b) {
+const char *backend_name(Backend b) {
     switch (b) {
     case Backend::Kprobe: return "kprobe";
     case Backend::Syscalls: return "syscalls";
@@ -62,7 +62,7 @@ int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission
 // Buffered writer to stdout or -o FILE; a closed pipe ends the run quietly.
 class Output {
 public:
-    explicit Output(const std::string& path) {
+    explicit Output(const std::string &path) {
         if (!path.empty()) {
             fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
@@ -73,9 +73,9 @@ public:
         flush();
         if (own_) close(fd_);
     }
-    Output(const Output&) = delete;
-    Output& operator=(const Output&) = delete;
-    void line(const std::string& s) {
+    Output(const Output &) = delete;
+    Output &operator=(const Output &) = delete;
+    void line(const std::string &s) {
         buf_ += s;
         buf_ += '\n';
     }
@@ -114,7 +114,7 @@ private:
 // One attempt with one backend: the session, its probes, and the loop.
 class Run {
 public:
-    Run(const TraceOptions& o, const KernelFacts& k, Backend b, std::vector<std::string>* log)
+    Run(const TraceOptions &o, const KernelFacts &k, Backend b, std::vector<std::string> *log)
         : o_(o), k_(k), b_(b), tasks_(true),
           session_(k, Session::Options{"mqtrace_" + std::to_string(getpid()), o.dry_run, o.buffer_kb}, log) {
         PlanOptions po;
@@ -123,7 +123,7 @@ public:
         po.names = o.names;
         if (b == Backend::Syscalls && o.names != NameMode::Late && k.uprobe_events) po.libcs = find_libcs();
         plan_ = make_plan(k, b, po);
-        for (const auto& ep : plan_.events)
+        for (const auto &ep : plan_.events)
             if (ep.alts.empty())
                 throw Unsupported("no probe point for " + std::string(catalog()[ep.ev].name) +
                                   " on this kernel with the " + backend_name(b) + " backend");
@@ -135,27 +135,32 @@ public:
     };
 
     // Install probes; with self-test, fall back per event until each works.
-    void prepare(std::vector<Item>& early) {
-        for (const auto& p : plan_.tasks) session_.enable(p);
-        for (std::size_t i = 0; i < plan_.events.size(); ++i) install(i);
+    void prepare(std::vector<Item> &early) {
+        for (const auto &p : plan_.tasks)
+            session_.enable(p);
+        for (std::size_t i = 0; i < plan_.events.size(); ++i)
+            install(i);
         if (o_.dry_run) return;
         rebuild();
         session_.tracing_on(true);
         reader_.emplace(session_, decoder_->page_size());
         std::vector<std::size_t> todo(plan_.events.size());
-        for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+        for (std::size_t i = 0; i < todo.size(); ++i)
+            todo[i] = i;
         while (!todo.empty()) {
             std::vector<int> evs;
-            for (auto i : todo) evs.push_back(plan_.events[i].ev);
+            for (auto i : todo)
+                evs.push_back(plan_.events[i].ev);
             std::vector<std::string> why = selftest(evs, early);
             std::vector<std::size_t> next;
             for (std::size_t t = 0; t < todo.size(); ++t) {
                 if (why[t].empty()) continue;
                 const std::size_t i = todo[t];
-                const auto& ep = plan_.events[i];
-                failures_ += std::string(catalog()[ep.ev].name) + ": " + ep.alts[alt_[i]].label +
-                             ": " + why[t] + "\n";
-                for (const auto& p : ep.alts[alt_[i]].probes) session_.remove(p);
+                const auto &ep = plan_.events[i];
+                failures_ +=
+                    std::string(catalog()[ep.ev].name) + ": " + ep.alts[alt_[i]].label + ": " + why[t] + "\n";
+                for (const auto &p : ep.alts[alt_[i]].probes)
+                    session_.remove(p);
                 if (++alt_[i] >= ep.alts.size())
                     throw Unsupported("no working probe for " + std::string(catalog()[ep.ev].name) +
                                       " on kernel " + k_.release + " (" + backend_name(b_) +
@@ -175,19 +180,21 @@ public:
                  plan_.events[i].alts[alt_[i]].label + "\n";
         return s;
     }
-    const std::string& failures() const { return failures_; }
+    const std::string &failures() const { return failures_; }
 
     // Read until a signal (on sigfd), the duration, the count, or a closed output.
-    int loop(Output& out, std::vector<Item>& early, int sigfd) {
+    int loop(Output &out, std::vector<Item> &early, int sigfd) {
         long calls = 0;
         bool stop = false;
         const auto t0 = std::chrono::steady_clock::now();
-        auto emit = [&](std::vector<Item>& items) {
-            for (auto& it : items) {
+        auto emit = [&](std::vector<Item> &items) {
+            for (auto &it : items) {
                 if (!keep(it)) continue;
                 if (o_.count > 0 && calls >= o_.count) break;
-                if (it.is_call) ++calls;
-                else lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+                if (it.is_call)
+                    ++calls;
+                else
+                    lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
                 out.line(format_item(it, o_.fmt));
             }
             items.clear();
@@ -196,13 +203,15 @@ public:
         };
         auto expired = [&] {
             return o_.duration > 0 &&
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= o_.duration;
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
+                       o_.duration;
         };
         emit(early);
         // [0] signals, [1] our output (a closed pipe shows as POLLERR even when
         // there is nothing to write), [2..] the per-CPU buffers.
         std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {out.fd(), 0, 0}};
-        for (int fd : reader_->fds()) fds.push_back({fd, POLLIN, 0});
+        for (int fd : reader_->fds())
+            fds.push_back({fd, POLLIN, 0});
         auto ended = [&] {
             if (fds[1].revents & (POLLERR | POLLHUP)) out.closed_by_reader();
             return (fds[0].revents & POLLIN) || out.broken();
@@ -232,8 +241,9 @@ public:
     void summary() {
         if (!reader_) return;
         const auto t = reader_->totals();
-        std::fprintf(stderr, "mqtrace: %ld calls traced; lost events: %llu reported in the stream"
-                             " (ring buffer overrun %llu, dropped %llu, commit overrun %llu)\n",
+        std::fprintf(stderr,
+                     "mqtrace: %ld calls traced; lost events: %llu reported in the stream"
+                     " (ring buffer overrun %llu, dropped %llu, commit overrun %llu)\n",
                      calls_, static_cast<unsigned long long>(lost_),
                      static_cast<unsigned long long>(t.overrun), static_cast<unsigned long long>(t.dropped),
                      static_cast<unsigned long long>(t.commit_overrun));
@@ -248,7 +258,7 @@ public:
 
 private:
     void install(std::size_t i) {
-        for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
+        for (const auto &p : plan_.events[i].alts[alt_[i]].probes) {
             session_.add(p);
             session_.enable(p);
         }
@@ -258,28 +268,33 @@ private:
     void rebuild() {
         table_.clear();
         std::vector<EventFormat> fmts;
-        auto push = [&](const Probe& p) {
+        auto push = [&](const Probe &p) {
             Probe q = p;
             const std::string format = session_.format(q);
             adopt_string_fields(q, format);
             fmts.push_back(EventFormat{static_cast<int>(table_.size()), q.system, format, q.fields});
             table_.push_back(std::move(q));
         };
-        for (const auto& p : plan_.tasks) push(p);
+        for (const auto &p : plan_.tasks)
+            push(p);
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
-            for (const auto& p : plan_.events[i].alts[alt_[i]].probes) push(p);
+            for (const auto &p : plan_.events[i].alts[alt_[i]].probes)
+                push(p);
         decoder_ = std::make_unique<Decoder>(session_.header_page(), fmts);
         if (!o_.record_dir.empty()) {
             std::vector<std::string> texts;
-            for (const auto& f : fmts) texts.push_back(f.format);
+            for (const auto &f : fmts)
+                texts.push_back(f.format);
             save_recording_meta(o_.record_dir, session_.header_page(), table_, texts);
         }
-        if (!correlator_) correlator_ = std::make_unique<Correlator>(table_, tasks_);
-        else correlator_->set_probes(table_);
+        if (!correlator_)
+            correlator_ = std::make_unique<Correlator>(table_, tasks_);
+        else
+            correlator_->set_probes(table_);
     }
 
     // One drain round: read, merge, correlate. Returns sub-buffers read.
-    std::size_t round(std::vector<Item>& items, bool final) {
+    std::size_t round(std::vector<Item> &items, bool final) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
         std::vector<RawPage> raw;
@@ -288,27 +303,33 @@ private:
         if (b_ == Backend::Syscalls) prefetch_late(recs, table_, mem_);
         merger_.push(std::move(recs));
         std::vector<Record> ready;
-        if (final) merger_.release_all(ready);
-        else merger_.release(mark, ready);
-        for (const auto& r : ready) correlator_->feed(r, items);
-        for (auto& l : reader_->stat_losses(mark)) items.push_back(Item{false, {}, std::move(l)});
+        if (final)
+            merger_.release_all(ready);
+        else
+            merger_.release(mark, ready);
+        for (const auto &r : ready)
+            correlator_->feed(r, items);
+        for (auto &l : reader_->stat_losses(mark))
+            items.push_back(Item{false, {}, std::move(l)});
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
     }
 
     // Calls a kprobe missed: they never reached the ring buffer at all.
-    void kprobe_losses(std::uint64_t ts, std::vector<Item>& items) {
+    void kprobe_losses(std::uint64_t ts, std::vector<Item> &items) {
         if (b_ != Backend::Kprobe) return;
-        for (const auto& [event, misses] : session_.kprobe_misses()) {
-            std::uint64_t& seen = misses_[event];
+        for (const auto &[event, misses] : session_.kprobe_misses()) {
+            std::uint64_t &seen = misses_[event];
             if (misses > seen)
-                items.push_back(Item{false, {}, LostNotice{ts, -1, static_cast<std::int64_t>(misses - seen),
-                                                          "kprobe misses: " + event}});
+                items.push_back(Item{
+                    false,
+                    {},
+                    LostNotice{ts, -1, static_cast<std::int64_t>(misses - seen), "kprobe misses: " + event}});
             seen = misses;
         }
     }
 
-    std::vector<std::string> selftest(const std::vector<int>& evs, std::vector<Item>& early) {
+    std::vector<std::string> selftest(const std::vector<int> &evs, std::vector<Item> &early) {
         canaries_.call(evs);
         const int self = static_cast<int>(gettid());
         std::vector<std::string> why(evs.size(), "no call seen (the probe never fired)");
@@ -316,7 +337,7 @@ private:
         for (int r = 0; r < kSelftestRounds; ++r) {
             std::vector<Item> items;
             round(items, false);
-            for (auto& it : items) {
+            for (auto &it : items) {
                 if (!(it.is_call && it.call.tid == self)) {
                     early.push_back(std::move(it));
                     continue;
@@ -328,7 +349,8 @@ private:
                     }
             }
             bool all = true;
-            for (bool s : seen) all = all && s;
+            for (bool s : seen)
+                all = all && s;
             if (all) break;
             usleep(kIntervalMs * 1000);
         }
@@ -339,19 +361,19 @@ private:
         if (b_ == Backend::Kprobe) return Source::UserAtEntry;
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
             if (plan_.events[i].ev == ev)
-                for (const auto& p : plan_.events[i].alts[alt_[i]].probes)
+                for (const auto &p : plan_.events[i].alts[alt_[i]].probes)
                     if (p.role == Role::Wrapper) return Source::UserAtEntry;
         return Source::UserLate;
     }
 
-    bool keep(const Item& it) const {
+    bool keep(const Item &it) const {
         if (!it.is_call) return true;
         if (it.call.pid == getpid() || it.call.tid == static_cast<int>(gettid())) return false;
         return o_.pid < 0 || it.call.pid == o_.pid;
     }
 
-    const TraceOptions& o_;
-    const KernelFacts& k_;
+    const TraceOptions &o_;
+    const KernelFacts &k_;
     Backend b_;
     TaskTable tasks_;
     ProcMemReader mem_;
@@ -375,36 +397,38 @@ private:
 
 int run_cleanup() {
     try {
-        for (const auto& line : cleanup_stale()) std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
+        for (const auto &line : cleanup_stale())
+            std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
         return kExitOk;
-    } catch (const TracefsError& e) {
+    } catch (const TracefsError &e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return exit_for(e.err);
     }
 }
 
-int run_record_profile(const std::string& dir) {
+int run_record_profile(const std::string &dir) {
     try {
         save_profile_dir(read_live_profile(tracing_dir()), dir);
         std::fprintf(stderr, "mqtrace: kernel profile written to %s\n", dir.c_str());
         return kExitOk;
-    } catch (const TracefsError& e) {
+    } catch (const TracefsError &e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return exit_for(e.err);
-    } catch (const std::exception& e) {
+    } catch (const std::exception &e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return kExitError;
     }
 }
 
-int run_trace(const TraceOptions& opts) {
+int run_trace(const TraceOptions &opts) {
     TraceOptions o = opts;
     o.fmt.clock_offset_ns = realtime_offset();
     // Signals that end the run are taken synchronously by the loop; a closed
     // output pipe shows up as EPIPE on write.
     sigset_t sigs;
     sigemptyset(&sigs);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+        sigaddset(&sigs, s);
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
     signal(SIGPIPE, SIG_IGN);
     const int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -421,12 +445,13 @@ int run_trace(const TraceOptions& opts) {
     try {
         const std::string dir = o.dry_run ? std::string("/sys/kernel/tracing") : tracing_dir();
         if (!o.dry_run)
-            for (const auto& line : cleanup_stale()) std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
+            for (const auto &line : cleanup_stale())
+                std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
         k = parse_facts(read_live_profile(dir));
-    } catch (const TracefsError& e) {
+    } catch (const TracefsError &e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return exit_for(e.err);
-    } catch (const std::exception& e) {
+    } catch (const std::exception &e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return kExitError;
     }
@@ -457,7 +482,8 @@ int run_trace(const TraceOptions& opts) {
                 std::string d = run.describe();
                 for (std::size_t p = 0, q; (q = d.find('\n', p)) != std::string::npos; p = q + 1)
                     std::printf("#%s\n", d.substr(p, q - p).c_str());
-                for (const auto& l : log) std::printf("%s\n", l.c_str());
+                for (const auto &l : log)
+                    std::printf("%s\n", l.c_str());
                 return kExitOk;
             }
             Output out(o.output);
@@ -468,17 +494,19 @@ int run_trace(const TraceOptions& opts) {
             run.summary();
             run.close();
             return rc;
-        } catch (const Run::Unsupported& e) {
+        } catch (const Run::Unsupported &e) {
             tried += std::string("  ") + backend_name(b) + ": " + e.what() + "\n";
-        } catch (const TracefsError& e) {
-            if (o.backend == Backend::Auto && b == Backend::Kprobe && (e.err == EINVAL || e.err == ENOENT || e.err == ENODEV)) {
+        } catch (const TracefsError &e) {
+            if (o.backend == Backend::Auto && b == Backend::Kprobe &&
+                (e.err == EINVAL || e.err == ENOENT || e.err == ENODEV)) {
                 tried += std::string("  kprobe: ") + e.what() + "\n";
                 continue;
             }
             std::fprintf(stderr, "mqtrace: %s\n", e.what());
-            if (!e.error_log.empty()) std::fprintf(stderr, "mqtrace: kernel error_log: %s\n", e.error_log.c_str());
+            if (!e.error_log.empty())
+                std::fprintf(stderr, "mqtrace: kernel error_log: %s\n", e.error_log.c_str());
             return exit_for(e.err);
-        } catch (const std::exception& e) {
+        } catch (const std::exception &e) {
             std::fprintf(stderr, "mqtrace: %s\n", e.what());
             return kExitError;
         }

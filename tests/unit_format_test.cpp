@@ -11,7 +11,7 @@ using namespace mqtrace;
 
 namespace {
 
-Call make(const char* ev) {
+Call make(const char *ev) {
     Call c;
     c.ev = event_index(*find_event(ev));
     c.ts = 1000000000;
@@ -128,11 +128,15 @@ TEST(Format, UnreadableAndUnfinished) {
     EXPECT_NE(line.find(" ?               -        name="), std::string::npos) << line;
     EXPECT_NE(line.find("<thread-exited>"), std::string::npos);
     const std::string j = format_item(Item{true, c, {}}, json());
-    EXPECT_NE(j.find("\"ret\":null,\"errno\":null,\"latency_ns\":null,\"end\":\"thread-exited\""), std::string::npos) << j;
-    EXPECT_NE(j.find("\"args\":{\"name\":null}"), std::string::npos) << j;
-    EXPECT_NE(j.find("\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-late\",\"unreadable\":\"process exited "
-                     "before it could be read\"}"),
+    EXPECT_NE(j.find("\"ret\":null,\"errno\":null,\"latency_ns\":null,\"end\":\"thread-exited\""),
               std::string::npos)
+        << j;
+    EXPECT_NE(j.find("\"args\":{\"name\":null}"), std::string::npos) << j;
+    EXPECT_NE(
+        j.find(
+            "\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-late\",\"unreadable\":\"process exited "
+            "before it could be read\"}"),
+        std::string::npos)
         << j;
 }
 
@@ -141,10 +145,12 @@ TEST(Format, JsonLine) {
     c.args = {str("q", Source::UserAtEntry), num(0102), num(0600), st({0, 10, 8192, 0}, Source::KernelCopy)};
     c.ret = 3;
     EXPECT_EQ(format_item(Item{true, c, {}}, json()),
-              "{\"event\":\"mq_open\",\"time_ns\":1700000001000000000,\"cpu\":1,\"pid\":42,\"tid\":43,\"comm\":\"app\","
+              "{\"event\":\"mq_open\",\"time_ns\":1700000001000000000,\"cpu\":1,\"pid\":42,\"tid\":43,"
+              "\"comm\":\"app\","
               "\"ret\":3,\"errno\":null,\"latency_ns\":12000,\"end\":\"returned\",\"args\":{\"name\":\"q\","
               "\"oflag\":66,\"mode\":384,\"attr\":{\"mq_flags\":0,\"mq_maxmsg\":10,\"mq_msgsize\":8192,"
-              "\"mq_curmsgs\":0}},\"arg_info\":{\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-at-entry\"},"
+              "\"mq_curmsgs\":0}},\"arg_info\":{\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-at-"
+              "entry\"},"
               "\"attr\":{\"tags\":[\"K\",\"OPT\"],\"source\":\"kernel-copy\"}}}");
     c.ret = -EEXIST;
     const std::string j = format_item(Item{true, c, {}}, json());
@@ -155,18 +161,21 @@ TEST(Format, LostRecords) {
     Item it;
     it.is_call = false;
     it.lost = LostNotice{2000000000, 1, 39, "ring buffer"};
-    EXPECT_EQ(format_item(it, json()),
-              "{\"event\":\"lost\",\"time_ns\":1700000002000000000,\"cpu\":1,\"count\":39,\"where\":\"ring buffer\"}");
+    EXPECT_EQ(format_item(it, json()), "{\"event\":\"lost\",\"time_ns\":1700000002000000000,\"cpu\":1,"
+                                       "\"count\":39,\"where\":\"ring buffer\"}");
     it.lost.count = -1;
     EXPECT_NE(format_item(it, json()).find("\"count\":null"), std::string::npos);
-    EXPECT_NE(format_item(it, FormatOptions{}).find("LOST            unknown events lost on cpu 1 (ring buffer)"),
-              std::string::npos)
+    EXPECT_NE(
+        format_item(it, FormatOptions{}).find("LOST            unknown events lost on cpu 1 (ring buffer)"),
+        std::string::npos)
         << format_item(it, FormatOptions{});
     it.lost = LostNotice{2000000000, -1, 3, "kprobe misses: msgrcv_ret"};
-    EXPECT_NE(format_item(it, json()).find("\"cpu\":null,\"count\":3,\"where\":\"kprobe misses: msgrcv_ret\""),
-              std::string::npos);
-    EXPECT_NE(format_item(it, FormatOptions{}).find("LOST            3 events lost (kprobe misses: msgrcv_ret)"),
-              std::string::npos)
+    EXPECT_NE(
+        format_item(it, json()).find("\"cpu\":null,\"count\":3,\"where\":\"kprobe misses: msgrcv_ret\""),
+        std::string::npos);
+    EXPECT_NE(
+        format_item(it, FormatOptions{}).find("LOST            3 events lost (kprobe misses: msgrcv_ret)"),
+        std::string::npos)
         << format_item(it, FormatOptions{});
 }
 

@@ -12,27 +12,29 @@ using namespace mqtrace;
 
 namespace {
 
-KernelFacts profile(const std::string& name) {
+KernelFacts profile(const std::string &name) {
     return parse_facts(load_profile_dir(std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/" + name));
 }
 
-Plan plan_for(const KernelFacts& k, Backend b) {
+Plan plan_for(const KernelFacts &k, Backend b) {
     PlanOptions o;
     o.group = "mqtrace_42";
-    for (std::size_t i = 0; i < catalog().size(); ++i) o.events.push_back(static_cast<int>(i));
+    for (std::size_t i = 0; i < catalog().size(); ++i)
+        o.events.push_back(static_cast<int>(i));
     o.libcs.push_back(LibcTarget{"/usr/lib/x86_64-linux-gnu/libc.so.6", 0x93d90, 0x94030});
     return make_plan(k, b, o);
 }
 
 // Every probe line of every alternative for one event, alternatives separated by "|".
-std::vector<std::string> lines(const Plan& p, const char* ev) {
+std::vector<std::string> lines(const Plan &p, const char *ev) {
     std::vector<std::string> out;
-    for (const auto& ep : p.events) {
+    for (const auto &ep : p.events) {
         if (catalog()[ep.ev].name != ev) continue;
-        for (const auto& alt : ep.alts) {
+        for (const auto &alt : ep.alts) {
             if (!out.empty()) out.push_back("|");
-            for (const auto& pr : alt.probes)
-                out.push_back(pr.kind == ProbeKind::Tracepoint ? pr.system + "/" + pr.event : pr.definition());
+            for (const auto &pr : alt.probes)
+                out.push_back(pr.kind == ProbeKind::Tracepoint ? pr.system + "/" + pr.event
+                                                               : pr.definition());
         }
     }
     return out;
@@ -64,20 +66,23 @@ TEST(Facts, FeaturesFromReadmeAndFiles) {
 
 TEST(Plan, Linux310UsesSysWrappersAndString) {
     const Plan p = plan_for(profile("linux-3.10-x86_64"), Backend::Kprobe);
-    EXPECT_EQ(lines(p, "mq_open"),
-              (L{"p:mqtrace_42/mq_open sys_mq_open name=%di:x64 name_str=+0(%di):string oflag=%si:s32 mode=%dx:u16 "
-                 "attr=%cx:x64 attr__mq_flags=+0(%cx):s64 attr__mq_maxmsg=+8(%cx):s64 attr__mq_msgsize=+16(%cx):s64 "
-                 "attr__mq_curmsgs=+24(%cx):s64",
-                 "r:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64"}));
+    EXPECT_EQ(
+        lines(p, "mq_open"),
+        (L{"p:mqtrace_42/mq_open sys_mq_open name=%di:x64 name_str=+0(%di):string oflag=%si:s32 mode=%dx:u16 "
+           "attr=%cx:x64 attr__mq_flags=+0(%cx):s64 attr__mq_maxmsg=+8(%cx):s64 "
+           "attr__mq_msgsize=+16(%cx):s64 "
+           "attr__mq_curmsgs=+24(%cx):s64",
+           "r:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64"}));
     EXPECT_EQ(lines(p, "msgget"), (L{"p:mqtrace_42/msgget sys_msgget key=%di:s32 msgflg=%si:s32",
                                      "r:mqtrace_42/msgget_ret sys_msgget ret=$retval:s64"}));
-    EXPECT_EQ(lines(p, "msgsnd"),
-              (L{"p:mqtrace_42/msgsnd do_msgsnd msqid=%di:s32 msgp=%dx:x64 msgp__mtype=%si:s64 msgsz=%cx:u64 "
-                 "msgflg=%r8:s32",
-                 "r:mqtrace_42/msgsnd_ret do_msgsnd ret=$retval:s64", "|",
-                 "p:mqtrace_42/msgsnd sys_msgsnd msqid=%di:s32 msgp=%si:x64 msgp__mtype=+0(%si):s64 msgsz=%dx:u64 "
-                 "msgflg=%cx:s32",
-                 "r:mqtrace_42/msgsnd_ret sys_msgsnd ret=$retval:s64"}));
+    EXPECT_EQ(
+        lines(p, "msgsnd"),
+        (L{"p:mqtrace_42/msgsnd do_msgsnd msqid=%di:s32 msgp=%dx:x64 msgp__mtype=%si:s64 msgsz=%cx:u64 "
+           "msgflg=%r8:s32",
+           "r:mqtrace_42/msgsnd_ret do_msgsnd ret=$retval:s64", "|",
+           "p:mqtrace_42/msgsnd sys_msgsnd msqid=%di:s32 msgp=%si:x64 msgp__mtype=+0(%si):s64 msgsz=%dx:u64 "
+           "msgflg=%cx:s32",
+           "r:mqtrace_42/msgsnd_ret sys_msgsnd ret=$retval:s64"}));
     EXPECT_EQ(lines(p, "msgctl"), (L{"p:mqtrace_42/msgctl sys_msgctl msqid=%di:s32 cmd=%si:s32 buf=%dx:x64",
                                      "r:mqtrace_42/msgctl_ret sys_msgctl ret=$retval:s64"}));
 }
@@ -91,31 +96,39 @@ TEST(Plan, Linux414PrefersDoMqOpenAndSetsMaxactive) {
                        "attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64");
     EXPECT_EQ(open[1], "r64:mqtrace_42/mq_open_ret do_mq_open ret=$retval:s32");
     EXPECT_EQ(open[4], "r64:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64");
-    EXPECT_EQ(lines(p, "mq_unlink"), (L{"p:mqtrace_42/mq_unlink sys_mq_unlink name=%di:x64 name_str=+0(%di):string",
-                                        "r64:mqtrace_42/mq_unlink_ret sys_mq_unlink ret=$retval:s64"}));
+    EXPECT_EQ(lines(p, "mq_unlink"),
+              (L{"p:mqtrace_42/mq_unlink sys_mq_unlink name=%di:x64 name_str=+0(%di):string",
+                 "r64:mqtrace_42/mq_unlink_ret sys_mq_unlink ret=$retval:s64"}));
     EXPECT_EQ(lines(p, "mq_notify").at(0),
               "p:mqtrace_42/mq_notify do_mq_notify mqdes=%di:s32 sevp=%si:x64 sevp__sigev_value=+0(%si):u64 "
-              "sevp__sigev_signo=+8(%si):s32 sevp__sigev_notify=+12(%si):s32 sevp__sigev_notify_thread_id=+16(%si):s32");
+              "sevp__sigev_signo=+8(%si):s32 sevp__sigev_notify=+12(%si):s32 "
+              "sevp__sigev_notify_thread_id=+16(%si):s32");
 }
 
 TEST(Plan, Linux54UsesPtRegsWrappersUstringAndUserDeref) {
     const Plan p = plan_for(profile("linux-5.4-x86_64"), Backend::Kprobe);
     const L open = lines(p, "mq_open");
     ASSERT_EQ(open.size(), 5u);
-    EXPECT_EQ(open[0].rfind("p:mqtrace_42/mq_open do_mq_open name=%di:x64 name_str=+0(%di):ustring oflag=%si:s32 ", 0), 0u);
-    EXPECT_EQ(open[3], "p:mqtrace_42/mq_open __x64_sys_mq_open name=+112(%di):x64 name_str=+0(+112(%di)):ustring "
-                       "oflag=+104(%di):s32 mode=+96(%di):u16 attr=+56(%di):x64 attr__mq_flags=+u0(+56(%di)):s64 "
-                       "attr__mq_maxmsg=+u8(+56(%di)):s64 attr__mq_msgsize=+u16(+56(%di)):s64 "
-                       "attr__mq_curmsgs=+u24(+56(%di)):s64");
-    EXPECT_EQ(lines(p, "msgget"), (L{"p:mqtrace_42/msgget ksys_msgget key=%di:s32 msgflg=%si:s32",
-                                     "r64:mqtrace_42/msgget_ret ksys_msgget ret=$retval:s64", "|",
-                                     "p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32",
-                                     "r64:mqtrace_42/msgget_ret __x64_sys_msgget ret=$retval:s64"}));
-    EXPECT_EQ(lines(p, "msgrcv").at(6), "p:mqtrace_42/msgrcv __x64_sys_msgrcv msqid=+112(%di):s32 msgp=+104(%di):x64 "
-                                     "msgsz=+96(%di):u64 msgtyp=+56(%di):s64 msgflg=+72(%di):s32");
-    EXPECT_EQ(lines(p, "msgctl"),
-              (L{"p:mqtrace_42/msgctl __x64_sys_msgctl msqid=+112(%di):s32 cmd=+104(%di):s32 buf=+96(%di):x64",
-                 "r64:mqtrace_42/msgctl_ret __x64_sys_msgctl ret=$retval:s64"}));
+    EXPECT_EQ(open[0].rfind(
+                  "p:mqtrace_42/mq_open do_mq_open name=%di:x64 name_str=+0(%di):ustring oflag=%si:s32 ", 0),
+              0u);
+    EXPECT_EQ(open[3],
+              "p:mqtrace_42/mq_open __x64_sys_mq_open name=+112(%di):x64 name_str=+0(+112(%di)):ustring "
+              "oflag=+104(%di):s32 mode=+96(%di):u16 attr=+56(%di):x64 attr__mq_flags=+u0(+56(%di)):s64 "
+              "attr__mq_maxmsg=+u8(+56(%di)):s64 attr__mq_msgsize=+u16(+56(%di)):s64 "
+              "attr__mq_curmsgs=+u24(+56(%di)):s64");
+    EXPECT_EQ(lines(p, "msgget"),
+              (L{"p:mqtrace_42/msgget ksys_msgget key=%di:s32 msgflg=%si:s32",
+                 "r64:mqtrace_42/msgget_ret ksys_msgget ret=$retval:s64", "|",
+                 "p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32",
+                 "r64:mqtrace_42/msgget_ret __x64_sys_msgget ret=$retval:s64"}));
+    EXPECT_EQ(lines(p, "msgrcv").at(6),
+              "p:mqtrace_42/msgrcv __x64_sys_msgrcv msqid=+112(%di):s32 msgp=+104(%di):x64 "
+              "msgsz=+96(%di):u64 msgtyp=+56(%di):s64 msgflg=+72(%di):s32");
+    EXPECT_EQ(
+        lines(p, "msgctl"),
+        (L{"p:mqtrace_42/msgctl __x64_sys_msgctl msqid=+112(%di):s32 cmd=+104(%di):s32 buf=+96(%di):x64",
+           "r64:mqtrace_42/msgctl_ret __x64_sys_msgctl ret=$retval:s64"}));
 }
 
 // Debian 6.1: the kernel the VM boots. ksys_msgget is listed first, never
@@ -124,19 +137,21 @@ TEST(Plan, Debian61) {
     const Plan p = plan_for(profile("linux-6.1-x86_64"), Backend::Kprobe);
     EXPECT_EQ(lines(p, "mq_timedsend").at(0),
               "p:mqtrace_42/mq_timedsend do_mq_timedsend mqdes=%di:s32 msg_ptr=%si:x64 msg_len=%dx:u64 "
-              "msg_prio=%cx:u32 abs_timeout=%r8:x64 abs_timeout__tv_sec=+0(%r8):s64 abs_timeout__tv_nsec=+8(%r8):s64");
-    EXPECT_EQ(lines(p, "mq_getsetattr"),
-              (L{"p:mqtrace_42/mq_getsetattr __x64_sys_mq_getsetattr mqdes=+112(%di):s32 newattr=+104(%di):x64 "
-                 "newattr__mq_flags=+u0(+104(%di)):s64 newattr__mq_maxmsg=+u8(+104(%di)):s64 "
-                 "newattr__mq_msgsize=+u16(+104(%di)):s64 newattr__mq_curmsgs=+u24(+104(%di)):s64 "
-                 "oldattr=+96(%di):x64",
-                 "r64:mqtrace_42/mq_getsetattr_ret __x64_sys_mq_getsetattr ret=$retval:s64"}));
+              "msg_prio=%cx:u32 abs_timeout=%r8:x64 abs_timeout__tv_sec=+0(%r8):s64 "
+              "abs_timeout__tv_nsec=+8(%r8):s64");
+    EXPECT_EQ(
+        lines(p, "mq_getsetattr"),
+        (L{"p:mqtrace_42/mq_getsetattr __x64_sys_mq_getsetattr mqdes=+112(%di):s32 newattr=+104(%di):x64 "
+           "newattr__mq_flags=+u0(+104(%di)):s64 newattr__mq_maxmsg=+u8(+104(%di)):s64 "
+           "newattr__mq_msgsize=+u16(+104(%di)):s64 newattr__mq_curmsgs=+u24(+104(%di)):s64 "
+           "oldattr=+96(%di):x64",
+           "r64:mqtrace_42/mq_getsetattr_ret __x64_sys_mq_getsetattr ret=$retval:s64"}));
     const L msgget = lines(p, "msgget");
     ASSERT_EQ(msgget.size(), 5u);
     EXPECT_EQ(msgget[0], "p:mqtrace_42/msgget ksys_msgget key=%di:s32 msgflg=%si:s32");
     EXPECT_EQ(msgget[3], "p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32");
-    EXPECT_EQ(lines(p, "msgsnd").at(0),
-              "p:mqtrace_42/msgsnd do_msgsnd msqid=%di:s32 msgp=%dx:x64 msgp__mtype=%si:s64 msgsz=%cx:u64 msgflg=%r8:s32");
+    EXPECT_EQ(lines(p, "msgsnd").at(0), "p:mqtrace_42/msgsnd do_msgsnd msqid=%di:s32 msgp=%dx:x64 "
+                                        "msgp__mtype=%si:s64 msgsz=%cx:u64 msgflg=%r8:s32");
     ASSERT_EQ(p.tasks.size(), 3u);
     EXPECT_EQ(p.tasks[0].system + "/" + p.tasks[0].event, "task/task_newtask");
 }
@@ -147,14 +162,16 @@ TEST(Plan, Linux618SyscallsAndUprobes) {
     EXPECT_EQ(lines(p, "mq_open"),
               (L{"syscalls/sys_enter_mq_open", "syscalls/sys_exit_mq_open",
                  "p:mqtrace_42/mq_open_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x93d90 u_name=%di:x64 "
-                 "u_name_str=+0(%di):ustring u_attr=%cx:x64 u_attr__mq_flags=+0(%cx):s64 u_attr__mq_maxmsg=+8(%cx):s64 "
+                 "u_name_str=+0(%di):ustring u_attr=%cx:x64 u_attr__mq_flags=+0(%cx):s64 "
+                 "u_attr__mq_maxmsg=+8(%cx):s64 "
                  "u_attr__mq_msgsize=+16(%cx):s64 u_attr__mq_curmsgs=+24(%cx):s64"}));
-    EXPECT_EQ(lines(p, "mq_unlink"), (L{"syscalls/sys_enter_mq_unlink", "syscalls/sys_exit_mq_unlink",
-                                        "p:mqtrace_42/mq_unlink_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x94030 "
-                                        "u_name=%di:x64 u_name_str=+0(%di):ustring"}));
+    EXPECT_EQ(lines(p, "mq_unlink"),
+              (L{"syscalls/sys_enter_mq_unlink", "syscalls/sys_exit_mq_unlink",
+                 "p:mqtrace_42/mq_unlink_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x94030 "
+                 "u_name=%di:x64 u_name_str=+0(%di):ustring"}));
     EXPECT_EQ(lines(p, "msgctl"), (L{"syscalls/sys_enter_msgctl", "syscalls/sys_exit_msgctl"}));
     // Entry fields are positional: the kernel names them (u_name, oflag, ...).
-    const Probe& entry = p.events[0].alts[0].probes[0];
+    const Probe &entry = p.events[0].alts[0].probes[0];
     ASSERT_EQ(entry.fields.size(), 4u);
     EXPECT_EQ(entry.fields[3].key, "attr");
     EXPECT_EQ(entry.fields[3].pos, 3);
@@ -167,21 +184,21 @@ TEST(Plan, LateNamesNeedNoUprobes) {
     o.names = NameMode::Late;
     o.libcs.push_back(LibcTarget{"/lib/libc.so.6", 1, 2});
     const Plan p = make_plan(profile("linux-6.18-x86_64"), Backend::Syscalls, o);
-    for (const auto& ep : p.events) EXPECT_EQ(ep.alts.at(0).probes.size(), 2u);
+    for (const auto &ep : p.events)
+        EXPECT_EQ(ep.alts.at(0).probes.size(), 2u);
 }
 
 TEST(Plan, SyscallStringFieldsOfNewerKernelsAreAdopted) {
     const Plan p = plan_for(profile("linux-6.18-x86_64"), Backend::Syscalls);
     Probe entry = p.events[0].alts[0].probes[0];
-    const std::string format =
-        "name: sys_enter_mq_open\nID: 2066\nformat:\n"
-        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-        "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
-        "\tfield:const char * u_name;\toffset:16;\tsize:8;\tsigned:0;\n"
-        "\tfield:int oflag;\toffset:24;\tsize:8;\tsigned:0;\n"
-        "\tfield:umode_t mode;\toffset:32;\tsize:8;\tsigned:0;\n"
-        "\tfield:struct mq_attr * u_attr;\toffset:40;\tsize:8;\tsigned:0;\n"
-        "\tfield:__data_loc char[] __u_name_val;\toffset:48;\tsize:4;\tsigned:0;\n";
+    const std::string format = "name: sys_enter_mq_open\nID: 2066\nformat:\n"
+                               "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                               "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n"
+                               "\tfield:const char * u_name;\toffset:16;\tsize:8;\tsigned:0;\n"
+                               "\tfield:int oflag;\toffset:24;\tsize:8;\tsigned:0;\n"
+                               "\tfield:umode_t mode;\toffset:32;\tsize:8;\tsigned:0;\n"
+                               "\tfield:struct mq_attr * u_attr;\toffset:40;\tsize:8;\tsigned:0;\n"
+                               "\tfield:__data_loc char[] __u_name_val;\toffset:48;\tsize:4;\tsigned:0;\n";
     adopt_string_fields(entry, format);
     ASSERT_EQ(entry.fields.size(), 5u);
     EXPECT_EQ(entry.fields[4].name, "__u_name_val");
@@ -193,11 +210,14 @@ TEST(Plan, SyscallStringFieldsOfNewerKernelsAreAdopted) {
 }
 
 TEST(Plan, Arm64RegistersAndWrappers) {
-    KernelProfile kp = load_profile_dir(std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/linux-6.1-x86_64");
+    KernelProfile kp =
+        load_profile_dir(std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/linux-6.1-x86_64");
     kp.machine = "aarch64";
     kp.symbols = "do_mq_open\n__arm64_sys_msgget\n__arm64_sys_msgctl\n";
     const Plan p = plan_for(parse_facts(kp), Backend::Kprobe);
-    EXPECT_EQ(lines(p, "mq_open")[0].rfind("p:mqtrace_42/mq_open do_mq_open name=%x0:x64 name_str=+0(%x0):ustring oflag=%x1:s32 ", 0), 0u);
+    EXPECT_EQ(lines(p, "mq_open")[0].rfind(
+                  "p:mqtrace_42/mq_open do_mq_open name=%x0:x64 name_str=+0(%x0):ustring oflag=%x1:s32 ", 0),
+              0u);
     EXPECT_EQ(lines(p, "msgctl").at(0),
               "p:mqtrace_42/msgctl __arm64_sys_msgctl msqid=+0(%x0):s32 cmd=+8(%x0):s32 buf=+16(%x0):x64");
 }

@@ -59,10 +59,10 @@ struct ArgSpec {
     std::string_view name;  // as in the syscall prototype (man 2)
     std::string_view ctype; // C type at the syscall boundary
     Decode decode;
-    unsigned tags;                      // at the syscall boundary (user pointers: U|TOCTOU)
-    const StructLayout* layout;         // for Decode::Struct
-    std::string_view ktype;             // probe fetch type for the raw value: s32, u64, x64...
-    std::string_view doc;               // one line for mqtrace(8) and --list
+    unsigned tags;              // at the syscall boundary (user pointers: U|TOCTOU)
+    const StructLayout *layout; // for Decode::Struct
+    std::string_view ktype;     // probe fetch type for the raw value: s32, u64, x64...
+    std::string_view doc;       // one line for mqtrace(8) and --list
 };
 
 // Where an argument comes from at a probe point.
@@ -88,11 +88,11 @@ struct FetchItem {
 
 // One candidate probe point for an event, with the symbols it needs.
 struct ProbePoint {
-    std::string_view symbol;         // entry and return are probed on this symbol
+    std::string_view symbol; // entry and return are probed on this symbol
     Conv conv;
-    std::string_view ret_type;       // s32 or s64: the function's return type
+    std::string_view ret_type; // s32 or s64: the function's return type
     std::span<const FetchItem> fetch;
-    std::string_view note;           // why this point (shown in --dry-run and the man page)
+    std::string_view note; // why this point (shown in --dry-run and the man page)
 };
 
 enum class Family { Posix, SysV };
@@ -104,15 +104,15 @@ struct EventSpec {
     RetKind ret;
     std::span<const ArgSpec> args;
     std::span<const ProbePoint> kprobe_points; // in order of preference
-    std::string_view libc_symbol;        // libc wrapper probed by uprobes (syscalls backend), or empty
-    std::span<const FetchItem> libc_fetch; // what the uprobe reads there, in the caller's context
+    std::string_view libc_symbol;              // libc wrapper probed by uprobes (syscalls backend), or empty
+    std::span<const FetchItem> libc_fetch;     // what the uprobe reads there, in the caller's context
     std::string_view doc;
 };
 
 std::span<const EventSpec> catalog();
-const EventSpec* find_event(std::string_view name);
-int event_index(const EventSpec& ev);
-int arg_index(const EventSpec& ev, std::string_view arg); // -1 if absent
-const StructLayout* struct_layout(std::string_view ctype);
+const EventSpec *find_event(std::string_view name);
+int event_index(const EventSpec &ev);
+int arg_index(const EventSpec &ev, std::string_view arg); // -1 if absent
+const StructLayout *struct_layout(std::string_view ctype);
 
 } // namespace mqtrace

@@ -15,12 +15,12 @@ struct Cli {
     Action action = Action::Trace;
     TraceOptions trace;
     std::string profile_dir; // --record-profile
-    std::string error; // non-empty: usage error, exit kExitUsage
+    std::string error;       // non-empty: usage error, exit kExitUsage
 };
 
-Cli parse_cli(const std::vector<std::string>& args);
+Cli parse_cli(const std::vector<std::string> &args);
 std::string help_text();
 std::string list_text(OutputFormat f); // the event catalog, for --list
-int run_cli(const std::vector<std::string>& args);
+int run_cli(const std::vector<std::string> &args);
 
 } // namespace mqtrace

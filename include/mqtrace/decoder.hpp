@@ -25,7 +25,7 @@ enum class RecordKind { Event, Lost };
 // Memory read from the traced process right after its record was read (the
 // syscalls backend's "late" reads, see Correlator::prefetch).
 struct LateRead {
-    int arg = -1;      // catalog argument index
+    int arg = -1; // catalog argument index
     bool ok = false;
     std::string bytes; // string (without NUL) or struct bytes
     std::string why;   // !ok: the reason
@@ -35,17 +35,17 @@ struct Record {
     RecordKind kind = RecordKind::Event;
     std::uint64_t ts = 0; // trace clock, ns
     int cpu = 0;
-    int tid = 0;          // common_pid: the thread id
-    int probe = -1;       // index in the probe table given to the Decoder
+    int tid = 0;                    // common_pid: the thread id
+    int probe = -1;                 // index in the probe table given to the Decoder
     std::vector<FieldValue> values; // parallel to that probe's fields
     std::int64_t lost = 0;          // RecordKind::Lost: events lost before ts (-1 = unknown)
     std::vector<LateRead> late;     // filled by prefetch_late()
 };
 
 struct EventFormat {
-    int probe;            // caller's index for this probe
-    std::string system;   // e.g. mqtrace_1234 or syscalls
-    std::string format;   // text of events/<system>/<event>/format
+    int probe;          // caller's index for this probe
+    std::string system; // e.g. mqtrace_1234 or syscalls
+    std::string format; // text of events/<system>/<event>/format
     std::vector<Field> fields;
 };
 
@@ -53,13 +53,13 @@ class Decoder {
 public:
     // Throws std::runtime_error naming the event whose format does not parse or
     // lacks a field.
-    Decoder(std::string_view header_page, const std::vector<EventFormat>& events);
+    Decoder(std::string_view header_page, const std::vector<EventFormat> &events);
     ~Decoder();
-    Decoder(const Decoder&) = delete;
-    Decoder& operator=(const Decoder&) = delete;
+    Decoder(const Decoder &) = delete;
+    Decoder &operator=(const Decoder &) = delete;
 
     // Append the records of one sub-buffer. Unknown event ids are skipped.
-    void decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const;
+    void decode_page(int cpu, const void *page, std::size_t len, std::vector<Record> &out) const;
     int page_size() const;
 
 private:

@@ -11,12 +11,12 @@ enum class Arch { X86_64, Arm64, Other };
 
 // The raw texts a kernel offers; recorded verbatim in tests/profiles/<name>/.
 struct KernelProfile {
-    std::string release;    // uname -r
-    std::string machine;    // uname -m
-    std::string readme;     // tracefs README
-    std::string files;      // top-level tracefs file names, one per line
-    std::string symbols;    // text symbols (kallsyms names, one per line; may be filtered)
-    std::string events;     // "system/event" of interesting tracepoints, one per line
+    std::string release; // uname -r
+    std::string machine; // uname -m
+    std::string readme;  // tracefs README
+    std::string files;   // top-level tracefs file names, one per line
+    std::string symbols; // text symbols (kallsyms names, one per line; may be filtered)
+    std::string events;  // "system/event" of interesting tracepoints, one per line
 };
 
 struct KernelFacts {
@@ -35,17 +35,17 @@ struct KernelFacts {
     std::set<std::string> symbols;
     std::set<std::string> events;
 
-    bool has_symbol(const std::string& s) const { return symbols.count(s) != 0; }
-    bool has_event(const std::string& e) const { return events.count(e) != 0; }
+    bool has_symbol(const std::string &s) const { return symbols.count(s) != 0; }
+    bool has_event(const std::string &e) const { return events.count(e) != 0; }
     // Wrapper prefix for syscalls taking struct pt_regs *, or "" when this kernel has none.
     std::string ptregs_prefix() const;
-    const char* arch_name() const;
+    const char *arch_name() const;
 };
 
-KernelFacts parse_facts(const KernelProfile& p);
-KernelProfile load_profile_dir(const std::string& dir); // throws std::runtime_error
-KernelProfile read_live_profile(const std::string& tracefs_dir);
+KernelFacts parse_facts(const KernelProfile &p);
+KernelProfile load_profile_dir(const std::string &dir); // throws std::runtime_error
+KernelProfile read_live_profile(const std::string &tracefs_dir);
 // Write a profile (for recording new kernels into tests/profiles).
-void save_profile_dir(const KernelProfile& p, const std::string& dir);
+void save_profile_dir(const KernelProfile &p, const std::string &dir);
 
 } // namespace mqtrace

@@ -26,14 +26,14 @@ enum class Source {
     UserAtEntry, // read from user memory in the caller's context, at entry (TOCTOU)
     UserLate,    // read from /proc/PID/mem after the fact (TOCTOU, may fail)
 };
-const char* source_name(Source s);
+const char *source_name(Source s);
 
 struct Field {
     std::string name;  // field in the event format ("" = positional, see pos)
     std::string key;   // logical key: "oflag", "attr.mq_maxmsg", "name$str", "@name$str", "$ret"...
     std::string fetch; // fetch spec for dynamic probes ("+0(%di):ustring"); "" for tracepoints
     Source src = Source::Register;
-    int pos = -1;      // tracepoints: index among the syscall arguments
+    int pos = -1;          // tracepoints: index among the syscall arguments
     std::int64_t bias = 0; // subtracted from the value (do_msgsnd passes msgp->mtext)
 };
 
@@ -41,11 +41,11 @@ struct Probe {
     ProbeKind kind;
     std::string system; // our group, or "syscalls"/"task"/"sched" for tracepoints
     std::string event;
-    std::string place;  // symbol, or path:0xoffset for uprobes
+    std::string place; // symbol, or path:0xoffset for uprobes
     std::vector<Field> fields;
     Role role;
-    int ev = -1;        // catalog index, -1 for task events
-    int maxactive = 0;  // kretprobes: concurrent calls tracked (0 = kernel default)
+    int ev = -1;       // catalog index, -1 for task events
+    int maxactive = 0; // kretprobes: concurrent calls tracked (0 = kernel default)
     // The line written to dynamic_events/kprobe_events/uprobe_events ("" for tracepoints).
     std::string definition() const;
 };
@@ -61,18 +61,18 @@ struct EventPlan {
 };
 
 struct LibcTarget {
-    std::string path;             // as the processes map it
-    std::uint64_t mq_open = 0;    // file offsets of the wrappers, 0 if absent
+    std::string path;          // as the processes map it
+    std::uint64_t mq_open = 0; // file offsets of the wrappers, 0 if absent
     std::uint64_t mq_unlink = 0;
 };
 
 enum class NameMode { Auto, Uprobe, Late };
 
 struct PlanOptions {
-    std::string group;                 // unique probe group, e.g. mqtrace_1234
-    std::vector<int> events;           // catalog indices
-    std::vector<LibcTarget> libcs;     // for uprobes on the syscalls backend
-    NameMode names = NameMode::Auto;   // syscalls backend: how queue names are captured
+    std::string group;               // unique probe group, e.g. mqtrace_1234
+    std::vector<int> events;         // catalog indices
+    std::vector<LibcTarget> libcs;   // for uprobes on the syscalls backend
+    NameMode names = NameMode::Auto; // syscalls backend: how queue names are captured
 };
 
 struct Plan {
@@ -82,13 +82,13 @@ struct Plan {
 };
 
 // Whether this kernel can run the backend at all ("" = yes, else the reason).
-std::string backend_unavailable(const KernelFacts& k, Backend b);
-Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt);
+std::string backend_unavailable(const KernelFacts &k, Backend b);
+Plan make_plan(const KernelFacts &k, Backend b, const PlanOptions &opt);
 
 // Newer kernels add the user string behind a syscall's pointer argument to the
 // sys_enter event itself (a "__data_loc char[]" field named after the
 // argument). Given the event's format text, add such fields to a syscalls
 // entry probe so the string is taken in the caller's context. Pure.
-void adopt_string_fields(Probe& entry, const std::string& format);
+void adopt_string_fields(Probe &entry, const std::string &format);
 
 } // namespace mqtrace

@@ -19,14 +19,14 @@ struct RawPage {
 
 struct Recording {
     std::string header_page;
-    std::vector<Probe> probes;          // the table Record::probe indexes
-    std::vector<std::string> formats;   // parallel to probes
-    std::vector<RawPage> pages;         // in the order they were read
+    std::vector<Probe> probes;        // the table Record::probe indexes
+    std::vector<std::string> formats; // parallel to probes
+    std::vector<RawPage> pages;       // in the order they were read
 };
 
-void save_recording_meta(const std::string& dir, const std::string& header_page,
-                         const std::vector<Probe>& probes, const std::vector<std::string>& formats);
-void append_recording_pages(const std::string& dir, const std::vector<RawPage>& pages);
-Recording load_recording(const std::string& dir); // throws std::runtime_error
+void save_recording_meta(const std::string &dir, const std::string &header_page,
+                         const std::vector<Probe> &probes, const std::vector<std::string> &formats);
+void append_recording_pages(const std::string &dir, const std::vector<RawPage> &pages);
+Recording load_recording(const std::string &dir); // throws std::runtime_error
 
 } // namespace mqtrace

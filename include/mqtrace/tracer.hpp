@@ -24,17 +24,17 @@ struct TraceOptions {
     std::vector<int> events; // catalog indices
     int pid = -1;            // only this process
     FormatOptions fmt;
-    std::string output;      // "" = stdout
-    double duration = 0;     // seconds, 0 = until interrupted
-    long count = 0;          // calls, 0 = unlimited
+    std::string output;  // "" = stdout
+    double duration = 0; // seconds, 0 = until interrupted
+    long count = 0;      // calls, 0 = unlimited
     bool dry_run = false;
     NameMode names = NameMode::Auto;
     std::size_t buffer_kb = 4096;
-    std::string record_dir;  // --record: save formats and raw sub-buffers here
+    std::string record_dir; // --record: save formats and raw sub-buffers here
 };
 
-int run_trace(const TraceOptions& o);
+int run_trace(const TraceOptions &o);
 int run_cleanup();
-int run_record_profile(const std::string& dir);
+int run_record_profile(const std::string &dir);
 
 } // namespace mqtrace

@@ -35,7 +35,7 @@ constexpr std::array kMsgbufMembers{
 };
 constexpr StructLayout kMsgbuf{"struct msgbuf", 8, kMsgbufMembers};
 
-constexpr std::array<const StructLayout *, 4> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf};
+constexpr std::array<const StructLayout*, 4> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf};
 
 // ---- arguments ---------------------------------------------------------------
 
@@ -301,22 +301,22 @@ constexpr std::array kEvents{
 
 std::span<const EventSpec> catalog() { return kEvents; }
 
-const EventSpec *find_event(std::string_view name) {
-    for (const auto &ev : kEvents)
+const EventSpec* find_event(std::string_view name) {
+    for (const auto& ev : kEvents)
         if (ev.name == name) return &ev;
     return nullptr;
 }
 
-int event_index(const EventSpec &ev) { return static_cast<int>(&ev - kEvents.data()); }
+int event_index(const EventSpec& ev) { return static_cast<int>(&ev - kEvents.data()); }
 
-int arg_index(const EventSpec &ev, std::string_view arg) {
+int arg_index(const EventSpec& ev, std::string_view arg) {
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].name == arg) return static_cast<int>(i);
     return -1;
 }
 
-const StructLayout *struct_layout(std::string_view ctype) {
-    for (const auto *l : kLayouts)
+const StructLayout* struct_layout(std::string_view ctype) {
+    for (const auto* l : kLayouts)
         if (l->ctype == ctype) return l;
     return nullptr;
 }

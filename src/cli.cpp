@@ -46,7 +46,7 @@ po::options_description options() {
     return d;
 }
 
-std::vector<int> parse_events(const std::string &list, std::string &error) {
+std::vector<int> parse_events(const std::string& list, std::string& error) {
     std::vector<int> out;
     auto add = [&](int i) {
         for (int x : out)
@@ -56,9 +56,9 @@ std::vector<int> parse_events(const std::string &list, std::string &error) {
     std::istringstream in(list);
     for (std::string name; std::getline(in, name, ',');) {
         if (name == "all" || name == "posix" || name == "sysv") {
-            for (const auto &ev : catalog())
+            for (const auto& ev : catalog())
                 if (name == "all" || (name == "posix") == (ev.family == Family::Posix)) add(event_index(ev));
-        } else if (const EventSpec *ev = find_event(name)) {
+        } else if (const EventSpec* ev = find_event(name)) {
             add(event_index(*ev));
         } else {
             error = "unknown event '" + name + "' (see mqtrace --list)";
@@ -78,13 +78,13 @@ std::string tags_text(unsigned t) {
 
 } // namespace
 
-Cli parse_cli(const std::vector<std::string> &args) {
+Cli parse_cli(const std::vector<std::string>& args) {
     Cli cli;
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(args).options(options()).run(), vm);
         po::notify(vm);
-    } catch (const po::error &e) {
+    } catch (const po::error& e) {
         cli.error = e.what();
         return cli;
     }
@@ -101,7 +101,7 @@ Cli parse_cli(const std::vector<std::string> &args) {
         cli.profile_dir = vm["record-profile"].as<std::string>();
     }
     if (vm.count("record")) cli.trace.record_dir = vm["record"].as<std::string>();
-    TraceOptions &t = cli.trace;
+    TraceOptions& t = cli.trace;
     const std::string fmt = vm["format"].as<std::string>();
     if (fmt == "json")
         t.fmt.format = OutputFormat::Json;
@@ -155,11 +155,11 @@ std::string help_text() {
 std::string list_text(OutputFormat f) {
     std::string out;
     if (f == OutputFormat::Json) {
-        for (const auto &ev : catalog()) {
+        for (const auto& ev : catalog()) {
             out += "{\"event\":\"" + std::string(ev.name) + "\",\"family\":\"" +
                    (ev.family == Family::Posix ? "posix" : "sysv") + "\",\"args\":[";
             for (std::size_t i = 0; i < ev.args.size(); ++i) {
-                const ArgSpec &a = ev.args[i];
+                const ArgSpec& a = ev.args[i];
                 out += std::string(i ? "," : "") + "{\"name\":\"" + std::string(a.name) + "\",\"type\":\"" +
                        std::string(a.ctype) + "\",\"tags\":\"" + tags_text(a.tags) + "\"}";
             }
@@ -167,10 +167,10 @@ std::string list_text(OutputFormat f) {
         }
         return out;
     }
-    for (const auto &ev : catalog()) {
+    for (const auto& ev : catalog()) {
         out += std::string(ev.name) + " (" + (ev.family == Family::Posix ? "POSIX" : "System V") +
                "): " + std::string(ev.doc) + "\n";
-        for (const auto &a : ev.args) {
+        for (const auto& a : ev.args) {
             char line[256];
             std::snprintf(line, sizeof line, "    %-12s %-26s %-16s %s\n", std::string(a.name).c_str(),
                           std::string(a.ctype).c_str(), tags_text(a.tags).c_str(),
@@ -181,7 +181,7 @@ std::string list_text(OutputFormat f) {
     return out;
 }
 
-int run_cli(const std::vector<std::string> &args) {
+int run_cli(const std::vector<std::string>& args) {
     Cli cli = parse_cli(args);
     if (!cli.error.empty()) {
         std::fprintf(stderr, "mqtrace: %s\nTry 'mqtrace --help'.\n", cli.error.c_str());

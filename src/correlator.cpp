@@ -21,7 +21,7 @@ std::int64_t normalize(std::int64_t v, std::string_view ktype) {
     return v;
 }
 
-std::int64_t member_from_bytes(const std::string &bytes, const Member &m) {
+std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
     if (m.offset + m.size > bytes.size()) return 0;
     if (m.size == 4) {
         std::int32_t v;
@@ -39,8 +39,8 @@ public:
     ~Fd() {
         if (fd_ >= 0) close(fd_);
     }
-    Fd(const Fd &) = delete;
-    Fd &operator=(const Fd &) = delete;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
     int get() const { return fd_; }
 
 private:
@@ -49,7 +49,7 @@ private:
 
 } // namespace
 
-bool ProcMemReader::read(int tid, std::uint64_t addr, std::size_t len, std::string &out, std::string &why) {
+bool ProcMemReader::read(int tid, std::uint64_t addr, std::size_t len, std::string& out, std::string& why) {
     Fd fd(open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         why = errno == ENOENT ? "process exited before it could be read" : std::strerror(errno);
@@ -64,8 +64,8 @@ bool ProcMemReader::read(int tid, std::uint64_t addr, std::size_t len, std::stri
     return true;
 }
 
-bool ProcMemReader::read_string(int tid, std::uint64_t addr, std::size_t max, std::string &out,
-                                std::string &why) {
+bool ProcMemReader::read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
+                                std::string& why) {
     Fd fd(open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         why = errno == ENOENT ? "process exited before it could be read" : std::strerror(errno);
@@ -82,9 +82,9 @@ bool ProcMemReader::read_string(int tid, std::uint64_t addr, std::size_t max, st
             why = n < 0 ? std::string("bad address (") + std::strerror(errno) + ")" : "short read";
             return false;
         }
-        const void *nul = std::memchr(buf, 0, static_cast<std::size_t>(n));
+        const void* nul = std::memchr(buf, 0, static_cast<std::size_t>(n));
         if (nul) {
-            out.append(buf, static_cast<const char *>(nul) - buf);
+            out.append(buf, static_cast<const char*>(nul) - buf);
             return true;
         }
         out.append(buf, static_cast<std::size_t>(n));
@@ -117,7 +117,7 @@ Key parse_key(std::string_view k) {
 }
 
 // Put one decoded field into the call's argument.
-void apply(ArgValue &a, const ArgSpec &spec, const Key &key, const Field &f, const FieldValue &v) {
+void apply(ArgValue& a, const ArgSpec& spec, const Key& key, const Field& f, const FieldValue& v) {
     if (key.str) {
         a.src = f.src;
         if (v.fault) {
@@ -143,32 +143,32 @@ void apply(ArgValue &a, const ArgSpec &spec, const Key &key, const Field &f, con
 
 } // namespace
 
-void prefetch_late(std::vector<Record> &recs, const std::vector<Probe> &probes, MemoryReader &mem) {
-    std::unordered_map<int, const Record *> wrapper; // latest uprobe record per tid
-    for (auto &r : recs) {
+void prefetch_late(std::vector<Record>& recs, const std::vector<Probe>& probes, MemoryReader& mem) {
+    std::unordered_map<int, const Record*> wrapper; // latest uprobe record per tid
+    for (auto& r : recs) {
         if (r.kind != RecordKind::Event || r.probe < 0 || r.probe >= static_cast<int>(probes.size()))
             continue;
-        const Probe &p = probes[r.probe];
+        const Probe& p = probes[r.probe];
         if (p.role == Role::Wrapper) wrapper[r.tid] = &r;
         if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
-        const EventSpec &ev = catalog()[p.ev];
-        const Record *w = nullptr;
+        const EventSpec& ev = catalog()[p.ev];
+        const Record* w = nullptr;
         if (auto it = wrapper.find(r.tid); it != wrapper.end() && probes[it->second->probe].ev == p.ev)
             w = it->second;
-        auto captured = [&](const std::string &arg) { // the event itself carries the string
-            for (const auto &f : p.fields)
+        auto captured = [&](const std::string& arg) { // the event itself carries the string
+            for (const auto& f : p.fields)
                 if (f.key == arg + "$str") return true;
             return false;
         };
         for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
             const int ai = arg_index(ev, p.fields[i].key);
             if (ai < 0 || captured(p.fields[i].key)) continue;
-            const ArgSpec &spec = ev.args[ai];
+            const ArgSpec& spec = ev.args[ai];
             const auto addr = static_cast<std::uint64_t>(r.values[i].num);
             if (addr == 0 || (spec.decode != Decode::Name && spec.decode != Decode::Struct)) continue;
             if (w) { // the uprobe read it in context, unless its pointer differs
                 bool covered = false;
-                const Probe &wp = probes[w->probe];
+                const Probe& wp = probes[w->probe];
                 for (std::size_t j = 0; j < wp.fields.size() && j < w->values.size(); ++j)
                     if (wp.fields[j].key == "@" + std::string(spec.name)) {
                         const auto wa = static_cast<std::uint64_t>(w->values[j].num);
@@ -187,10 +187,10 @@ void prefetch_late(std::vector<Record> &recs, const std::vector<Probe> &probes, 
     }
 }
 
-Correlator::Correlator(std::vector<Probe> probes, TaskTable &tasks)
+Correlator::Correlator(std::vector<Probe> probes, TaskTable& tasks)
     : probes_(std::move(probes)), tasks_(tasks) {}
 
-void Correlator::feed(const Record &r, std::vector<Item> &out) {
+void Correlator::feed(const Record& r, std::vector<Item>& out) {
     if (r.kind == RecordKind::Lost) {
         Item it;
         it.is_call = false;
@@ -199,7 +199,7 @@ void Correlator::feed(const Record &r, std::vector<Item> &out) {
         return;
     }
     if (r.probe < 0 || r.probe >= static_cast<int>(probes_.size())) return;
-    const Probe &p = probes_[r.probe];
+    const Probe& p = probes_[r.probe];
     auto num = [&](std::size_t i) { return i < r.values.size() ? r.values[i].num : 0; };
     auto str = [&](std::size_t i) { return i < r.values.size() ? r.values[i].str : std::string(); };
     switch (p.role) {
@@ -224,7 +224,7 @@ void Correlator::feed(const Record &r, std::vector<Item> &out) {
     case Role::Return: {
         auto it = open_.find(r.tid);
         if (it == open_.end() || it->second.ev != p.ev) return; // entry not seen
-        Call &c = it->second;
+        Call& c = it->second;
         c.end = CallEnd::Returned;
         c.ts_end = r.ts;
         c.ret = num(0);
@@ -236,20 +236,20 @@ void Correlator::feed(const Record &r, std::vector<Item> &out) {
     }
 }
 
-void Correlator::start(const Record &r, const Probe &p, std::vector<Item> &out) {
+void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) {
     if (auto it = open_.find(r.tid); it != open_.end()) {
         // A new call on this thread: the previous one's return was lost.
         it->second.end = CallEnd::NoReturnSeen;
         out.push_back(Item{true, std::move(it->second), {}});
         open_.erase(it);
     }
-    const EventSpec &ev = catalog()[p.ev];
+    const EventSpec& ev = catalog()[p.ev];
     Call c;
     c.ev = p.ev;
     c.ts = r.ts;
     c.cpu = r.cpu;
     c.tid = r.tid;
-    const TaskInfo &t = tasks_.lookup(r.tid);
+    const TaskInfo& t = tasks_.lookup(r.tid);
     c.pid = t.pid;
     c.comm = t.comm;
     c.args.resize(ev.args.size());
@@ -268,9 +268,9 @@ void Correlator::start(const Record &r, const Probe &p, std::vector<Item> &out) 
         if (probes_[w->second.probe].ev == c.ev) merge_wrapper(c, w->second);
         wrapper_.erase(w);
     }
-    for (const auto &lr : r.late) {
-        ArgValue &a = c.args.at(lr.arg);
-        const ArgSpec &spec = ev.args[lr.arg];
+    for (const auto& lr : r.late) {
+        ArgValue& a = c.args.at(lr.arg);
+        const ArgSpec& spec = ev.args[lr.arg];
         if (a.content != Content::None) continue;
         a.src = Source::UserLate;
         if (!lr.ok) {
@@ -281,7 +281,7 @@ void Correlator::start(const Record &r, const Probe &p, std::vector<Item> &out) 
             a.str = lr.bytes;
         } else if (spec.layout) {
             a.content = Content::Struct;
-            for (const auto &m : spec.layout->members)
+            for (const auto& m : spec.layout->members)
                 a.members.push_back(member_from_bytes(lr.bytes, m));
         }
     }
@@ -290,9 +290,9 @@ void Correlator::start(const Record &r, const Probe &p, std::vector<Item> &out) 
 
 // Values a libc-wrapper uprobe read in the caller's context, for arguments
 // whose pointer matches what reached the kernel.
-void Correlator::merge_wrapper(Call &c, const Record &w) {
-    const Probe &wp = probes_[w.probe];
-    const EventSpec &ev = catalog()[c.ev];
+void Correlator::merge_wrapper(Call& c, const Record& w) {
+    const Probe& wp = probes_[w.probe];
+    const EventSpec& ev = catalog()[c.ev];
     std::vector<int> shift(ev.args.size(), -1); // -1: no match; 0: same pointer; 1: glibc's name + 1
     for (std::size_t j = 0; j < wp.fields.size() && j < w.values.size(); ++j) {
         const Key key = parse_key(wp.fields[j].key);
@@ -310,7 +310,7 @@ void Correlator::merge_wrapper(Call &c, const Record &w) {
         const Key key = parse_key(wp.fields[j].key);
         const int ai = arg_index(ev, key.arg);
         if (!key.wrapper || ai < 0 || shift[ai] < 0 || (key.member.empty() && !key.str)) continue;
-        ArgValue &a = c.args[ai];
+        ArgValue& a = c.args[ai];
         const std::int64_t raw = a.raw;
         apply(a, ev.args[ai], key, wp.fields[j], w.values[j]);
         a.raw = raw;
@@ -325,8 +325,8 @@ void Correlator::merge_wrapper(Call &c, const Record &w) {
     }
 }
 
-void Correlator::finish(std::vector<Item> &out) {
-    for (auto &[tid, c] : open_) {
+void Correlator::finish(std::vector<Item>& out) {
+    for (auto& [tid, c] : open_) {
         c.end = CallEnd::TraceEnded;
         out.push_back(Item{true, std::move(c), {}});
     }

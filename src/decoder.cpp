@@ -16,10 +16,10 @@ namespace mqtrace {
 struct Decoder::Impl {
     struct Ev {
         int probe;
-        std::vector<tep_format_field *> fields;
+        std::vector<tep_format_field*> fields;
     };
-    tep_handle *tep = nullptr;
-    kbuffer *kbuf = nullptr;
+    tep_handle* tep = nullptr;
+    kbuffer* kbuf = nullptr;
     int page = 4096;
     std::unordered_map<int, Ev> by_id;
 
@@ -28,7 +28,7 @@ struct Decoder::Impl {
         if (tep) tep_free(tep);
     }
 
-    void value(const tep_format_field *f, const unsigned char *data, std::size_t size, FieldValue &v) const {
+    void value(const tep_format_field* f, const unsigned char* data, std::size_t size, FieldValue& v) const {
         if (f->offset + f->size > static_cast<int>(size)) {
             v.fault = true;
             return;
@@ -43,13 +43,13 @@ struct Decoder::Impl {
                 v.fault = true; // failed fetch, or a string too long for the kernel to record
                 return;
             }
-            const char *s = reinterpret_cast<const char *>(data + off);
+            const char* s = reinterpret_cast<const char*>(data + off);
             v.str.assign(s, strnlen(s, len));
             return;
         }
         if ((f->flags & TEP_FIELD_IS_ARRAY) && (f->flags & TEP_FIELD_IS_STRING)) {
             v.is_str = true;
-            const char *s = reinterpret_cast<const char *>(data + f->offset);
+            const char* s = reinterpret_cast<const char*>(data + f->offset);
             v.str.assign(s, strnlen(s, f->size));
             return;
         }
@@ -62,9 +62,9 @@ struct Decoder::Impl {
     }
 };
 
-Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat> &events)
+Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& events)
     : impl_(std::make_unique<Impl>()) {
-    auto &I = *impl_;
+    auto& I = *impl_;
     I.tep = tep_alloc();
     if (!I.tep) throw std::runtime_error("out of memory");
     tep_set_long_size(I.tep, 8);
@@ -79,24 +79,24 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat> &e
     }
     I.kbuf = tep_kbuffer(I.tep);
     if (!I.kbuf) throw std::runtime_error("cannot allocate kbuffer");
-    for (const auto &e : events) {
+    for (const auto& e : events) {
         if (tep_parse_event(I.tep, e.format.data(), e.format.size(), e.system.c_str()) != 0)
             throw std::runtime_error("cannot parse the format of an event of " + e.system);
         // The event just parsed is found by its name line.
         auto np = e.format.find("name: ");
         std::string name = e.format.substr(np + 6, e.format.find('\n', np) - np - 6);
-        tep_event *ev = tep_find_event_by_name(I.tep, e.system.c_str(), name.c_str());
+        tep_event* ev = tep_find_event_by_name(I.tep, e.system.c_str(), name.c_str());
         if (!ev) throw std::runtime_error("event " + e.system + "/" + name + " not parsed");
         Impl::Ev d{e.probe, {}};
         // Syscall tracepoint arguments follow __syscall_nr, in prototype order.
-        std::vector<tep_format_field *> positional;
+        std::vector<tep_format_field*> positional;
         bool after_nr = false;
-        for (tep_format_field *f = ev->format.fields; f; f = f->next) {
+        for (tep_format_field* f = ev->format.fields; f; f = f->next) {
             if (after_nr && !(f->flags & TEP_FIELD_IS_DYNAMIC)) positional.push_back(f);
             if (std::strcmp(f->name, "__syscall_nr") == 0) after_nr = true;
         }
-        for (const auto &fl : e.fields) {
-            tep_format_field *f = nullptr;
+        for (const auto& fl : e.fields) {
+            tep_format_field* f = nullptr;
             if (fl.pos >= 0 && fl.name.empty()) {
                 if (fl.pos < static_cast<int>(positional.size())) f = positional[fl.pos];
             } else {
@@ -115,12 +115,12 @@ Decoder::~Decoder() = default;
 
 int Decoder::page_size() const { return impl_->page; }
 
-void Decoder::decode_page(int cpu, const void *page, std::size_t len, std::vector<Record> &out) const {
-    auto &I = *impl_;
+void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const {
+    auto& I = *impl_;
     if (len < 16) return;
     // kbuffer wants a writable sub-buffer of the full size; copy short reads.
     std::vector<unsigned char> copy;
-    void *buf = const_cast<void *>(page);
+    void* buf = const_cast<void*>(page);
     if (static_cast<int>(len) < I.page) {
         copy.assign(static_cast<std::size_t>(I.page), 0);
         std::memcpy(copy.data(), page, len);
@@ -129,7 +129,7 @@ void Decoder::decode_page(int cpu, const void *page, std::size_t len, std::vecto
     if (kbuffer_load_subbuffer(I.kbuf, buf) < 0) return;
     unsigned long long ts = 0;
     bool first = true;
-    for (void *d = kbuffer_read_event(I.kbuf, &ts); d; d = kbuffer_next_event(I.kbuf, &ts)) {
+    for (void* d = kbuffer_read_event(I.kbuf, &ts); d; d = kbuffer_next_event(I.kbuf, &ts)) {
         if (first) {
             first = false;
             if (int missed = kbuffer_missed_events(I.kbuf); missed != 0) {
@@ -141,7 +141,7 @@ void Decoder::decode_page(int cpu, const void *page, std::size_t len, std::vecto
                 out.push_back(std::move(lost));
             }
         }
-        const auto *data = static_cast<const unsigned char *>(d);
+        const auto* data = static_cast<const unsigned char*>(d);
         const int size = kbuffer_event_size(I.kbuf);
         if (size < 8) continue;
         const int id = static_cast<int>(tep_read_number(I.tep, data, 2));

@@ -14,20 +14,20 @@
 namespace mqtrace {
 namespace {
 
-bool read_at(std::ifstream &f, std::uint64_t off, void *buf, std::size_t len) {
+bool read_at(std::ifstream& f, std::uint64_t off, void* buf, std::size_t len) {
     f.seekg(static_cast<std::streamoff>(off));
-    f.read(static_cast<char *>(buf), static_cast<std::streamsize>(len));
+    f.read(static_cast<char*>(buf), static_cast<std::streamsize>(len));
     return static_cast<std::size_t>(f.gcount()) == len;
 }
 
-bool is_libc(const std::string &path) {
+bool is_libc(const std::string& path) {
     const auto base = path.substr(path.rfind('/') + 1);
     return base == "libc.so.6" || (base.rfind("libc-2.", 0) == 0 && base.ends_with(".so"));
 }
 
 } // namespace
 
-std::uint64_t elf_symbol_offset(const std::string &path, std::string_view symbol) {
+std::uint64_t elf_symbol_offset(const std::string& path, std::string_view symbol) {
     std::ifstream f(path, std::ios::binary);
     Elf64_Ehdr eh{};
     if (!f || !read_at(f, 0, &eh, sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
@@ -37,14 +37,14 @@ std::uint64_t elf_symbol_offset(const std::string &path, std::string_view symbol
     if (sh.empty() || !read_at(f, eh.e_shoff, sh.data(), sh.size() * sizeof(Elf64_Shdr))) return 0;
     std::uint64_t vaddr = 0;
     for (std::uint32_t want : {SHT_DYNSYM, SHT_SYMTAB}) {
-        for (const auto &s : sh) {
+        for (const auto& s : sh) {
             if (s.sh_type != want || s.sh_link >= sh.size() || s.sh_entsize != sizeof(Elf64_Sym)) continue;
-            const auto &strs = sh[s.sh_link];
+            const auto& strs = sh[s.sh_link];
             std::string names(strs.sh_size, '\0');
             if (!read_at(f, strs.sh_offset, names.data(), names.size())) continue;
             std::vector<Elf64_Sym> syms(s.sh_size / sizeof(Elf64_Sym));
             if (!read_at(f, s.sh_offset, syms.data(), syms.size() * sizeof(Elf64_Sym))) continue;
-            for (const auto &sym : syms) {
+            for (const auto& sym : syms) {
                 if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
                     sym.st_value == 0 || sym.st_name >= names.size())
                     continue;
@@ -71,13 +71,13 @@ std::uint64_t elf_symbol_offset(const std::string &path, std::string_view symbol
 std::vector<LibcTarget> find_libcs() {
     std::vector<LibcTarget> out;
     std::set<std::pair<dev_t, ino_t>> seen;
-    auto consider = [&](const std::string &path) {
+    auto consider = [&](const std::string& path) {
         struct stat st {};
         if (stat(path.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return;
         LibcTarget t{path, elf_symbol_offset(path, "mq_open"), elf_symbol_offset(path, "mq_unlink")};
         if (t.mq_open || t.mq_unlink) out.push_back(std::move(t));
     };
-    auto scan = [&](const std::string &pid, bool own) {
+    auto scan = [&](const std::string& pid, bool own) {
         std::ifstream maps("/proc/" + pid + "/maps");
         for (std::string line; std::getline(maps, line);) {
             const auto slash = line.find('/');
@@ -89,7 +89,7 @@ std::vector<LibcTarget> find_libcs() {
     };
     scan("self", true);
     std::error_code ec;
-    for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string n = e.path().filename().string();
         if (n.find_first_not_of("0123456789") == std::string::npos) scan(n, false);
     }

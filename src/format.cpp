@@ -13,7 +13,7 @@ namespace {
 constexpr std::int64_t kOCreat = 0100;
 
 std::string hexbytes(std::string_view s) {
-    static const char *d = "0123456789abcdef";
+    static const char* d = "0123456789abcdef";
     std::string out;
     for (unsigned char c : s) {
         out += d[c >> 4];
@@ -23,13 +23,13 @@ std::string hexbytes(std::string_view s) {
 }
 
 // strace omits mode and attr of mq_open when O_CREAT is not set: they are unused.
-bool shown(const Call &c, std::size_t i) {
-    const EventSpec &ev = catalog()[c.ev];
+bool shown(const Call& c, std::size_t i) {
+    const EventSpec& ev = catalog()[c.ev];
     if (ev.name != "mq_open" || (ev.args[i].name != "mode" && ev.args[i].name != "attr")) return true;
     return c.args[1].present && (c.args[1].raw & kOCreat);
 }
 
-std::string struct_text(const StructLayout &l, const ArgValue &a) {
+std::string struct_text(const StructLayout& l, const ArgValue& a) {
     std::string out = "{";
     for (std::size_t m = 0; m < l.members.size(); ++m) {
         if (m) out += ", ";
@@ -39,7 +39,7 @@ std::string struct_text(const StructLayout &l, const ArgValue &a) {
     return out + "}";
 }
 
-std::string arg_text(const ArgSpec &spec, const ArgValue &a) {
+std::string arg_text(const ArgSpec& spec, const ArgValue& a) {
     if (a.content == Content::Str) return "\"" + escape_c(a.str) + "\"";
     if (a.content == Content::Struct && spec.layout) return struct_text(*spec.layout, a);
     if (!a.present) return "?";
@@ -50,13 +50,13 @@ std::string arg_text(const ArgSpec &spec, const ArgValue &a) {
     return render_scalar(spec.decode, a.raw);
 }
 
-std::string ret_text(const Call &c) {
+std::string ret_text(const Call& c) {
     if (c.end != CallEnd::Returned) return "?";
     if (c.ret < 0 && c.ret >= -4095) return "-1 " + errno_name(static_cast<int>(-c.ret));
     return std::to_string(c.ret);
 }
 
-const char *end_name(CallEnd e) {
+const char* end_name(CallEnd e) {
     switch (e) {
     case CallEnd::Returned: return "returned";
     case CallEnd::ThreadExited: return "thread-exited";
@@ -66,7 +66,7 @@ const char *end_name(CallEnd e) {
     return "?";
 }
 
-std::string time_text(std::uint64_t ts, const FormatOptions &o) {
+std::string time_text(std::uint64_t ts, const FormatOptions& o) {
     const std::int64_t ns = static_cast<std::int64_t>(ts) + o.clock_offset_ns;
     const time_t sec = static_cast<time_t>(ns / 1000000000);
     tm t{};
@@ -82,7 +82,7 @@ std::string time_text(std::uint64_t ts, const FormatOptions &o) {
 
 std::string tags_json(unsigned catalog_tags, Source src) {
     std::string t = "[";
-    auto add = [&](const char *s) {
+    auto add = [&](const char* s) {
         if (t.size() > 1) t += ",";
         t += "\"";
         t += s;
@@ -97,8 +97,8 @@ std::string tags_json(unsigned catalog_tags, Source src) {
     return t + "]";
 }
 
-std::string text_line(const Call &c, const FormatOptions &o) {
-    const EventSpec &ev = catalog()[c.ev];
+std::string text_line(const Call& c, const FormatOptions& o) {
+    const EventSpec& ev = catalog()[c.ev];
     char head[160];
     std::string comm = escape_c(c.comm.empty() ? "?" : c.comm);
     std::string lat =
@@ -111,8 +111,8 @@ std::string text_line(const Call &c, const FormatOptions &o) {
     return line;
 }
 
-std::string json_line(const Call &c, const FormatOptions &o) {
-    const EventSpec &ev = catalog()[c.ev];
+std::string json_line(const Call& c, const FormatOptions& o) {
+    const EventSpec& ev = catalog()[c.ev];
     std::string j = "{\"event\":\"" + std::string(ev.name) + "\"";
     j += ",\"time_ns\":" + std::to_string(static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
     j += ",\"cpu\":" + std::to_string(c.cpu);
@@ -128,8 +128,8 @@ std::string json_line(const Call &c, const FormatOptions &o) {
     j += std::string(",\"end\":\"") + end_name(c.end) + "\"";
     std::string args, info;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
-        const ArgSpec &spec = ev.args[i];
-        const ArgValue &a = c.args[i];
+        const ArgSpec& spec = ev.args[i];
+        const ArgValue& a = c.args[i];
         args += (i ? ",\"" : "\"") + std::string(spec.name) + "\":";
         if (a.content == Content::Str) {
             args += "\"" + escape_json(a.str) + "\"";
@@ -173,8 +173,8 @@ std::string text_header() {
     return b;
 }
 
-std::string render_args_text(const Call &c) {
-    const EventSpec &ev = catalog()[c.ev];
+std::string render_args_text(const Call& c) {
+    const EventSpec& ev = catalog()[c.ev];
     std::string out;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         if (!shown(c, i)) continue;
@@ -184,9 +184,9 @@ std::string render_args_text(const Call &c) {
     return out;
 }
 
-std::string format_item(const Item &it, const FormatOptions &o) {
+std::string format_item(const Item& it, const FormatOptions& o) {
     if (it.is_call) return o.format == OutputFormat::Json ? json_line(it.call, o) : text_line(it.call, o);
-    const LostNotice &l = it.lost;
+    const LostNotice& l = it.lost;
     const std::string count = l.count < 0 ? "unknown" : std::to_string(l.count);
     if (o.format == OutputFormat::Json)
         return "{\"event\":\"lost\",\"time_ns\":" +
@@ -199,29 +199,6 @@ std::string format_item(const Item &it, const FormatOptions &o) {
                   "-", "LOST");
     const std::string where = l.cpu < 0 ? "" : " on cpu " + std::to_string(l.cpu);
     return head + count + " events lost" + where + " (" + escape_c(l.where) + ")";
-}
-
-std::string escape_c(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-            if (c < 0x20 || c >= 0x7f) {
-                char b[5];
-                std::snprintf(b, sizeof b, "\\x%02x", c);
-                out += b;
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-    }
-    return out;
 }
 
 bool valid_utf8(std::string_view s) {
@@ -246,8 +223,13 @@ bool valid_utf8(std::string_view s) {
     return true;
 }
 
-std::string escape_json(std::string_view s) {
-    const bool utf8 = valid_utf8(s);
+namespace {
+
+// One escaper for both outputs: the printable ASCII passes, the usual C
+// escapes for quote, backslash, newline, tab and CR, and everything else as
+// \xNN (terminal) or \u00NN (JSON). JSON lets valid UTF-8 through.
+std::string escape(std::string_view s, bool json) {
+    const bool keep_high = json && valid_utf8(s);
     std::string out;
     out.reserve(s.size());
     for (unsigned char c : s) {
@@ -258,11 +240,9 @@ std::string escape_json(std::string_view s) {
         case '\t': out += "\\t"; break;
         case '\r': out += "\\r"; break;
         default:
-            // Control bytes always, and every byte >= 0x80 of an invalid UTF-8
-            // string (then "hex" in arg_info carries the exact bytes).
-            if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+            if (c < 0x20 || c == 0x7f || (c >= 0x80 && !keep_high)) {
                 char b[8];
-                std::snprintf(b, sizeof b, "\\u%04x", c);
+                std::snprintf(b, sizeof b, json ? "\\u%04x" : "\\x%02x", c);
                 out += b;
             } else {
                 out += static_cast<char>(c);
@@ -271,5 +251,13 @@ std::string escape_json(std::string_view s) {
     }
     return out;
 }
+
+} // namespace
+
+std::string escape_c(std::string_view s) { return escape(s, false); }
+
+// Bytes >= 0x80 of a string that is not valid UTF-8 become \u00NN (then "hex"
+// in arg_info carries the exact bytes).
+std::string escape_json(std::string_view s) { return escape(s, true); }
 
 } // namespace mqtrace

@@ -14,7 +14,7 @@
 namespace mqtrace {
 namespace {
 
-std::string slurp(const std::string &path, bool must) {
+std::string slurp(const std::string& path, bool must) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         if (must) throw std::runtime_error("cannot read " + path);
@@ -25,7 +25,7 @@ std::string slurp(const std::string &path, bool must) {
     return ss.str();
 }
 
-bool has_line(const std::string &text, const std::string &line) {
+bool has_line(const std::string& text, const std::string& line) {
     std::istringstream in(text);
     for (std::string l; std::getline(in, l);)
         if (l == line) return true;
@@ -34,8 +34,8 @@ bool has_line(const std::string &text, const std::string &line) {
 
 // Only the symbols the catalog can probe are kept: kallsyms has ~100k lines.
 bool interesting_symbol(std::string_view name) {
-    for (const auto &ev : catalog())
-        for (const auto &pt : ev.kprobe_points) {
+    for (const auto& ev : catalog())
+        for (const auto& pt : ev.kprobe_points) {
             if (pt.conv == Conv::Direct && name == pt.symbol) return true;
             if (pt.conv == Conv::PtRegs) {
                 for (std::string_view pre : {"__x64_sys_", "__arm64_sys_"})
@@ -57,7 +57,7 @@ std::string KernelFacts::ptregs_prefix() const {
     return "";
 }
 
-const char *KernelFacts::arch_name() const {
+const char* KernelFacts::arch_name() const {
     switch (arch) {
     case Arch::X86_64: return "x86_64";
     case Arch::Arm64: return "arm64";
@@ -65,7 +65,7 @@ const char *KernelFacts::arch_name() const {
     }
 }
 
-KernelFacts parse_facts(const KernelProfile &p) {
+KernelFacts parse_facts(const KernelProfile& p) {
     KernelFacts f;
     f.release = p.release;
     std::sscanf(p.release.c_str(), "%d.%d", &f.major, &f.minor);
@@ -92,7 +92,7 @@ KernelFacts parse_facts(const KernelProfile &p) {
     return f;
 }
 
-KernelProfile load_profile_dir(const std::string &dir) {
+KernelProfile load_profile_dir(const std::string& dir) {
     KernelProfile p;
     auto one_line = [](std::string s) {
         while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
@@ -108,9 +108,9 @@ KernelProfile load_profile_dir(const std::string &dir) {
     return p;
 }
 
-void save_profile_dir(const KernelProfile &p, const std::string &dir) {
+void save_profile_dir(const KernelProfile& p, const std::string& dir) {
     std::filesystem::create_directories(dir);
-    auto put = [&](const char *name, const std::string &text) {
+    auto put = [&](const char* name, const std::string& text) {
         std::ofstream out(dir + "/" + name, std::ios::binary);
         out << text;
         if (!out) throw std::runtime_error("cannot write " + dir + "/" + name);
@@ -123,7 +123,7 @@ void save_profile_dir(const KernelProfile &p, const std::string &dir) {
     put("events", p.events);
 }
 
-KernelProfile read_live_profile(const std::string &tracefs) {
+KernelProfile read_live_profile(const std::string& tracefs) {
     KernelProfile p;
     utsname u{};
     uname(&u);
@@ -131,7 +131,7 @@ KernelProfile read_live_profile(const std::string &tracefs) {
     p.machine = u.machine;
     p.readme = slurp(tracefs + "/README", true);
     std::error_code ec;
-    for (const auto &e : std::filesystem::directory_iterator(tracefs, ec))
+    for (const auto& e : std::filesystem::directory_iterator(tracefs, ec))
         p.files += e.path().filename().string() + "\n";
     // kallsyms: "ffffffff81234560 t do_mq_open" (module symbols carry "\t[mod]").
     std::ifstream ks("/proc/kallsyms");
@@ -143,13 +143,13 @@ KernelProfile read_live_profile(const std::string &tracefs) {
         if (type != "t" && type != "T") continue;
         if (interesting_symbol(name) && seen.insert(name).second) p.symbols += name + "\n";
     }
-    for (const auto &ev : catalog()) {
-        for (const char *dir : {"sys_enter_", "sys_exit_"}) {
+    for (const auto& ev : catalog()) {
+        for (const char* dir : {"sys_enter_", "sys_exit_"}) {
             std::string e = std::string("syscalls/") + dir + std::string(ev.name);
             if (std::filesystem::exists(tracefs + "/events/" + e)) p.events += e + "\n";
         }
     }
-    for (const char *e : {"task/task_newtask", "task/task_rename", "sched/sched_process_exit"})
+    for (const char* e : {"task/task_newtask", "task/task_rename", "sched/sched_process_exit"})
         if (std::filesystem::exists(tracefs + "/events/" + std::string(e))) p.events += std::string(e) + "\n";
     return p;
 }

@@ -11,8 +11,8 @@ namespace mqtrace {
 namespace {
 
 // Where argument N (1-based) lives at a probe point.
-std::string arg_location(const KernelFacts &k, Conv conv, int n) {
-    static constexpr std::array<const char *, 6> x86_regs{"%di", "%si", "%dx", "%cx", "%r8", "%r9"};
+std::string arg_location(const KernelFacts& k, Conv conv, int n) {
+    static constexpr std::array<const char*, 6> x86_regs{"%di", "%si", "%dx", "%cx", "%r8", "%r9"};
     // struct pt_regs offsets of di, si, dx, r10, r8, r9 (the syscall ABI registers).
     static constexpr std::array<int, 6> x86_ptregs{112, 104, 96, 56, 72, 64};
     const int i = n - 1;
@@ -24,7 +24,7 @@ std::string arg_location(const KernelFacts &k, Conv conv, int n) {
     return "+" + std::to_string(x86_ptregs.at(i)) + "(%di)";
 }
 
-std::string field_name(const std::string &key) {
+std::string field_name(const std::string& key) {
     std::string out;
     for (char c : key) {
         if (c == '.')
@@ -39,9 +39,9 @@ std::string field_name(const std::string &key) {
     return out;
 }
 
-std::string int_type(const Member &m) { return (m.is_signed ? "s" : "u") + std::to_string(m.size * 8); }
+std::string int_type(const Member& m) { return (m.is_signed ? "s" : "u") + std::to_string(m.size * 8); }
 
-void add(Probe &p, const std::string &key, const std::string &fetch, Source src, std::int64_t bias = 0) {
+void add(Probe& p, const std::string& key, const std::string& fetch, Source src, std::int64_t bias = 0) {
     Field f;
     f.name = field_name(key);
     f.key = key;
@@ -51,7 +51,7 @@ void add(Probe &p, const std::string &key, const std::string &fetch, Source src,
     p.fields.push_back(std::move(f));
 }
 
-bool point_available(const KernelFacts &k, const ProbePoint &pt, std::string *symbol) {
+bool point_available(const KernelFacts& k, const ProbePoint& pt, std::string* symbol) {
     if (pt.conv == Conv::PtRegs) {
         const std::string pre = k.ptregs_prefix();
         if (pre.empty()) return false;
@@ -63,13 +63,13 @@ bool point_available(const KernelFacts &k, const ProbePoint &pt, std::string *sy
 }
 
 // Fields reading the arguments of fetch at a probe point; keys get prefix.
-void add_fetch(Probe &p, const KernelFacts &k, const EventSpec &ev, std::span<const FetchItem> fetch,
-               Conv conv, bool uprobe, const std::string &prefix) {
+void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<const FetchItem> fetch,
+               Conv conv, bool uprobe, const std::string& prefix) {
     const std::string str_type = k.ustring ? "ustring" : "string";
     // Kernel probes need +u to read user memory (5.3+); uprobes read it by default.
     const std::string udref = (k.user_deref && !uprobe) ? "+u" : "+";
-    for (const auto &fi : fetch) {
-        const ArgSpec &a = ev.args[arg_index(ev, fi.arg)];
+    for (const auto& fi : fetch) {
+        const ArgSpec& a = ev.args[arg_index(ev, fi.arg)];
         const std::string arg = prefix + std::string(a.name);
         const std::string loc = arg_location(k, conv, fi.pos);
         switch (fi.load) {
@@ -82,7 +82,7 @@ void add_fetch(Probe &p, const KernelFacts &k, const EventSpec &ev, std::span<co
         case Load::UserStruct: {
             const bool kern = fi.load == Load::KernelStruct;
             add(p, arg, loc + ":x64", Source::Register);
-            for (const auto &m : a.layout->members)
+            for (const auto& m : a.layout->members)
                 add(p, arg + "." + std::string(m.name),
                     (kern ? "+" : udref) + std::to_string(m.offset) + "(" + loc + "):" + int_type(m),
                     kern ? Source::KernelCopy : Source::UserAtEntry);
@@ -97,8 +97,8 @@ void add_fetch(Probe &p, const KernelFacts &k, const EventSpec &ev, std::span<co
     }
 }
 
-Alternative kprobe_alternative(const KernelFacts &k, const EventSpec &ev, const ProbePoint &pt,
-                               const std::string &symbol, const std::string &group) {
+Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const ProbePoint& pt,
+                               const std::string& symbol, const std::string& group) {
     Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), symbol, {}, Role::Entry, event_index(ev)};
     add_fetch(entry, k, ev, pt.fetch, pt.conv, false, "");
     Probe ret{ProbeKind::Kretprobe, group,          std::string(ev.name) + "_ret", symbol, {},
@@ -111,7 +111,7 @@ Alternative kprobe_alternative(const KernelFacts &k, const EventSpec &ev, const 
     return Alternative{label, {std::move(entry), std::move(ret)}};
 }
 
-Alternative syscalls_alternative(const KernelFacts &k, const EventSpec &ev, const PlanOptions &opt) {
+Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev, const PlanOptions& opt) {
     const std::string name(ev.name);
     Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_" + name, "", {}, Role::Entry, event_index(ev)};
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
@@ -130,7 +130,7 @@ Alternative syscalls_alternative(const KernelFacts &k, const EventSpec &ev, cons
     const bool want_uprobes = opt.names != NameMode::Late && k.uprobe_events;
     if (want_uprobes && !ev.libc_symbol.empty()) {
         int n = 0;
-        for (const auto &libc : opt.libcs) {
+        for (const auto& libc : opt.libcs) {
             const std::uint64_t off = ev.libc_symbol == "mq_open" ? libc.mq_open : libc.mq_unlink;
             if (off == 0) continue;
             char place[64];
@@ -146,13 +146,13 @@ Alternative syscalls_alternative(const KernelFacts &k, const EventSpec &ev, cons
     return alt;
 }
 
-std::vector<Probe> task_probes(const KernelFacts &k) {
+std::vector<Probe> task_probes(const KernelFacts& k) {
     std::vector<Probe> out;
-    auto tp = [&](const char *sys, const char *ev, Role role,
-                  std::initializer_list<std::pair<const char *, const char *>> fields) {
+    auto tp = [&](const char* sys, const char* ev, Role role,
+                  std::initializer_list<std::pair<const char*, const char*>> fields) {
         if (!k.has_event(std::string(sys) + "/" + ev)) return;
         Probe p{ProbeKind::Tracepoint, sys, ev, "", {}, role, -1};
-        for (const auto &[name, key] : fields) {
+        for (const auto& [name, key] : fields) {
             Field f;
             f.name = name;
             f.key = key;
@@ -169,7 +169,7 @@ std::vector<Probe> task_probes(const KernelFacts &k) {
 
 } // namespace
 
-const char *source_name(Source s) {
+const char* source_name(Source s) {
     switch (s) {
     case Source::Register: return "register";
     case Source::KernelCopy: return "kernel-copy";
@@ -188,14 +188,14 @@ std::string Probe::definition() const {
     case ProbeKind::Kretprobe: line = maxactive > 0 ? "r" + std::to_string(maxactive) + ":" : "r:"; break;
     }
     line += system + "/" + event + " " + place;
-    for (const auto &f : fields)
+    for (const auto& f : fields)
         line += " " + f.name + "=" + f.fetch;
     return line;
 }
 
-void adopt_string_fields(Probe &entry, const std::string &format) {
+void adopt_string_fields(Probe& entry, const std::string& format) {
     if (entry.kind != ProbeKind::Tracepoint || entry.role != Role::Entry || entry.ev < 0) return;
-    const EventSpec &ev = catalog()[entry.ev];
+    const EventSpec& ev = catalog()[entry.ev];
     // Field names in format order: "field:const char * u_name;\toffset:16;..."
     std::vector<std::string> args, strings;
     bool after_nr = false;
@@ -214,7 +214,7 @@ void adopt_string_fields(Probe &entry, const std::string &format) {
     }
     for (std::size_t i = 0; i < ev.args.size() && i < args.size(); ++i) {
         if (ev.args[i].decode != Decode::Name) continue;
-        for (const auto &s : strings)
+        for (const auto& s : strings)
             if (s.find(args[i]) != std::string::npos) {
                 Field f;
                 f.name = s;
@@ -226,7 +226,7 @@ void adopt_string_fields(Probe &entry, const std::string &format) {
     }
 }
 
-std::string backend_unavailable(const KernelFacts &k, Backend b) {
+std::string backend_unavailable(const KernelFacts& k, Backend b) {
     if (!k.instances) return "tracefs has no instances/ (kernel older than 3.10)";
     if (b == Backend::Kprobe) {
         if (!k.kprobe_events) return "this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)";
@@ -240,14 +240,14 @@ std::string backend_unavailable(const KernelFacts &k, Backend b) {
     return "";
 }
 
-Plan make_plan(const KernelFacts &k, Backend b, const PlanOptions &opt) {
+Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
     Plan plan{b, {}, task_probes(k)};
     const auto cat = catalog();
     for (int idx : opt.events) {
-        const EventSpec &ev = cat[idx];
+        const EventSpec& ev = cat[idx];
         EventPlan ep{idx, {}};
         if (b == Backend::Kprobe) {
-            for (const auto &pt : ev.kprobe_points) {
+            for (const auto& pt : ev.kprobe_points) {
                 std::string sym;
                 if (point_available(k, pt, &sym))
                     ep.alts.push_back(kprobe_alternative(k, ev, pt, sym, opt.group));

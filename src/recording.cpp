@@ -13,7 +13,7 @@
 namespace mqtrace {
 namespace {
 
-std::string slurp(const std::string &path) {
+std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + path);
     std::ostringstream ss;
@@ -21,7 +21,7 @@ std::string slurp(const std::string &path) {
     return ss.str();
 }
 
-const char *kind_name(ProbeKind k) {
+const char* kind_name(ProbeKind k) {
     switch (k) {
     case ProbeKind::Kprobe: return "kprobe";
     case ProbeKind::Kretprobe: return "kretprobe";
@@ -31,7 +31,7 @@ const char *kind_name(ProbeKind k) {
     return "?";
 }
 
-const char *role_name(Role r) {
+const char* role_name(Role r) {
     switch (r) {
     case Role::Entry: return "entry";
     case Role::Return: return "return";
@@ -44,25 +44,25 @@ const char *role_name(Role r) {
 }
 
 template <typename E, std::size_t N>
-E parse_enum(const std::string &s, const std::pair<const char *, E> (&names)[N]) {
-    for (const auto &[n, e] : names)
+E parse_enum(const std::string& s, const std::pair<const char*, E> (&names)[N]) {
+    for (const auto& [n, e] : names)
         if (s == n) return e;
     throw std::runtime_error("bad value in recording: " + s);
 }
 
 } // namespace
 
-void save_recording_meta(const std::string &dir, const std::string &header_page,
-                         const std::vector<Probe> &probes, const std::vector<std::string> &formats) {
+void save_recording_meta(const std::string& dir, const std::string& header_page,
+                         const std::vector<Probe>& probes, const std::vector<std::string>& formats) {
     std::filesystem::create_directories(dir + "/formats");
     std::ofstream(dir + "/header_page", std::ios::binary) << header_page;
     std::ofstream t(dir + "/probes");
     for (std::size_t i = 0; i < probes.size(); ++i) {
-        const Probe &p = probes[i];
+        const Probe& p = probes[i];
         t << "probe " << kind_name(p.kind) << ' ' << role_name(p.role) << ' '
           << (p.ev >= 0 ? std::string(catalog()[p.ev].name) : "-") << ' ' << p.system << ' ' << p.event
           << '\n';
-        for (const auto &f : p.fields)
+        for (const auto& f : p.fields)
             t << "field " << (f.name.empty() ? "-" : f.name) << ' ' << f.key << ' ' << source_name(f.src)
               << ' ' << f.pos << ' ' << f.bias << '\n';
         std::ofstream(dir + "/formats/" + std::to_string(i), std::ios::binary) << formats.at(i);
@@ -70,28 +70,28 @@ void save_recording_meta(const std::string &dir, const std::string &header_page,
     std::ofstream(dir + "/pages.bin", std::ios::binary | std::ios::trunc);
 }
 
-void append_recording_pages(const std::string &dir, const std::vector<RawPage> &pages) {
+void append_recording_pages(const std::string& dir, const std::vector<RawPage>& pages) {
     std::ofstream out(dir + "/pages.bin", std::ios::binary | std::ios::app);
-    for (const auto &p : pages) {
+    for (const auto& p : pages) {
         const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(p.cpu),
                                       static_cast<std::uint32_t>(p.bytes.size())};
-        out.write(reinterpret_cast<const char *>(hdr), sizeof hdr);
+        out.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
         out.write(p.bytes.data(), static_cast<std::streamsize>(p.bytes.size()));
     }
 }
 
-Recording load_recording(const std::string &dir) {
-    static const std::pair<const char *, ProbeKind> kinds[] = {{"kprobe", ProbeKind::Kprobe},
-                                                               {"kretprobe", ProbeKind::Kretprobe},
-                                                               {"uprobe", ProbeKind::Uprobe},
-                                                               {"tracepoint", ProbeKind::Tracepoint}};
-    static const std::pair<const char *, Role> roles[] = {
+Recording load_recording(const std::string& dir) {
+    static const std::pair<const char*, ProbeKind> kinds[] = {{"kprobe", ProbeKind::Kprobe},
+                                                              {"kretprobe", ProbeKind::Kretprobe},
+                                                              {"uprobe", ProbeKind::Uprobe},
+                                                              {"tracepoint", ProbeKind::Tracepoint}};
+    static const std::pair<const char*, Role> roles[] = {
         {"entry", Role::Entry},      {"return", Role::Return},          {"wrapper", Role::Wrapper},
         {"task_new", Role::TaskNew}, {"task_rename", Role::TaskRename}, {"task_exit", Role::TaskExit}};
-    static const std::pair<const char *, Source> sources[] = {{"register", Source::Register},
-                                                              {"kernel-copy", Source::KernelCopy},
-                                                              {"user-at-entry", Source::UserAtEntry},
-                                                              {"user-late", Source::UserLate}};
+    static const std::pair<const char*, Source> sources[] = {{"register", Source::Register},
+                                                             {"kernel-copy", Source::KernelCopy},
+                                                             {"user-at-entry", Source::UserAtEntry},
+                                                             {"user-late", Source::UserLate}};
     Recording r;
     r.header_page = slurp(dir + "/header_page");
     std::istringstream t(slurp(dir + "/probes"));
@@ -102,7 +102,7 @@ Recording load_recording(const std::string &dir) {
         if (what == "probe") {
             std::string kind, role, ev, sys, event;
             ls >> kind >> role >> ev >> sys >> event;
-            const EventSpec *spec = find_event(ev);
+            const EventSpec* spec = find_event(ev);
             r.probes.push_back(Probe{parse_enum(kind, kinds),
                                      sys,
                                      event,

@@ -34,7 +34,7 @@ const struct {
 } kMsg{7, "canary"};
 constexpr long kMsgtyp = 5;
 
-std::string expect(bool ok, const std::string &what) { return ok ? "" : what; }
+std::string expect(bool ok, const std::string& what) { return ok ? "" : what; }
 
 } // namespace
 
@@ -42,7 +42,7 @@ Canaries::Canaries()
     : name_("mqtrace-canary-" + std::to_string(getpid())), path_("/" + name_),
       key_(static_cast<int>(0x6d710000u | (static_cast<unsigned>(getpid()) & 0xffffu))) {}
 
-void Canaries::call(const std::vector<int> &events) const {
+void Canaries::call(const std::vector<int>& events) const {
     const int saved = errno;
     for (int idx : events) {
         const std::string_view ev = catalog()[idx].name;
@@ -73,16 +73,16 @@ void Canaries::call(const std::vector<int> &events) const {
     errno = saved;
 }
 
-std::string Canaries::check(const Call &c, Source name_src) const {
-    const EventSpec &ev = catalog()[c.ev];
+std::string Canaries::check(const Call& c, Source name_src) const {
+    const EventSpec& ev = catalog()[c.ev];
     if (c.end != CallEnd::Returned) return "no return seen";
-    auto arg = [&](std::string_view n) -> const ArgValue & { return c.args.at(arg_index(ev, n)); };
+    auto arg = [&](std::string_view n) -> const ArgValue& { return c.args.at(arg_index(ev, n)); };
     auto num = [&](std::string_view n, std::int64_t v) {
-        const ArgValue &a = arg(n);
+        const ArgValue& a = arg(n);
         return expect(a.present && a.raw == v, std::string(n) + " != " + std::to_string(v));
     };
     auto member = [&](std::string_view n, std::size_t m, std::int64_t v) {
-        const ArgValue &a = arg(n);
+        const ArgValue& a = arg(n);
         return expect(a.content == Content::Struct && m < a.members.size() && a.members[m] == v,
                       std::string(n) + " content not as called");
     };
@@ -91,13 +91,13 @@ std::string Canaries::check(const Call &c, Source name_src) const {
     };
     std::string err;
     auto all = [&](std::initializer_list<std::string> parts) {
-        for (const auto &p : parts)
+        for (const auto& p : parts)
             if (!p.empty()) return p;
         return std::string();
     };
     const std::string_view n = ev.name;
     if (n == "mq_open" || n == "mq_unlink") {
-        const ArgValue &a = arg("name");
+        const ArgValue& a = arg("name");
         if (a.content != Content::Str || a.str != name_) return "name not decoded as called";
         if (a.src != name_src)
             return std::string("name came from ") + source_name(a.src) + ", expected " +

@@ -18,14 +18,14 @@
 namespace mqtrace {
 namespace {
 
-std::string take(char *s) {
+std::string take(char* s) {
     if (!s) return {};
     std::string out(s);
     std::free(s);
     return out;
 }
 
-std::string dynamic_file(const std::string &dir, ProbeKind kind) {
+std::string dynamic_file(const std::string& dir, ProbeKind kind) {
     if (std::filesystem::exists(dir + "/dynamic_events")) return "dynamic_events";
     return kind == ProbeKind::Uprobe ? "uprobe_events" : "kprobe_events";
 }
@@ -33,7 +33,7 @@ std::string dynamic_file(const std::string &dir, ProbeKind kind) {
 } // namespace
 
 std::string tracing_dir() {
-    const char *d = mqt_tracing_dir();
+    const char* d = mqt_tracing_dir();
     if (!d || !std::filesystem::exists(std::string(d) + "/README"))
         throw TracefsError("tracefs is not mounted and could not be mounted at "
                            "/sys/kernel/tracing (try: mount -t tracefs nodev /sys/kernel/tracing)",
@@ -41,7 +41,7 @@ std::string tracing_dir() {
     return d;
 }
 
-int owner_pid(const std::string &name) {
+int owner_pid(const std::string& name) {
     static const std::string prefix = "mqtrace_";
     if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return -1;
     const std::string digits = name.substr(prefix.size());
@@ -64,7 +64,7 @@ bool owner_alive(int pid) {
     return state != 'Z' && state != 'X' && comm.rfind("mqtrace", 0) == 0;
 }
 
-Session::Session(const KernelFacts &k, Options o, std::vector<std::string> *log)
+Session::Session(const KernelFacts& k, Options o, std::vector<std::string>* log)
     : k_(k), opt_(std::move(o)), log_(log) {
     dir_ = opt_.dry_run ? "/sys/kernel/tracing" : tracing_dir();
     if (log_) log_->push_back("mkdir " + dir_ + "/instances/" + opt_.name);
@@ -98,11 +98,11 @@ Session::~Session() {
     }
 }
 
-void Session::write(const std::string &file, const std::string &text, bool append, bool top) {
+void Session::write(const std::string& file, const std::string& text, bool append, bool top) {
     const std::string path = top ? dir_ + "/" + file : dir_ + "/instances/" + opt_.name + "/" + file;
     if (log_) log_->push_back("echo '" + text + "' " + (append ? ">> " : "> ") + path);
     if (opt_.dry_run) return;
-    mqt_instance *where = top ? nullptr : inst_;
+    mqt_instance* where = top ? nullptr : inst_;
     const int r = append ? mqt_file_append(where, file.c_str(), text.c_str())
                          : mqt_file_write(where, file.c_str(), text.c_str());
     if (r < 0) {
@@ -111,20 +111,20 @@ void Session::write(const std::string &file, const std::string &text, bool appen
     }
 }
 
-std::string Session::probes_file(const Probe &p) const { return dynamic_file(dir_, p.kind); }
+std::string Session::probes_file(const Probe& p) const { return dynamic_file(dir_, p.kind); }
 
-void Session::add(const Probe &p) {
+void Session::add(const Probe& p) {
     if (p.kind == ProbeKind::Tracepoint) return;
     write(probes_file(p), p.definition(), true, true);
     created_.push_back(p);
 }
 
-void Session::enable(const Probe &p) {
+void Session::enable(const Probe& p) {
     write("events/" + p.system + "/" + p.event + "/enable", "1", false, false);
     enabled_.push_back(p);
 }
 
-void Session::remove(const Probe &p) {
+void Session::remove(const Probe& p) {
     for (auto it = enabled_.begin(); it != enabled_.end(); ++it)
         if (it->system == p.system && it->event == p.event) {
             write("events/" + p.system + "/" + p.event + "/enable", "0", false, false);
@@ -141,7 +141,7 @@ void Session::remove(const Probe &p) {
 
 void Session::tracing_on(bool on) { write("tracing_on", on ? "1" : "0", false, false); }
 
-std::string Session::format(const Probe &p) const {
+std::string Session::format(const Probe& p) const {
     std::ifstream in(dir_ + "/events/" + p.system + "/" + p.event + "/format");
     std::ostringstream ss;
     ss << in.rdbuf();
@@ -156,7 +156,7 @@ std::string Session::header_page() const {
     return ss.str();
 }
 
-std::string Session::read(const std::string &rel) const {
+std::string Session::read(const std::string& rel) const {
     if (!inst_) return {};
     return take(mqt_file_read(inst_, rel.c_str(), nullptr));
 }
@@ -164,7 +164,7 @@ std::string Session::read(const std::string &rel) const {
 std::vector<int> Session::cpus() const {
     std::vector<int> out;
     std::error_code ec;
-    for (const auto &e :
+    for (const auto& e :
          std::filesystem::directory_iterator(dir_ + "/instances/" + opt_.name + "/per_cpu", ec)) {
         const std::string n = e.path().filename().string();
         if (n.rfind("cpu", 0) == 0) out.push_back(std::atoi(n.c_str() + 3));
@@ -180,17 +180,17 @@ std::vector<std::pair<std::string, std::uint64_t>> Session::kprobe_misses() cons
     std::string name;
     std::uint64_t hits, misses;
     while (in >> name >> hits >> misses)
-        for (const auto &p : created_)
+        for (const auto& p : created_)
             if (p.kind != ProbeKind::Uprobe && p.event == name) out.emplace_back(name, misses);
     return out;
 }
 
 void Session::teardown() {
     // Best effort on every step: one failure must not leave the rest behind.
-    auto attempt = [&](auto &&f) {
+    auto attempt = [&](auto&& f) {
         try {
             f();
-        } catch (const TracefsError &) {
+        } catch (const TracefsError&) {
         }
     };
     if (inst_ || opt_.dry_run) attempt([&] { tracing_on(false); });
@@ -219,17 +219,17 @@ void Session::teardown() {
 std::vector<std::string> cleanup_stale(bool include_live_owners) {
     std::vector<std::string> done;
     const std::string dir = tracing_dir();
-    auto stale = [&](const std::string &name) {
+    auto stale = [&](const std::string& name) {
         const int pid = owner_pid(name);
         return pid > 0 && (include_live_owners || !owner_alive(pid));
     };
     // Instances first: removing one disables the events enabled in it, which
     // lets their probes be deleted.
     // tracefs_instances() takes a POSIX basic regex: no "+".
-    if (char **list = mqt_instances("^mqtrace_[0-9][0-9]*$")) {
-        for (char **p = list; *p; ++p) {
+    if (char** list = mqt_instances("^mqtrace_[0-9][0-9]*$")) {
+        for (char** p = list; *p; ++p) {
             if (!stale(*p)) continue;
-            if (mqt_instance *i = mqt_instance_open(*p)) {
+            if (mqt_instance* i = mqt_instance_open(*p)) {
                 const int r = mqt_instance_destroy(i);
                 mqt_instance_free(i);
                 done.push_back(std::string(r < 0 ? "could not remove" : "removed") + " instance " + *p +
@@ -241,7 +241,7 @@ std::vector<std::string> cleanup_stale(bool include_live_owners) {
     // dynamic_events (5.0+) lists kprobes and uprobes alike.
     std::vector<std::string> files{"dynamic_events"};
     if (!std::filesystem::exists(dir + "/dynamic_events")) files = {"kprobe_events", "uprobe_events"};
-    for (const std::string &file : files) {
+    for (const std::string& file : files) {
         std::ifstream in(dir + "/" + file);
         if (!in) continue;
         std::vector<std::string> doomed;
@@ -252,7 +252,7 @@ std::vector<std::string> cleanup_stale(bool include_live_owners) {
             const std::string group = line.substr(colon + 1, slash - colon - 1);
             if (stale(group)) doomed.push_back(line.substr(colon + 1, sp - colon - 1));
         }
-        for (const auto &ev : doomed) {
+        for (const auto& ev : doomed) {
             const int r = mqt_file_append(nullptr, file.c_str(), ("-:" + ev).c_str());
             done.push_back(std::string(r < 0 ? "could not remove" : "removed") + " probe " + ev +
                            (r < 0 ? std::string(": ") + std::strerror(-r) : ""));

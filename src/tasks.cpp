@@ -22,15 +22,15 @@ TaskInfo from_proc(int tid) {
 }
 } // namespace
 
-void TaskTable::on_new(int parent_tid, int child_tid, const std::string &comm, std::uint64_t clone_flags) {
+void TaskTable::on_new(int parent_tid, int child_tid, const std::string& comm, std::uint64_t clone_flags) {
     TaskInfo t;
     t.comm = comm;
     t.pid = (clone_flags & kCloneThread) ? lookup(parent_tid).pid : child_tid;
     tasks_[child_tid] = std::move(t);
 }
 
-void TaskTable::on_rename(int tid, const std::string &comm) {
-    auto &t = tasks_[tid];
+void TaskTable::on_rename(int tid, const std::string& comm) {
+    auto& t = tasks_[tid];
     if (t.pid < 0) {
         TaskInfo p = use_proc_ ? from_proc(tid) : TaskInfo{};
         t.pid = p.pid;
@@ -40,7 +40,7 @@ void TaskTable::on_rename(int tid, const std::string &comm) {
 
 void TaskTable::on_exit(int tid) { tasks_.erase(tid); }
 
-const TaskInfo &TaskTable::lookup(int tid) {
+const TaskInfo& TaskTable::lookup(int tid) {
     auto it = tasks_.find(tid);
     if (it != tasks_.end()) return it->second;
     TaskInfo t = use_proc_ ? from_proc(tid) : TaskInfo{};

@@ -48,7 +48,7 @@ std::int64_t realtime_offset() {
     return (static_cast<std::int64_t>(r.tv_sec) - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
 }
 
-const char *backend_name(Backend b) {
+const char* backend_name(Backend b) {
     switch (b) {
     case Backend::Kprobe: return "kprobe";
     case Backend::Syscalls: return "syscalls";
@@ -62,7 +62,7 @@ int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission
 // Buffered writer to stdout or -o FILE; a closed pipe ends the run quietly.
 class Output {
 public:
-    explicit Output(const std::string &path) {
+    explicit Output(const std::string& path) {
         if (!path.empty()) {
             fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
@@ -73,9 +73,9 @@ public:
         flush();
         if (own_) close(fd_);
     }
-    Output(const Output &) = delete;
-    Output &operator=(const Output &) = delete;
-    void line(const std::string &s) {
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+    void line(const std::string& s) {
         buf_ += s;
         buf_ += '\n';
     }
@@ -114,7 +114,7 @@ private:
 // One attempt with one backend: the session, its probes, and the loop.
 class Run {
 public:
-    Run(const TraceOptions &o, const KernelFacts &k, Backend b, std::vector<std::string> *log)
+    Run(const TraceOptions& o, const KernelFacts& k, Backend b, std::vector<std::string>* log)
         : o_(o), k_(k), b_(b), tasks_(true),
           session_(k, Session::Options{"mqtrace_" + std::to_string(getpid()), o.dry_run, o.buffer_kb}, log) {
         PlanOptions po;
@@ -123,7 +123,7 @@ public:
         po.names = o.names;
         if (b == Backend::Syscalls && o.names != NameMode::Late && k.uprobe_events) po.libcs = find_libcs();
         plan_ = make_plan(k, b, po);
-        for (const auto &ep : plan_.events)
+        for (const auto& ep : plan_.events)
             if (ep.alts.empty())
                 throw Unsupported("no probe point for " + std::string(catalog()[ep.ev].name) +
                                   " on this kernel with the " + backend_name(b) + " backend");
@@ -135,8 +135,8 @@ public:
     };
 
     // Install probes; with self-test, fall back per event until each works.
-    void prepare(std::vector<Item> &early) {
-        for (const auto &p : plan_.tasks)
+    void prepare(std::vector<Item>& early) {
+        for (const auto& p : plan_.tasks)
             session_.enable(p);
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
             install(i);
@@ -156,10 +156,10 @@ public:
             for (std::size_t t = 0; t < todo.size(); ++t) {
                 if (why[t].empty()) continue;
                 const std::size_t i = todo[t];
-                const auto &ep = plan_.events[i];
+                const auto& ep = plan_.events[i];
                 failures_ +=
                     std::string(catalog()[ep.ev].name) + ": " + ep.alts[alt_[i]].label + ": " + why[t] + "\n";
-                for (const auto &p : ep.alts[alt_[i]].probes)
+                for (const auto& p : ep.alts[alt_[i]].probes)
                     session_.remove(p);
                 if (++alt_[i] >= ep.alts.size())
                     throw Unsupported("no working probe for " + std::string(catalog()[ep.ev].name) +
@@ -180,15 +180,15 @@ public:
                  plan_.events[i].alts[alt_[i]].label + "\n";
         return s;
     }
-    const std::string &failures() const { return failures_; }
+    const std::string& failures() const { return failures_; }
 
     // Read until a signal (on sigfd), the duration, the count, or a closed output.
-    int loop(Output &out, std::vector<Item> &early, int sigfd) {
+    int loop(Output& out, std::vector<Item>& early, int sigfd) {
         long calls = 0;
         bool stop = false;
         const auto t0 = std::chrono::steady_clock::now();
-        auto emit = [&](std::vector<Item> &items) {
-            for (auto &it : items) {
+        auto emit = [&](std::vector<Item>& items) {
+            for (auto& it : items) {
                 if (!keep(it)) continue;
                 if (o_.count > 0 && calls >= o_.count) break;
                 if (it.is_call)
@@ -258,7 +258,7 @@ public:
 
 private:
     void install(std::size_t i) {
-        for (const auto &p : plan_.events[i].alts[alt_[i]].probes) {
+        for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
             session_.add(p);
             session_.enable(p);
         }
@@ -268,22 +268,22 @@ private:
     void rebuild() {
         table_.clear();
         std::vector<EventFormat> fmts;
-        auto push = [&](const Probe &p) {
+        auto push = [&](const Probe& p) {
             Probe q = p;
             const std::string format = session_.format(q);
             adopt_string_fields(q, format);
             fmts.push_back(EventFormat{static_cast<int>(table_.size()), q.system, format, q.fields});
             table_.push_back(std::move(q));
         };
-        for (const auto &p : plan_.tasks)
+        for (const auto& p : plan_.tasks)
             push(p);
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
-            for (const auto &p : plan_.events[i].alts[alt_[i]].probes)
+            for (const auto& p : plan_.events[i].alts[alt_[i]].probes)
                 push(p);
         decoder_ = std::make_unique<Decoder>(session_.header_page(), fmts);
         if (!o_.record_dir.empty()) {
             std::vector<std::string> texts;
-            for (const auto &f : fmts)
+            for (const auto& f : fmts)
                 texts.push_back(f.format);
             save_recording_meta(o_.record_dir, session_.header_page(), table_, texts);
         }
@@ -294,7 +294,7 @@ private:
     }
 
     // One drain round: read, merge, correlate. Returns sub-buffers read.
-    std::size_t round(std::vector<Item> &items, bool final) {
+    std::size_t round(std::vector<Item>& items, bool final) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
         std::vector<RawPage> raw;
@@ -307,19 +307,19 @@ private:
             merger_.release_all(ready);
         else
             merger_.release(mark, ready);
-        for (const auto &r : ready)
+        for (const auto& r : ready)
             correlator_->feed(r, items);
-        for (auto &l : reader_->stat_losses(mark))
+        for (auto& l : reader_->stat_losses(mark))
             items.push_back(Item{false, {}, std::move(l)});
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
     }
 
     // Calls a kprobe missed: they never reached the ring buffer at all.
-    void kprobe_losses(std::uint64_t ts, std::vector<Item> &items) {
+    void kprobe_losses(std::uint64_t ts, std::vector<Item>& items) {
         if (b_ != Backend::Kprobe) return;
-        for (const auto &[event, misses] : session_.kprobe_misses()) {
-            std::uint64_t &seen = misses_[event];
+        for (const auto& [event, misses] : session_.kprobe_misses()) {
+            std::uint64_t& seen = misses_[event];
             if (misses > seen)
                 items.push_back(Item{
                     false,
@@ -329,7 +329,7 @@ private:
         }
     }
 
-    std::vector<std::string> selftest(const std::vector<int> &evs, std::vector<Item> &early) {
+    std::vector<std::string> selftest(const std::vector<int>& evs, std::vector<Item>& early) {
         canaries_.call(evs);
         const int self = static_cast<int>(gettid());
         std::vector<std::string> why(evs.size(), "no call seen (the probe never fired)");
@@ -337,7 +337,7 @@ private:
         for (int r = 0; r < kSelftestRounds; ++r) {
             std::vector<Item> items;
             round(items, false);
-            for (auto &it : items) {
+            for (auto& it : items) {
                 if (!(it.is_call && it.call.tid == self)) {
                     early.push_back(std::move(it));
                     continue;
@@ -361,19 +361,19 @@ private:
         if (b_ == Backend::Kprobe) return Source::UserAtEntry;
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
             if (plan_.events[i].ev == ev)
-                for (const auto &p : plan_.events[i].alts[alt_[i]].probes)
+                for (const auto& p : plan_.events[i].alts[alt_[i]].probes)
                     if (p.role == Role::Wrapper) return Source::UserAtEntry;
         return Source::UserLate;
     }
 
-    bool keep(const Item &it) const {
+    bool keep(const Item& it) const {
         if (!it.is_call) return true;
         if (it.call.pid == getpid() || it.call.tid == static_cast<int>(gettid())) return false;
         return o_.pid < 0 || it.call.pid == o_.pid;
     }
 
-    const TraceOptions &o_;
-    const KernelFacts &k_;
+    const TraceOptions& o_;
+    const KernelFacts& k_;
     Backend b_;
     TaskTable tasks_;
     ProcMemReader mem_;
@@ -395,32 +395,71 @@ private:
 
 } // namespace
 
-int run_cleanup() {
+// Run f; a failure becomes a message on stderr and the documented exit status.
+template <typename F> int reported(F&& f) {
     try {
-        for (const auto &line : cleanup_stale())
-            std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
-        return kExitOk;
-    } catch (const TracefsError &e) {
+        return f();
+    } catch (const TracefsError& e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
+        if (!e.error_log.empty())
+            std::fprintf(stderr, "mqtrace: kernel error_log: %s\n", e.error_log.c_str());
         return exit_for(e.err);
-    }
-}
-
-int run_record_profile(const std::string &dir) {
-    try {
-        save_profile_dir(read_live_profile(tracing_dir()), dir);
-        std::fprintf(stderr, "mqtrace: kernel profile written to %s\n", dir.c_str());
-        return kExitOk;
-    } catch (const TracefsError &e) {
-        std::fprintf(stderr, "mqtrace: %s\n", e.what());
-        return exit_for(e.err);
-    } catch (const std::exception &e) {
+    } catch (const std::exception& e) {
         std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return kExitError;
     }
 }
 
-int run_trace(const TraceOptions &opts) {
+int run_cleanup() {
+    return reported([] {
+        for (const auto& line : cleanup_stale())
+            std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
+        return int{kExitOk};
+    });
+}
+
+int run_record_profile(const std::string& dir) {
+    return reported([&] {
+        save_profile_dir(read_live_profile(tracing_dir()), dir);
+        std::fprintf(stderr, "mqtrace: kernel profile written to %s\n", dir.c_str());
+        return int{kExitOk};
+    });
+}
+
+namespace {
+
+// One backend from setup to teardown; throws Run::Unsupported when no probe
+// plan passes the self-test on this kernel.
+int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd) {
+    std::vector<std::string> log;
+    Run run(o, k, b, o.dry_run ? &log : nullptr);
+    std::vector<Item> early;
+    run.prepare(early);
+    if (o.dry_run) {
+        run.close();
+        std::printf("# mqtrace --dry-run: kernel %s (%s), backend %s\n", k.release.c_str(), k.arch_name(),
+                    backend_name(b));
+        std::printf("# probe points (first choice; others are tried if the self-test fails):\n");
+        const std::string d = run.describe();
+        for (std::size_t p = 0, q; (q = d.find('\n', p)) != std::string::npos; p = q + 1)
+            std::printf("#%s\n", d.substr(p, q - p).c_str());
+        for (const auto& l : log)
+            std::printf("%s\n", l.c_str());
+        return kExitOk;
+    }
+    Output out(o.output);
+    std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend. Ctrl-C to end.\n",
+                 o.events.size(), backend_name(b));
+    if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
+    const int rc = run.loop(out, early, sigfd);
+    run.summary();
+    run.close();
+    return rc;
+}
+
+} // namespace
+
+int run_trace(const TraceOptions& opts) {
     TraceOptions o = opts;
     o.fmt.clock_offset_ns = realtime_offset();
     // Signals that end the run are taken synchronously by the loop; a closed
@@ -442,19 +481,16 @@ int run_trace(const TraceOptions &opts) {
     } sigfd_guard{sigfd};
 
     KernelFacts k;
-    try {
-        const std::string dir = o.dry_run ? std::string("/sys/kernel/tracing") : tracing_dir();
-        if (!o.dry_run)
-            for (const auto &line : cleanup_stale())
-                std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
-        k = parse_facts(read_live_profile(dir));
-    } catch (const TracefsError &e) {
-        std::fprintf(stderr, "mqtrace: %s\n", e.what());
-        return exit_for(e.err);
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "mqtrace: %s\n", e.what());
-        return kExitError;
-    }
+    if (const int rc = reported([&] {
+            const std::string dir = o.dry_run ? std::string("/sys/kernel/tracing") : tracing_dir();
+            if (!o.dry_run)
+                for (const auto& line : cleanup_stale())
+                    std::fprintf(stderr, "mqtrace: %s\n", line.c_str());
+            k = parse_facts(read_live_profile(dir));
+            return int{kExitOk};
+        });
+        rc != kExitOk)
+        return rc;
 
     std::vector<Backend> order;
     if (o.backend == Backend::Auto) {
@@ -469,47 +505,22 @@ int run_trace(const TraceOptions &opts) {
             tried += std::string("  ") + backend_name(b) + ": " + why + "\n";
             continue;
         }
-        std::vector<std::string> log;
-        try {
-            Run run(o, k, b, o.dry_run ? &log : nullptr);
-            std::vector<Item> early;
-            run.prepare(early);
-            if (o.dry_run) {
-                run.close();
-                std::printf("# mqtrace --dry-run: kernel %s (%s), backend %s\n", k.release.c_str(),
-                            k.arch_name(), backend_name(b));
-                std::printf("# probe points (first choice; others are tried if the self-test fails):\n");
-                std::string d = run.describe();
-                for (std::size_t p = 0, q; (q = d.find('\n', p)) != std::string::npos; p = q + 1)
-                    std::printf("#%s\n", d.substr(p, q - p).c_str());
-                for (const auto &l : log)
-                    std::printf("%s\n", l.c_str());
-                return kExitOk;
-            }
-            Output out(o.output);
-            std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend. Ctrl-C to end.\n",
-                         o.events.size(), backend_name(b));
-            if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
-            const int rc = run.loop(out, early, sigfd);
-            run.summary();
-            run.close();
-            return rc;
-        } catch (const Run::Unsupported &e) {
-            tried += std::string("  ") + backend_name(b) + ": " + e.what() + "\n";
-        } catch (const TracefsError &e) {
-            if (o.backend == Backend::Auto && b == Backend::Kprobe &&
-                (e.err == EINVAL || e.err == ENOENT || e.err == ENODEV)) {
+        bool next = false; // this backend cannot work here: try the next one
+        const int rc = reported([&] {
+            try {
+                return trace_with(o, k, b, sigfd);
+            } catch (const Run::Unsupported& e) {
+                tried += std::string("  ") + backend_name(b) + ": " + e.what() + "\n";
+            } catch (const TracefsError& e) {
+                // A kernel that refuses kprobe definitions: auto goes on to the syscalls backend.
+                const bool refused = e.err == EINVAL || e.err == ENOENT || e.err == ENODEV;
+                if (!(o.backend == Backend::Auto && b == Backend::Kprobe && refused)) throw;
                 tried += std::string("  kprobe: ") + e.what() + "\n";
-                continue;
             }
-            std::fprintf(stderr, "mqtrace: %s\n", e.what());
-            if (!e.error_log.empty())
-                std::fprintf(stderr, "mqtrace: kernel error_log: %s\n", e.error_log.c_str());
-            return exit_for(e.err);
-        } catch (const std::exception &e) {
-            std::fprintf(stderr, "mqtrace: %s\n", e.what());
-            return kExitError;
-        }
+            next = true;
+            return int{kExitUnsupported};
+        });
+        if (!next) return rc;
     }
     std::fprintf(stderr, "mqtrace: cannot trace on kernel %s:\n%s", k.release.c_str(), tried.c_str());
     return kExitUnsupported;

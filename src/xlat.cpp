@@ -40,9 +40,9 @@ std::string octal(std::uint64_t v) {
 }
 
 // "A|B|0x40" for the bits of v named in table; "" when v is 0.
-template <std::size_t N> std::string flags(std::uint64_t v, const std::array<Xlat, N> &table) {
+template <std::size_t N> std::string flags(std::uint64_t v, const std::array<Xlat, N>& table) {
     std::string out;
-    for (const auto &x : table)
+    for (const auto& x : table)
         if ((v & x.value) == x.value) {
             if (!out.empty()) out += '|';
             out += x.name;
@@ -55,8 +55,8 @@ template <std::size_t N> std::string flags(std::uint64_t v, const std::array<Xla
     return out;
 }
 
-template <std::size_t N> std::string value(std::uint64_t v, const std::array<Xlat, N> &table) {
-    for (const auto &x : table)
+template <std::size_t N> std::string value(std::uint64_t v, const std::array<Xlat, N>& table) {
+    for (const auto& x : table)
         if (x.value == v) return std::string(x.name);
     return std::to_string(static_cast<std::int64_t>(v));
 }
@@ -83,7 +83,7 @@ std::string render_scalar(Decode d, std::int64_t v) {
     case Decode::Mode: return octal(u);
     case Decode::MqFlags: return u == 0 ? "0" : flags(u, kOpenFlags);
     case Decode::Signal: {
-        const char *ab = (v > 0 && v < 65) ? sigabbrev_np(static_cast<int>(v)) : nullptr;
+        const char* ab = (v > 0 && v < 65) ? sigabbrev_np(static_cast<int>(v)) : nullptr;
         return ab ? std::string("SIG") + ab : std::to_string(v);
     }
     case Decode::SigevNotify: return value(u, kSigevNotify);
@@ -106,12 +106,12 @@ std::string render_scalar(Decode d, std::int64_t v) {
 }
 
 std::string errno_name(int err) {
-    const char *n = strerrorname_np(err);
+    const char* n = strerrorname_np(err);
     return n ? n : "E" + std::to_string(err);
 }
 
 std::string errno_text(int err) {
-    const char *d = strerrordesc_np(err);
+    const char* d = strerrordesc_np(err);
     return d ? d : "Unknown error";
 }
 

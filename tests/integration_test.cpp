@@ -29,8 +29,8 @@ using testjson::Value;
 
 namespace {
 
-std::string env(const char *name, const char *def = "") {
-    const char *v = std::getenv(name);
+std::string env(const char* name, const char* def = "") {
+    const char* v = std::getenv(name);
     return v ? v : def;
 }
 
@@ -39,14 +39,14 @@ const std::string kTracefs = "/sys/kernel/tracing";
 std::string backend() { return env("MQTRACE_BACKEND", "syscalls"); }
 bool kprobe() { return backend() == "kprobe"; }
 
-std::string slurp(const std::string &path) {
+std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
 }
 
-std::string tmpfile(const std::string &stem) {
+std::string tmpfile(const std::string& stem) {
     static int n = 0;
     return "/tmp/mqtrace-test-" + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + stem;
 }
@@ -54,13 +54,13 @@ std::string tmpfile(const std::string &stem) {
 // Everything of mqtrace in tracefs: probe definitions and instances.
 std::string tracefs_leftovers() {
     std::string left;
-    for (const char *f : {"dynamic_events", "kprobe_events", "uprobe_events"}) {
+    for (const char* f : {"dynamic_events", "kprobe_events", "uprobe_events"}) {
         std::ifstream in(kTracefs + "/" + f);
         for (std::string line; std::getline(in, line);)
             if (line.find("mqtrace_") != std::string::npos) left += std::string(f) + ": " + line + "\n";
     }
     std::error_code ec;
-    for (const auto &e : std::filesystem::directory_iterator(kTracefs + "/instances", ec))
+    for (const auto& e : std::filesystem::directory_iterator(kTracefs + "/instances", ec))
         if (e.path().filename().string().rfind("mqtrace_", 0) == 0)
             left += "instance " + e.path().filename().string() + "\n";
     return left;
@@ -71,7 +71,7 @@ struct Child {
     pid_t pid = -1;
     std::string out, err;
 
-    Child(const std::vector<std::string> &argv, const std::string &stem) {
+    Child(const std::vector<std::string>& argv, const std::string& stem) {
         out = tmpfile(stem + ".out");
         err = tmpfile(stem + ".err");
         pid = fork();
@@ -87,9 +87,9 @@ struct Child {
             sigprocmask(SIG_SETMASK, &none, nullptr);
             for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
                 signal(s, SIG_DFL);
-            std::vector<char *> a;
-            for (const auto &s : argv)
-                a.push_back(const_cast<char *>(s.c_str()));
+            std::vector<char*> a;
+            for (const auto& s : argv)
+                a.push_back(const_cast<char*>(s.c_str()));
             a.push_back(nullptr);
             execv(a[0], a.data());
             _exit(127);
@@ -119,7 +119,7 @@ public:
     explicit Tracer(std::vector<std::string> extra = {}, bool json = true) {
         std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace"), "--backend", backend()};
         if (json) argv.insert(argv.end(), {"-f", "json"});
-        for (auto &a : extra)
+        for (auto& a : extra)
             argv.push_back(a);
         child_ = std::make_unique<Child>(argv, "tracer");
     }
@@ -175,7 +175,7 @@ struct Workload {
     pid_t pid;
 };
 
-Workload run_workload(const std::vector<std::string> &args, bool static_bin = false) {
+Workload run_workload(const std::vector<std::string>& args, bool static_bin = false) {
     std::vector<std::string> argv{env(static_bin ? "MQWORKLOAD_STATIC" : "MQWORKLOAD", "mqworkload")};
     argv.insert(argv.end(), args.begin(), args.end());
     Child c(argv, "workload");
@@ -187,7 +187,7 @@ Workload run_workload(const std::vector<std::string> &args, bool static_bin = fa
     return w;
 }
 
-long reported(const Workload &w, std::size_t i) {
+long reported(const Workload& w, std::size_t i) {
     std::istringstream in(w.report.at(i));
     std::string ev;
     long r;
@@ -195,8 +195,8 @@ long reported(const Workload &w, std::size_t i) {
     return r;
 }
 
-std::string hex(const std::string &s) {
-    static const char *d = "0123456789abcdef";
+std::string hex(const std::string& s) {
+    static const char* d = "0123456789abcdef";
     std::string o;
     for (unsigned char c : s) {
         o += d[c >> 4];
@@ -205,23 +205,23 @@ std::string hex(const std::string &s) {
     return o;
 }
 
-std::vector<std::string> tags(const Value &call, const std::string &arg) {
+std::vector<std::string> tags(const Value& call, const std::string& arg) {
     std::vector<std::string> out;
-    for (const auto &t : call["arg_info"][arg]["tags"].items)
+    for (const auto& t : call["arg_info"][arg]["tags"].items)
         out.push_back(t.s());
     return out;
 }
 
-std::string source(const Value &call, const std::string &arg) { return call["arg_info"][arg]["source"].s(); }
+std::string source(const Value& call, const std::string& arg) { return call["arg_info"][arg]["source"].s(); }
 
-void expect_user(const Value &c, const std::string &arg, const std::string &src, bool opt) {
+void expect_user(const Value& c, const std::string& arg, const std::string& src, bool opt) {
     EXPECT_EQ(source(c, arg), src) << arg;
     std::vector<std::string> want{"U", "TOCTOU"};
     if (opt) want.push_back("OPT");
     EXPECT_EQ(tags(c, arg), want) << arg;
 }
 
-void expect_source(const Value &c, const std::string &arg, const std::string &src, bool opt) {
+void expect_source(const Value& c, const std::string& arg, const std::string& src, bool opt) {
     if (src == "kernel-copy") {
         EXPECT_EQ(source(c, arg), src) << arg;
         std::vector<std::string> want{"K"};
@@ -232,7 +232,7 @@ void expect_source(const Value &c, const std::string &arg, const std::string &sr
     }
 }
 
-void expect_call(const Value &c, const std::string &ev, long ret, const char *err) {
+void expect_call(const Value& c, const std::string& ev, long ret, const char* err) {
     EXPECT_EQ(c["event"].s(), ev);
     EXPECT_EQ(c["end"].s(), "returned") << ev;
     EXPECT_EQ(c["ret"].i(), ret) << ev;
@@ -246,7 +246,7 @@ void expect_call(const Value &c, const std::string &ev, long ret, const char *er
 enum class Variant { Libc, Raw, Static };
 
 // Where each memory argument must come from, per backend and caller.
-std::string src_of(const std::string &arg, Variant v) {
+std::string src_of(const std::string& arg, Variant v) {
     if (kprobe()) {
         if (arg == "name" || arg == "newattr") return "user-at-entry";
         return "kernel-copy"; // attr, abs_timeout, sevp: do_mq_* copies; msgp.mtype: do_msgsnd
@@ -256,11 +256,11 @@ std::string src_of(const std::string &arg, Variant v) {
 }
 
 // The 20 calls of "mqworkload all TAG", decoded exactly.
-void check_all(const std::vector<Value> &calls, const Workload &w, const std::string &tag, Variant v,
-               const std::string &comm) {
+void check_all(const std::vector<Value>& calls, const Workload& w, const std::string& tag, Variant v,
+               const std::string& comm) {
     ASSERT_EQ(w.report.size(), 20u);
     ASSERT_EQ(calls.size(), 20u) << "calls seen for pid " << w.pid;
-    for (const auto &c : calls) {
+    for (const auto& c : calls) {
         EXPECT_EQ(c["pid"].i(), w.pid);
         EXPECT_EQ(c["tid"].i(), w.pid);
         EXPECT_EQ(c["comm"].s(), comm);
@@ -274,7 +274,7 @@ void check_all(const std::vector<Value> &calls, const Workload &w, const std::st
     expect_source(calls[0], "name", src_of("name", v), false);
     EXPECT_EQ(calls[0]["args"]["oflag"].i(), 0102); // O_RDWR|O_CREAT
     EXPECT_EQ(calls[0]["args"]["mode"].i(), 0600);
-    const Value &attr = calls[0]["args"]["attr"];
+    const Value& attr = calls[0]["args"]["attr"];
     EXPECT_EQ(attr["mq_flags"].i(), 0);
     EXPECT_EQ(attr["mq_maxmsg"].i(), 4);
     EXPECT_EQ(attr["mq_msgsize"].i(), 64);
@@ -442,13 +442,13 @@ TEST_F(Integration, NoNameOfAnExitingLibcCallerIsLost) {
         kids.push_back(std::make_unique<Child>(
             std::vector<std::string>{env("MQWORKLOAD", "mqworkload"), "open", hex("/" + name)}, "burst"));
     std::set<pid_t> pids;
-    for (auto &k : kids) {
+    for (auto& k : kids) {
         EXPECT_EQ(k->wait(120), 0);
         pids.insert(k->pid);
     }
     ASSERT_EQ(t.stop(), 0) << t.err();
     int named = 0, seen = 0;
-    for (const auto &c : t.calls()) {
+    for (const auto& c : t.calls()) {
         if (c["event"].s() != "mq_open" || c["pid"].is_null() ||
             !pids.count(static_cast<pid_t>(c["pid"].i())))
             continue;
@@ -508,7 +508,7 @@ TEST_F(Integration, RacingNameIsFlaggedToctou) {
     auto calls = t.calls(w.pid);
     ASSERT_EQ(calls.size(), 200u);
     const std::string a = "mqt-" + tag() + "-a", b = "mqt-" + tag() + "-b";
-    for (const auto &c : calls) {
+    for (const auto& c : calls) {
         const std::string n = c["args"]["name"].s();
         EXPECT_TRUE(n == a || n == b) << n;
         auto tg = tags(c, "name");
@@ -636,7 +636,7 @@ TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
 }
 
 TEST_F(Integration, BadInputGetsUsageStatus) {
-    for (const auto &args : std::vector<std::vector<std::string>>{{"--no-such-option"},
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--no-such-option"},
                                                                   {"-f", "xml"},
                                                                   {"-e", "mq_open,bogus"},
                                                                   {"--backend", "bpf"},

@@ -24,21 +24,21 @@ struct Value {
         if (type != Number) throw std::runtime_error("not a number");
         return std::stoll(text);
     }
-    const std::string &s() const {
+    const std::string& s() const {
         if (type != String) throw std::runtime_error("not a string");
         return text;
     }
-    const Value &operator[](const std::string &k) const {
+    const Value& operator[](const std::string& k) const {
         auto it = fields.find(k);
         if (type != Object || it == fields.end()) throw std::runtime_error("no field " + k);
         return it->second;
     }
-    bool has(const std::string &k) const { return type == Object && fields.count(k); }
+    bool has(const std::string& k) const { return type == Object && fields.count(k); }
 };
 
 class Parser {
 public:
-    explicit Parser(const std::string &s) : s_(s) {}
+    explicit Parser(const std::string& s) : s_(s) {}
     Value parse() {
         Value v = value();
         ws();
@@ -47,14 +47,14 @@ public:
     }
 
 private:
-    [[noreturn]] void fail(const std::string &why) {
+    [[noreturn]] void fail(const std::string& why) {
         throw std::runtime_error("json: " + why + " at " + std::to_string(p_) + " in: " + s_);
     }
     void ws() {
         while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r'))
             ++p_;
     }
-    bool eat(const char *lit) {
+    bool eat(const char* lit) {
         std::string l(lit);
         if (s_.compare(p_, l.size(), l) == 0) {
             p_ += l.size();
@@ -152,10 +152,10 @@ private:
         v.text = s_.substr(start, p_ - start);
         return v;
     }
-    const std::string &s_;
+    const std::string& s_;
     std::size_t p_ = 0;
 };
 
-inline Value parse(const std::string &s) { return Parser(s).parse(); }
+inline Value parse(const std::string& s) { return Parser(s).parse(); }
 
 } // namespace testjson

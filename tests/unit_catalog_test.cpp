@@ -11,9 +11,9 @@ using namespace mqtrace;
 
 namespace {
 
-std::vector<std::string> arg_names(const EventSpec &ev) {
+std::vector<std::string> arg_names(const EventSpec& ev) {
     std::vector<std::string> out;
-    for (const auto &a : ev.args)
+    for (const auto& a : ev.args)
         out.emplace_back(a.name);
     return out;
 }
@@ -22,7 +22,7 @@ std::vector<std::string> arg_names(const EventSpec &ev) {
 
 TEST(Catalog, TenEventsInOrder) {
     std::vector<std::string> names;
-    for (const auto &ev : catalog())
+    for (const auto& ev : catalog())
         names.emplace_back(ev.name);
     EXPECT_EQ(names, (std::vector<std::string>{"mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
                                                "mq_notify", "mq_getsetattr", "msgget", "msgsnd", "msgrcv",
@@ -30,7 +30,7 @@ TEST(Catalog, TenEventsInOrder) {
 }
 
 TEST(Catalog, ArgumentNamesFollowThePrototypes) {
-    auto args = [](const char *ev) { return arg_names(*find_event(ev)); };
+    auto args = [](const char* ev) { return arg_names(*find_event(ev)); };
     using V = std::vector<std::string>;
     EXPECT_EQ(args("mq_open"), (V{"name", "oflag", "mode", "attr"}));
     EXPECT_EQ(args("mq_unlink"), (V{"name"}));
@@ -42,23 +42,23 @@ TEST(Catalog, ArgumentNamesFollowThePrototypes) {
     EXPECT_EQ(args("msgsnd"), (V{"msqid", "msgp", "msgsz", "msgflg"}));
     EXPECT_EQ(args("msgrcv"), (V{"msqid", "msgp", "msgsz", "msgtyp", "msgflg"}));
     EXPECT_EQ(args("msgctl"), (V{"msqid", "cmd", "buf"}));
-    for (const auto &ev : catalog())
-        for (const auto &a : ev.args) {
+    for (const auto& ev : catalog())
+        for (const auto& a : ev.args) {
             EXPECT_FALSE(a.ctype.empty()) << ev.name << "." << a.name;
             EXPECT_FALSE(a.doc.empty()) << ev.name << "." << a.name;
         }
 }
 
 TEST(Catalog, UserPointersAreTaggedToctouAndOptionalOnesOpt) {
-    const EventSpec &open = *find_event("mq_open");
+    const EventSpec& open = *find_event("mq_open");
     EXPECT_EQ(open.args[0].tags, unsigned(kTagU | kTagTOCTOU));
     EXPECT_EQ(open.args[1].tags, 0u);
     EXPECT_EQ(open.args[3].tags, unsigned(kTagU | kTagTOCTOU | kTagOPT));
     EXPECT_EQ(find_event("mq_notify")->args[1].tags, unsigned(kTagU | kTagTOCTOU | kTagOPT));
     EXPECT_EQ(find_event("msgsnd")->args[1].tags, unsigned(kTagU | kTagTOCTOU));
     EXPECT_EQ(find_event("msgget")->args[0].tags, 0u);
-    for (const auto &ev : catalog())
-        for (const auto &a : ev.args) {
+    for (const auto& ev : catalog())
+        for (const auto& a : ev.args) {
             const bool pointer = a.ctype.find('*') != std::string_view::npos;
             EXPECT_EQ(pointer, (a.tags & kTagU) != 0) << ev.name << "." << a.name;
             EXPECT_EQ(a.decode == Decode::Struct, a.layout != nullptr) << ev.name << "." << a.name;
@@ -66,13 +66,13 @@ TEST(Catalog, UserPointersAreTaggedToctouAndOptionalOnesOpt) {
 }
 
 TEST(Catalog, StructLayoutsAreLp64) {
-    const StructLayout *attr = find_event("mq_open")->args[3].layout;
+    const StructLayout* attr = find_event("mq_open")->args[3].layout;
     ASSERT_NE(attr, nullptr);
     EXPECT_EQ(attr->ctype, "struct mq_attr");
     ASSERT_EQ(attr->members.size(), 4u);
     EXPECT_EQ(attr->members[2].name, "mq_msgsize");
     EXPECT_EQ(attr->members[2].offset, 16);
-    const StructLayout *sev = find_event("mq_notify")->args[1].layout;
+    const StructLayout* sev = find_event("mq_notify")->args[1].layout;
     EXPECT_EQ(sev->members[1].name, "sigev_signo");
     EXPECT_EQ(sev->members[1].offset, 8);
     EXPECT_EQ(sev->members[2].offset, 12);
@@ -80,12 +80,12 @@ TEST(Catalog, StructLayoutsAreLp64) {
 }
 
 TEST(Catalog, ProbePointsNameExistingArguments) {
-    for (const auto &ev : catalog()) {
+    for (const auto& ev : catalog()) {
         EXPECT_FALSE(ev.kprobe_points.empty()) << ev.name;
-        for (const auto &pt : ev.kprobe_points) {
+        for (const auto& pt : ev.kprobe_points) {
             EXPECT_TRUE(pt.ret_type == "s32" || pt.ret_type == "s64") << pt.symbol;
             std::vector<std::string> seen;
-            for (const auto &f : pt.fetch) {
+            for (const auto& f : pt.fetch) {
                 EXPECT_GE(arg_index(ev, f.arg), 0) << pt.symbol << " " << f.arg;
                 EXPECT_GE(f.pos, 1);
                 EXPECT_LE(f.pos, 6);
@@ -93,7 +93,7 @@ TEST(Catalog, ProbePointsNameExistingArguments) {
             }
             EXPECT_EQ(seen, arg_names(ev)) << pt.symbol << " must fetch every argument, in order";
         }
-        for (const auto &f : ev.libc_fetch)
+        for (const auto& f : ev.libc_fetch)
             EXPECT_GE(arg_index(ev, f.arg), 0) << ev.libc_symbol;
     }
 }

@@ -21,7 +21,7 @@ namespace {
 
 const std::string kFixtures = std::string(MQTRACE_SOURCE_ROOT) + "/tests/fixtures/";
 
-std::unique_ptr<Decoder> decoder_for(const Recording &r) {
+std::unique_ptr<Decoder> decoder_for(const Recording& r) {
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
         fmts.push_back(
@@ -31,10 +31,10 @@ std::unique_ptr<Decoder> decoder_for(const Recording &r) {
 
 // Replay a recording into JSON lines, as the live run would have printed them
 // (its own canary calls, made by the thread whose tid is in the group name, left out).
-std::vector<std::string> replay(const Recording &r, std::int64_t *first_ts = nullptr) {
+std::vector<std::string> replay(const Recording& r, std::int64_t* first_ts = nullptr) {
     auto dec = decoder_for(r);
     std::vector<Record> recs;
-    for (const auto &p : r.pages)
+    for (const auto& p : r.pages)
         dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
     Merger m;
     m.push(std::move(recs));
@@ -43,15 +43,15 @@ std::vector<std::string> replay(const Recording &r, std::int64_t *first_ts = nul
     TaskTable tasks(false);
     Correlator c(r.probes, tasks);
     std::vector<Item> items;
-    for (const auto &rec : ordered)
+    for (const auto& rec : ordered)
         c.feed(rec, items);
     int self = -1;
-    for (const auto &p : r.probes)
+    for (const auto& p : r.probes)
         if (p.system.rfind("mqtrace_", 0) == 0) self = std::stoi(p.system.substr(8));
     FormatOptions o;
     o.format = OutputFormat::Json;
     std::vector<std::string> out;
-    for (const auto &it : items) {
+    for (const auto& it : items) {
         if (it.is_call && it.call.tid == self) continue;
         if (first_ts && out.empty())
             *first_ts = static_cast<std::int64_t>(it.is_call ? it.call.ts : it.lost.ts);
@@ -60,7 +60,7 @@ std::vector<std::string> replay(const Recording &r, std::int64_t *first_ts = nul
     return out;
 }
 
-std::vector<std::string> lines(const std::string &path) {
+std::vector<std::string> lines(const std::string& path) {
     std::ifstream in(path);
     std::vector<std::string> out;
     for (std::string l; std::getline(in, l);)
@@ -69,7 +69,7 @@ std::vector<std::string> lines(const std::string &path) {
 }
 
 // Same call, same decoding; time_ns differs by the wall-clock offset only.
-void expect_same(const std::vector<std::string> &got, const std::vector<std::string> &want) {
+void expect_same(const std::vector<std::string>& got, const std::vector<std::string>& want) {
     ASSERT_EQ(got.size(), want.size());
     std::int64_t offset = 0;
     for (std::size_t i = 0; i < got.size(); ++i) {
@@ -103,7 +103,7 @@ TEST(Decoder, PagesWithMissedEventsBecomeLostRecords) {
     // The kernel flagged the pages: in-band counts, in the stream where they happened.
     std::int64_t lost = 0;
     int records = 0;
-    for (const auto &l : got) {
+    for (const auto& l : got) {
         testjson::Value v = testjson::parse(l);
         if (v["event"].s() != "lost") continue;
         ++records;
@@ -114,7 +114,7 @@ TEST(Decoder, PagesWithMissedEventsBecomeLostRecords) {
     EXPECT_GT(lost, 1000);
     // Calls whose return was lost (or whose entry was) are still shown, marked.
     int unmatched = 0;
-    for (const auto &l : got)
+    for (const auto& l : got)
         if (l.find("\"end\":\"no-return-seen\"") != std::string::npos) ++unmatched;
     EXPECT_GT(unmatched, 0);
 }
@@ -135,7 +135,7 @@ TEST(Decoder, TruncatedOrForeignPagesAreSkippedSafely) {
     EXPECT_TRUE(out.empty());
     // A real page cut short: only whole records inside the cut come out, and no
     // string is read past the end.
-    const RawPage &p = r.pages.front();
+    const RawPage& p = r.pages.front();
     std::vector<Record> full, cut;
     dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), full);
     dec->decode_page(p.cpu, p.bytes.data(), 200, cut);
@@ -151,10 +151,10 @@ TEST(Decoder, StringFieldFaultIsFlagged) {
     for (std::size_t i = 0; i < r.probes.size(); ++i)
         if (r.probes[i].event == "mq_open") probe = static_cast<int>(i);
     ASSERT_GE(probe, 0);
-    for (const auto &p : r.pages) {
+    for (const auto& p : r.pages) {
         std::vector<Record> recs;
         dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
-        for (const auto &rec : recs)
+        for (const auto& rec : recs)
             if (rec.probe == probe) {
                 EXPECT_FALSE(rec.values[1].fault);
                 EXPECT_TRUE(rec.values[1].is_str);

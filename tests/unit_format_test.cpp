@@ -11,7 +11,7 @@ using namespace mqtrace;
 
 namespace {
 
-Call make(const char *ev) {
+Call make(const char* ev) {
     Call c;
     c.ev = event_index(*find_event(ev));
     c.ts = 1000000000;

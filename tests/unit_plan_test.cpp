@@ -12,11 +12,11 @@ using namespace mqtrace;
 
 namespace {
 
-KernelFacts profile(const std::string &name) {
+KernelFacts profile(const std::string& name) {
     return parse_facts(load_profile_dir(std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/" + name));
 }
 
-Plan plan_for(const KernelFacts &k, Backend b) {
+Plan plan_for(const KernelFacts& k, Backend b) {
     PlanOptions o;
     o.group = "mqtrace_42";
     for (std::size_t i = 0; i < catalog().size(); ++i)
@@ -26,13 +26,13 @@ Plan plan_for(const KernelFacts &k, Backend b) {
 }
 
 // Every probe line of every alternative for one event, alternatives separated by "|".
-std::vector<std::string> lines(const Plan &p, const char *ev) {
+std::vector<std::string> lines(const Plan& p, const char* ev) {
     std::vector<std::string> out;
-    for (const auto &ep : p.events) {
+    for (const auto& ep : p.events) {
         if (catalog()[ep.ev].name != ev) continue;
-        for (const auto &alt : ep.alts) {
+        for (const auto& alt : ep.alts) {
             if (!out.empty()) out.push_back("|");
-            for (const auto &pr : alt.probes)
+            for (const auto& pr : alt.probes)
                 out.push_back(pr.kind == ProbeKind::Tracepoint ? pr.system + "/" + pr.event
                                                                : pr.definition());
         }
@@ -171,7 +171,7 @@ TEST(Plan, Linux618SyscallsAndUprobes) {
                  "u_name=%di:x64 u_name_str=+0(%di):ustring"}));
     EXPECT_EQ(lines(p, "msgctl"), (L{"syscalls/sys_enter_msgctl", "syscalls/sys_exit_msgctl"}));
     // Entry fields are positional: the kernel names them (u_name, oflag, ...).
-    const Probe &entry = p.events[0].alts[0].probes[0];
+    const Probe& entry = p.events[0].alts[0].probes[0];
     ASSERT_EQ(entry.fields.size(), 4u);
     EXPECT_EQ(entry.fields[3].key, "attr");
     EXPECT_EQ(entry.fields[3].pos, 3);
@@ -184,7 +184,7 @@ TEST(Plan, LateNamesNeedNoUprobes) {
     o.names = NameMode::Late;
     o.libcs.push_back(LibcTarget{"/lib/libc.so.6", 1, 2});
     const Plan p = make_plan(profile("linux-6.18-x86_64"), Backend::Syscalls, o);
-    for (const auto &ep : p.events)
+    for (const auto& ep : p.events)
         EXPECT_EQ(ep.alts.at(0).probes.size(), 2u);
 }
 

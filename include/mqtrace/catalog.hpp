@@ -60,7 +60,7 @@ struct ArgSpec {
     std::string_view ctype; // C type at the syscall boundary
     Decode decode;
     unsigned tags;              // at the syscall boundary (user pointers: U|TOCTOU)
-    const StructLayout *layout; // for Decode::Struct
+    const StructLayout* layout; // for Decode::Struct
     std::string_view ktype;     // probe fetch type for the raw value: s32, u64, x64...
     std::string_view doc;       // one line for mqtrace(8) and --list
 };
@@ -110,9 +110,9 @@ struct EventSpec {
 };
 
 std::span<const EventSpec> catalog();
-const EventSpec *find_event(std::string_view name);
-int event_index(const EventSpec &ev);
-int arg_index(const EventSpec &ev, std::string_view arg); // -1 if absent
-const StructLayout *struct_layout(std::string_view ctype);
+const EventSpec* find_event(std::string_view name);
+int event_index(const EventSpec& ev);
+int arg_index(const EventSpec& ev, std::string_view arg); // -1 if absent
+const StructLayout* struct_layout(std::string_view ctype);
 
 } // namespace mqtrace

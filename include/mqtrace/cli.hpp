@@ -18,9 +18,9 @@ struct Cli {
     std::string error;       // non-empty: usage error, exit kExitUsage
 };
 
-Cli parse_cli(const std::vector<std::string> &args);
+Cli parse_cli(const std::vector<std::string>& args);
 std::string help_text();
 std::string list_text(OutputFormat f); // the event catalog, for --list
-int run_cli(const std::vector<std::string> &args);
+int run_cli(const std::vector<std::string>& args);
 
 } // namespace mqtrace

@@ -20,17 +20,17 @@ class MemoryReader {
 public:
     virtual ~MemoryReader() = default;
     // Fills out with len bytes, or returns false with a reason.
-    virtual bool read(int tid, std::uint64_t addr, std::size_t len, std::string &out, std::string &why) = 0;
+    virtual bool read(int tid, std::uint64_t addr, std::size_t len, std::string& out, std::string& why) = 0;
     // NUL-terminated string of at most max bytes (without the NUL).
-    virtual bool read_string(int tid, std::uint64_t addr, std::size_t max, std::string &out,
-                             std::string &why) = 0;
+    virtual bool read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
+                             std::string& why) = 0;
 };
 
 class ProcMemReader final : public MemoryReader {
 public:
-    bool read(int tid, std::uint64_t addr, std::size_t len, std::string &out, std::string &why) override;
-    bool read_string(int tid, std::uint64_t addr, std::size_t max, std::string &out,
-                     std::string &why) override;
+    bool read(int tid, std::uint64_t addr, std::size_t len, std::string& out, std::string& why) override;
+    bool read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
+                     std::string& why) override;
 };
 
 enum class Content { None, Str, Struct, Unreadable };
@@ -77,22 +77,22 @@ struct Item {
 // reads, done as soon as the records are read rather than after merging.
 // Entries preceded in recs by a libc-wrapper uprobe of the same thread need no
 // late read of the values the uprobe captured.
-void prefetch_late(std::vector<Record> &recs, const std::vector<Probe> &probes, MemoryReader &mem);
+void prefetch_late(std::vector<Record>& recs, const std::vector<Probe>& probes, MemoryReader& mem);
 
 class Correlator {
 public:
     // probes: the flat probe table the Decoder's Record::probe indexes.
-    Correlator(std::vector<Probe> probes, TaskTable &tasks);
-    void feed(const Record &r, std::vector<Item> &out);
+    Correlator(std::vector<Probe> probes, TaskTable& tasks);
+    void feed(const Record& r, std::vector<Item>& out);
     // End of trace: emit calls still waiting for their return.
-    void finish(std::vector<Item> &out);
+    void finish(std::vector<Item>& out);
     void set_probes(std::vector<Probe> probes) { probes_ = std::move(probes); }
 
 private:
-    void start(const Record &r, const Probe &p, std::vector<Item> &out);
-    void merge_wrapper(Call &c, const Record &w);
+    void start(const Record& r, const Probe& p, std::vector<Item>& out);
+    void merge_wrapper(Call& c, const Record& w);
     std::vector<Probe> probes_;
-    TaskTable &tasks_;
+    TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
 };

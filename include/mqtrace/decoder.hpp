@@ -53,13 +53,13 @@ class Decoder {
 public:
     // Throws std::runtime_error naming the event whose format does not parse or
     // lacks a field.
-    Decoder(std::string_view header_page, const std::vector<EventFormat> &events);
+    Decoder(std::string_view header_page, const std::vector<EventFormat>& events);
     ~Decoder();
-    Decoder(const Decoder &) = delete;
-    Decoder &operator=(const Decoder &) = delete;
+    Decoder(const Decoder&) = delete;
+    Decoder& operator=(const Decoder&) = delete;
 
     // Append the records of one sub-buffer. Unknown event ids are skipped.
-    void decode_page(int cpu, const void *page, std::size_t len, std::vector<Record> &out) const;
+    void decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const;
     int page_size() const;
 
 private:

@@ -12,7 +12,7 @@ namespace mqtrace {
 
 // File offset of a defined function symbol in an ELF64 file's .dynsym (then
 // .symtab), or 0 if absent or the file is not a readable ELF64.
-std::uint64_t elf_symbol_offset(const std::string &path, std::string_view symbol);
+std::uint64_t elf_symbol_offset(const std::string& path, std::string_view symbol);
 
 // The C libraries processes map now (this process's first), one per file
 // (dev:inode), with the offsets of mq_open and mq_unlink. Paths of libraries

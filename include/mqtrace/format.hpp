@@ -20,12 +20,12 @@ struct FormatOptions {
 };
 
 std::string text_header();
-std::string format_item(const Item &it, const FormatOptions &o);
+std::string format_item(const Item& it, const FormatOptions& o);
 
 // Exposed for tests.
 std::string escape_c(std::string_view bytes);    // "a\"b\x1b" (without quotes)
 std::string escape_json(std::string_view bytes); // JSON string body (without quotes)
 bool valid_utf8(std::string_view bytes);
-std::string render_args_text(const Call &c);
+std::string render_args_text(const Call& c);
 
 } // namespace mqtrace

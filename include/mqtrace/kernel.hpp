@@ -35,17 +35,17 @@ struct KernelFacts {
     std::set<std::string> symbols;
     std::set<std::string> events;
 
-    bool has_symbol(const std::string &s) const { return symbols.count(s) != 0; }
-    bool has_event(const std::string &e) const { return events.count(e) != 0; }
+    bool has_symbol(const std::string& s) const { return symbols.count(s) != 0; }
+    bool has_event(const std::string& e) const { return events.count(e) != 0; }
     // Wrapper prefix for syscalls taking struct pt_regs *, or "" when this kernel has none.
     std::string ptregs_prefix() const;
-    const char *arch_name() const;
+    const char* arch_name() const;
 };
 
-KernelFacts parse_facts(const KernelProfile &p);
-KernelProfile load_profile_dir(const std::string &dir); // throws std::runtime_error
-KernelProfile read_live_profile(const std::string &tracefs_dir);
+KernelFacts parse_facts(const KernelProfile& p);
+KernelProfile load_profile_dir(const std::string& dir); // throws std::runtime_error
+KernelProfile read_live_profile(const std::string& tracefs_dir);
 // Write a profile (for recording new kernels into tests/profiles).
-void save_profile_dir(const KernelProfile &p, const std::string &dir);
+void save_profile_dir(const KernelProfile& p, const std::string& dir);
 
 } // namespace mqtrace

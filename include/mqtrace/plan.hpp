@@ -26,7 +26,7 @@ enum class Source {
     UserAtEntry, // read from user memory in the caller's context, at entry (TOCTOU)
     UserLate,    // read from /proc/PID/mem after the fact (TOCTOU, may fail)
 };
-const char *source_name(Source s);
+const char* source_name(Source s);
 
 struct Field {
     std::string name;  // field in the event format ("" = positional, see pos)
@@ -82,13 +82,13 @@ struct Plan {
 };
 
 // Whether this kernel can run the backend at all ("" = yes, else the reason).
-std::string backend_unavailable(const KernelFacts &k, Backend b);
-Plan make_plan(const KernelFacts &k, Backend b, const PlanOptions &opt);
+std::string backend_unavailable(const KernelFacts& k, Backend b);
+Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt);
 
 // Newer kernels add the user string behind a syscall's pointer argument to the
 // sys_enter event itself (a "__data_loc char[]" field named after the
 // argument). Given the event's format text, add such fields to a syscalls
 // entry probe so the string is taken in the caller's context. Pure.
-void adopt_string_fields(Probe &entry, const std::string &format);
+void adopt_string_fields(Probe& entry, const std::string& format);
 
 } // namespace mqtrace

@@ -23,10 +23,10 @@ class Session;
 // the next round. Pure; tested directly.
 class Merger {
 public:
-    void push(std::vector<Record> &&batch);
+    void push(std::vector<Record>&& batch);
     // Append the records with ts <= watermark, in timestamp order.
-    void release(std::uint64_t watermark, std::vector<Record> &out);
-    void release_all(std::vector<Record> &out);
+    void release(std::uint64_t watermark, std::vector<Record>& out);
+    void release_all(std::vector<Record>& out);
     std::size_t pending() const { return pending_.size(); }
 
 private:
@@ -35,15 +35,15 @@ private:
 
 class Reader {
 public:
-    explicit Reader(Session &s, int page_size);
+    explicit Reader(Session& s, int page_size);
     ~Reader();
-    Reader(const Reader &) = delete;
-    Reader &operator=(const Reader &) = delete;
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
 
     // Read every sub-buffer available now on every CPU (non-blocking). Returns
     // the number of sub-buffers read.
     // raw (optional): a copy of every sub-buffer read (for --record).
-    std::size_t drain(const Decoder &d, std::vector<Record> &out, std::vector<RawPage> *raw = nullptr);
+    std::size_t drain(const Decoder& d, std::vector<Record>& out, std::vector<RawPage>* raw = nullptr);
     // Losses that the ring buffer does not flag in-band: per_cpu/cpuN/stats
     // "dropped events" and "commit overrun" growth since the last call.
     std::vector<LostNotice> stat_losses(std::uint64_t ts);
@@ -58,15 +58,15 @@ public:
 private:
     struct Cpu {
         int cpu;
-        mqt_cpu *handle;
+        mqt_cpu* handle;
         std::uint64_t dropped = 0, commit_overrun = 0;
     };
-    Session &s_;
+    Session& s_;
     std::vector<Cpu> cpus_;
     std::vector<unsigned char> page_;
 };
 
 // Parse one number from per_cpu/cpuN/stats text ("overrun: 12").
-std::uint64_t stat_value(const std::string &stats, const std::string &key);
+std::uint64_t stat_value(const std::string& stats, const std::string& key);
 
 } // namespace mqtrace

@@ -24,9 +24,9 @@ struct Recording {
     std::vector<RawPage> pages;       // in the order they were read
 };
 
-void save_recording_meta(const std::string &dir, const std::string &header_page,
-                         const std::vector<Probe> &probes, const std::vector<std::string> &formats);
-void append_recording_pages(const std::string &dir, const std::vector<RawPage> &pages);
-Recording load_recording(const std::string &dir); // throws std::runtime_error
+void save_recording_meta(const std::string& dir, const std::string& header_page,
+                         const std::vector<Probe>& probes, const std::vector<std::string>& formats);
+void append_recording_pages(const std::string& dir, const std::vector<RawPage>& pages);
+Recording load_recording(const std::string& dir); // throws std::runtime_error
 
 } // namespace mqtrace

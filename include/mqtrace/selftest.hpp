@@ -14,11 +14,11 @@ class Canaries {
 public:
     Canaries(); // names and keys unique to this process
     // Make the canary call of each event (catalog indices), from this thread.
-    void call(const std::vector<int> &events) const;
+    void call(const std::vector<int>& events) const;
     // "" if the call is this event's canary with every value as expected,
     // else what differs. name_src: where the queue name must have come from.
-    std::string check(const Call &c, Source name_src) const;
-    const std::string &name() const { return name_; }
+    std::string check(const Call& c, Source name_src) const;
+    const std::string& name() const { return name_; }
 
 private:
     std::string name_; // without the leading '/', as the kernel sees it

@@ -16,7 +16,7 @@ namespace mqtrace {
 
 class TracefsError : public std::runtime_error {
 public:
-    TracefsError(const std::string &what, int err, std::string log = {})
+    TracefsError(const std::string& what, int err, std::string log = {})
         : std::runtime_error(what), err(err), error_log(std::move(log)) {}
     int err;               // errno of the failed write
     std::string error_log; // the kernel's error_log entry, if any
@@ -27,7 +27,7 @@ public:
 std::string tracing_dir();
 
 // The owner of a group or instance named mqtrace_<pid>, if the name is ours.
-int owner_pid(const std::string &name);
+int owner_pid(const std::string& name);
 bool owner_alive(int pid);
 
 class Session {
@@ -38,34 +38,34 @@ public:
         std::size_t buffer_kb = 4096;
     };
     // log (optional): every tracefs write, as a shell-like line ("--dry-run").
-    Session(const KernelFacts &k, Options o, std::vector<std::string> *log);
+    Session(const KernelFacts& k, Options o, std::vector<std::string>* log);
     ~Session();
-    Session(const Session &) = delete;
-    Session &operator=(const Session &) = delete;
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
-    void add(const Probe &p);    // create a dynamic probe (no-op for tracepoints)
-    void enable(const Probe &p); // enable in our instance
-    void remove(const Probe &p); // disable, then delete a dynamic probe
+    void add(const Probe& p);    // create a dynamic probe (no-op for tracepoints)
+    void enable(const Probe& p); // enable in our instance
+    void remove(const Probe& p); // disable, then delete a dynamic probe
     void tracing_on(bool on);
-    std::string format(const Probe &p) const;
+    std::string format(const Probe& p) const;
     std::string header_page() const;
-    std::string read(const std::string &rel) const; // instance file
+    std::string read(const std::string& rel) const; // instance file
     std::vector<int> cpus() const;
     // kprobe_profile misses of our probes (recursion, or kretprobe instances
     // exhausted by blocked calls), by event name.
     std::vector<std::pair<std::string, std::uint64_t>> kprobe_misses() const;
-    mqt_instance *instance() { return inst_; }
-    const std::string &name() const { return opt_.name; }
+    mqt_instance* instance() { return inst_; }
+    const std::string& name() const { return opt_.name; }
     void teardown(); // idempotent; the destructor calls it
 
 private:
-    void write(const std::string &file, const std::string &text, bool append, bool top);
-    std::string probes_file(const Probe &p) const;
-    const KernelFacts &k_;
+    void write(const std::string& file, const std::string& text, bool append, bool top);
+    std::string probes_file(const Probe& p) const;
+    const KernelFacts& k_;
     Options opt_;
-    std::vector<std::string> *log_;
+    std::vector<std::string>* log_;
     std::string dir_;
-    mqt_instance *inst_ = nullptr;
+    mqt_instance* inst_ = nullptr;
     std::vector<Probe> created_;
     std::vector<Probe> enabled_;
 };

@@ -18,10 +18,10 @@ struct TaskInfo {
 class TaskTable {
 public:
     explicit TaskTable(bool use_proc) : use_proc_(use_proc) {}
-    void on_new(int parent_tid, int child_tid, const std::string &comm, std::uint64_t clone_flags);
-    void on_rename(int tid, const std::string &comm);
+    void on_new(int parent_tid, int child_tid, const std::string& comm, std::uint64_t clone_flags);
+    void on_rename(int tid, const std::string& comm);
     void on_exit(int tid);
-    const TaskInfo &lookup(int tid);
+    const TaskInfo& lookup(int tid);
     std::size_t size() const { return tasks_.size(); }
 
 private:

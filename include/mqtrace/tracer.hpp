@@ -33,8 +33,8 @@ struct TraceOptions {
     std::string record_dir; // --record: save formats and raw sub-buffers here
 };
 
-int run_trace(const TraceOptions &o);
+int run_trace(const TraceOptions& o);
 int run_cleanup();
-int run_record_profile(const std::string &dir);
+int run_record_profile(const std::string& dir);
 
 } // namespace mqtrace

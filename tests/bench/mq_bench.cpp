@@ -14,7 +14,7 @@ namespace {
 
 // mq_open of a name that does not exist: the libc wrapper, the syscall, the
 // name lookup. A uprobe on libc's mq_open fires on every iteration.
-void BM_MqOpenMissing(benchmark::State &state) {
+void BM_MqOpenMissing(benchmark::State& state) {
     const std::string name = "/mqtrace-bench-missing-" + std::to_string(getpid());
     for (auto _ : state)
         benchmark::DoNotOptimize(mq_open(name.c_str(), O_RDONLY));
@@ -22,7 +22,7 @@ void BM_MqOpenMissing(benchmark::State &state) {
 BENCHMARK(BM_MqOpenMissing);
 
 // Send and receive on one queue: two calls per iteration, no uprobe involved.
-void BM_MqSendReceive(benchmark::State &state) {
+void BM_MqSendReceive(benchmark::State& state) {
     const std::string name = "/mqtrace-bench-" + std::to_string(getpid());
     mq_attr attr{0, 8, 64, 0, {}};
     mqd_t q = mq_open(name.c_str(), O_CREAT | O_RDWR, 0600, &attr);
@@ -42,7 +42,7 @@ void BM_MqSendReceive(benchmark::State &state) {
 BENCHMARK(BM_MqSendReceive);
 
 // System V send and receive.
-void BM_MsgSendReceive(benchmark::State &state) {
+void BM_MsgSendReceive(benchmark::State& state) {
     const int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     struct {
         long mtype;

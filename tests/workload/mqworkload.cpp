@@ -34,46 +34,46 @@ void linger() {
     if (g_linger_ms > 0) usleep(static_cast<useconds_t>(g_linger_ms) * 1000);
 }
 
-long do_mq_open(const char *name, int oflag, mode_t mode, mq_attr *attr) {
+long do_mq_open(const char* name, int oflag, mode_t mode, mq_attr* attr) {
     if (g_raw) return syscall(SYS_mq_open, name + 1, oflag, mode, attr); // the kernel never sees '/'
     return mq_open(name, oflag, mode, attr);
 }
-long do_mq_unlink(const char *name) {
+long do_mq_unlink(const char* name) {
     if (g_raw) return syscall(SYS_mq_unlink, name + 1);
     return mq_unlink(name);
 }
-long do_send(int fd, const char *p, size_t n, unsigned prio, const timespec *ts) {
+long do_send(int fd, const char* p, size_t n, unsigned prio, const timespec* ts) {
     if (g_raw) return syscall(SYS_mq_timedsend, fd, p, n, prio, ts);
     return mq_timedsend(fd, p, n, prio, ts);
 }
-long do_receive(int fd, char *p, size_t n, unsigned *prio, const timespec *ts) {
+long do_receive(int fd, char* p, size_t n, unsigned* prio, const timespec* ts) {
     if (g_raw) return syscall(SYS_mq_timedreceive, fd, p, n, prio, ts);
     return mq_timedreceive(fd, p, n, prio, ts);
 }
-long do_notify(int fd, const sigevent *sev) {
+long do_notify(int fd, const sigevent* sev) {
     if (g_raw) return syscall(SYS_mq_notify, fd, sev);
     return mq_notify(fd, sev);
 }
-long do_getsetattr(int fd, const mq_attr *n, mq_attr *o) {
+long do_getsetattr(int fd, const mq_attr* n, mq_attr* o) {
     if (g_raw) return syscall(SYS_mq_getsetattr, fd, n, o);
     return n ? mq_setattr(fd, n, o) : mq_getattr(fd, o);
 }
 long do_msgget(key_t k, int f) { return g_raw ? syscall(SYS_msgget, k, f) : msgget(k, f); }
-long do_msgsnd(int id, const void *m, size_t n, int f) {
+long do_msgsnd(int id, const void* m, size_t n, int f) {
     return g_raw ? syscall(SYS_msgsnd, id, m, n, f) : msgsnd(id, m, n, f);
 }
-long do_msgrcv(int id, void *m, size_t n, long t, int f) {
+long do_msgrcv(int id, void* m, size_t n, long t, int f) {
     return g_raw ? syscall(SYS_msgrcv, id, m, n, t, f) : msgrcv(id, m, n, t, f);
 }
-long do_msgctl(int id, int cmd, msqid_ds *b) {
+long do_msgctl(int id, int cmd, msqid_ds* b) {
     return g_raw ? syscall(SYS_msgctl, id, cmd, b) : msgctl(id, cmd, b);
 }
 
-void report(const char *what, long r) {
+void report(const char* what, long r) {
     std::printf("%s %ld %s\n", what, r, r < 0 ? strerrorname_np(errno) : "-");
 }
 
-int all(const std::string &tag) {
+int all(const std::string& tag) {
     const std::string name = "/mqt-" + tag;
     mq_attr attr{0, 4, 64, 0, {}};
     const timespec far{4102444800, 5}; // 2100-01-01, so nothing times out
@@ -117,9 +117,9 @@ int all(const std::string &tag) {
     return 0;
 }
 
-int open_hex(const char *hex) {
+int open_hex(const char* hex) {
     std::string name;
-    for (const char *p = hex; p[0] && p[1]; p += 2)
+    for (const char* p = hex; p[0] && p[1]; p += 2)
         name += static_cast<char>(std::strtol(std::string(p, 2).c_str(), nullptr, 16));
     report("mq_open", do_mq_open(name.c_str(), O_RDONLY, 0, nullptr));
     linger();
@@ -127,7 +127,7 @@ int open_hex(const char *hex) {
 }
 
 // One thread flips the name buffer between two values while another opens it.
-int race(const std::string &tag, int n) {
+int race(const std::string& tag, int n) {
     static char name[64];
     const std::string a = "/mqt-" + tag + "-a", b = "/mqt-" + tag + "-b";
     std::snprintf(name, sizeof name, "%s", a.c_str());
@@ -147,7 +147,7 @@ int race(const std::string &tag, int n) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; ++i) {
         if (std::strcmp(argv[i], "--raw") == 0)

@@ -52,9 +52,10 @@ bool interesting_symbol(std::string_view name) {
 std::string KernelFacts::ptregs_prefix() const {
     // pt_regs syscall wrappers: x86_64 since 4.17, arm64 since 4.19. Detected from
     // the symbols themselves, not the version.
-    if (arch == Arch::X86_64 && has_symbol("__x64_sys_msgget")) return "__x64_sys_";
-    if (arch == Arch::Arm64 && has_symbol("__arm64_sys_msgget")) return "__arm64_sys_";
-    return "";
+    const char* prefix = arch == Arch::X86_64 ? "__x64_sys_" : arch == Arch::Arm64 ? "__arm64_sys_" : nullptr;
+    if (!prefix) return "";
+    auto it = symbols.lower_bound(prefix);
+    return it != symbols.end() && it->rfind(prefix, 0) == 0 ? prefix : "";
 }
 
 const char* KernelFacts::arch_name() const {

@@ -33,9 +33,10 @@ std::string hex(std::uint64_t v) {
     return b;
 }
 
+// strace's print_numeric_umode_t: "%#03o", so 0 is "000" and 0600 is "0600".
 std::string octal(std::uint64_t v) {
     char b[32];
-    std::snprintf(b, sizeof b, "0%llo", static_cast<unsigned long long>(v));
+    std::snprintf(b, sizeof b, "%#03llo", static_cast<unsigned long long>(v));
     return b;
 }
 

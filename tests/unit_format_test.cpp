@@ -67,7 +67,9 @@ TEST(Xlat, FlagsLikeStrace) {
     EXPECT_EQ(render_scalar(Decode::IpcKey, -1), "0xffffffff");
     EXPECT_EQ(render_scalar(Decode::MsggetFlags, 01600), "IPC_CREAT|0600");
     EXPECT_EQ(render_scalar(Decode::MsggetFlags, 03640), "IPC_CREAT|IPC_EXCL|0640");
-    EXPECT_EQ(render_scalar(Decode::MsggetFlags, 0), "00");
+    EXPECT_EQ(render_scalar(Decode::MsggetFlags, 0), "000");
+    EXPECT_EQ(render_scalar(Decode::MsggetFlags, 01000), "IPC_CREAT|000");
+    EXPECT_EQ(render_scalar(Decode::Mode, 0), "000");
     EXPECT_EQ(render_scalar(Decode::MsgFlags, 0), "0");
     EXPECT_EQ(render_scalar(Decode::MsgFlags, 014000), "IPC_NOWAIT|MSG_NOERROR");
     EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 2), "IPC_STAT");

@@ -69,6 +69,7 @@ std::string tracefs_leftovers() {
 // A child process with stdout and stderr going to files.
 struct Child {
     pid_t pid = -1;
+    int status_ = -1; // once reaped
     std::string out, err;
 
     Child(const std::vector<std::string>& argv, const std::string& stem) {
@@ -86,7 +87,7 @@ struct Child {
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, nullptr);
             for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
-                signal(s, SIG_DFL);
+                ::signal(s, SIG_DFL);
             std::vector<char*> a;
             for (const auto& s : argv)
                 a.push_back(const_cast<char*>(s.c_str()));
@@ -95,19 +96,35 @@ struct Child {
             _exit(127);
         }
     }
-    // Exit status, or 128 + signal.
+    // Exit status, or 128 + signal; -1 if it did not end in time (then it is killed).
     int wait(double timeout_s = 60) {
+        if (status_ >= 0 || pid <= 0) return status_;
         const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
         int st = 0;
-        while (waitpid(pid, &st, WNOHANG) == 0) {
+        pid_t r;
+        while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
             if (std::chrono::steady_clock::now() > end) {
                 kill(pid, SIGKILL);
                 waitpid(pid, &st, 0);
-                return -1;
+                status_ = -1;
+                return status_;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        status_ = r == pid ? (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)) : -1;
+        return status_;
+    }
+    bool running() {
+        if (status_ >= 0 || pid <= 0) return false;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) != pid) return true;
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return false;
+    }
+    // Signals go only to this child, and only while it has not been reaped
+    // (kill(-1, ...) would reach every process).
+    void signal(int sig) {
+        if (pid > 0 && status_ < 0) kill(pid, sig);
     }
     std::string stdout_text() const { return slurp(out); }
     std::string stderr_text() const { return slurp(err); }
@@ -124,8 +141,8 @@ public:
         child_ = std::make_unique<Child>(argv, "tracer");
     }
     ~Tracer() {
-        if (child_ && child_->pid > 0 && kill(child_->pid, 0) == 0) {
-            kill(child_->pid, SIGINT);
+        if (child_ && child_->running()) {
+            child_->signal(SIGINT);
             child_->wait(30);
         }
     }
@@ -135,11 +152,7 @@ public:
         while (std::chrono::steady_clock::now() < end) {
             const std::string e = child_->stderr_text();
             if (e.find("Tracing ") != std::string::npos) return;
-            int st;
-            if (waitpid(child_->pid, &st, WNOHANG) == child_->pid) {
-                child_->pid = -1;
-                FAIL() << "mqtrace exited before it was ready: " << e;
-            }
+            if (!child_->running()) FAIL() << "mqtrace exited before it was ready: " << e;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         FAIL() << "mqtrace not ready after 120 s: " << child_->stderr_text();
@@ -147,7 +160,7 @@ public:
     int stop(int sig = SIGINT) {
         // Let the last events through the reader (it delivers within ~200 ms).
         std::this_thread::sleep_for(std::chrono::milliseconds(400));
-        kill(child_->pid, sig);
+        child_->signal(sig);
         return child_->wait(60);
     }
     int wait(double s = 60) { return child_->wait(s); }
@@ -379,7 +392,7 @@ std::string tag() {
 
 TEST_F(Integration, AllTenSyscallsThroughLibc) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     Workload w = run_workload({"--linger", "500", "all", tag()});
     ASSERT_EQ(t.stop(), 0) << t.err();
     check_all(t.calls(w.pid), w, tag(), Variant::Libc, "mqworkload");
@@ -387,7 +400,7 @@ TEST_F(Integration, AllTenSyscallsThroughLibc) {
 
 TEST_F(Integration, AllTenSyscallsThroughSyscall2) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     Workload w = run_workload({"--raw", "--linger", "500", "all", tag()});
     ASSERT_EQ(t.stop(), 0) << t.err();
     check_all(t.calls(w.pid), w, tag(), Variant::Raw, "mqworkload");
@@ -395,7 +408,7 @@ TEST_F(Integration, AllTenSyscallsThroughSyscall2) {
 
 TEST_F(Integration, AllTenSyscallsFromStaticBinary) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     Workload w = run_workload({"--linger", "500", "all", tag()}, true);
     ASSERT_EQ(t.stop(), 0) << t.err();
     check_all(t.calls(w.pid), w, tag(), Variant::Static, "mqworkload-stat");
@@ -406,7 +419,7 @@ TEST_F(Integration, AllTenSyscallsFromStaticBinary) {
 // others get "unreadable" with a reason, never an empty name.
 TEST_F(Integration, NameOfProcessThatExitsAtOnce) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     const std::string name = "mqt-exit-" + tag();
     Workload dyn = run_workload({"open", hex("/" + name)});
     Workload sta = run_workload({"open", hex("/" + name)}, true);
@@ -434,7 +447,7 @@ TEST_F(Integration, NameOfProcessThatExitsAtOnce) {
 // on the kprobe backend). scripts/bench measures the same for every mode.
 TEST_F(Integration, NoNameOfAnExitingLibcCallerIsLost) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     const std::string name = "mqt-burst-" + tag();
     const int n = kprobe() ? 50 : 200; // the VM is slow
     std::vector<std::unique_ptr<Child>> kids;
@@ -462,7 +475,7 @@ TEST_F(Integration, NoNameOfAnExitingLibcCallerIsLost) {
 
 TEST_F(Integration, HostileAndLongNames) {
     Tracer t({}, false); // text output: what a terminal would get
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     const std::string hostile = "q \"x\\y\nz\x1b[31mred\x7f\xff";
     const std::string longest(255, 'n');
     Workload a = run_workload({"open", hex("/" + hostile)});
@@ -486,7 +499,7 @@ TEST_F(Integration, HostileAndLongNames) {
 
 TEST_F(Integration, HostileNameInJson) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     const std::string hostile = "q \"x\\y\nz\x1b[31mred\x7f\xff";
     Workload a = run_workload({"open", hex("/" + hostile)});
     ASSERT_EQ(t.stop(), 0) << t.err();
@@ -502,7 +515,7 @@ TEST_F(Integration, HostileNameInJson) {
 // one is flagged TOCTOU.
 TEST_F(Integration, RacingNameIsFlaggedToctou) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     Workload w = run_workload({"--linger", "300", "race", tag(), "200"});
     ASSERT_EQ(t.stop(), 0) << t.err();
     auto calls = t.calls(w.pid);
@@ -521,7 +534,7 @@ TEST_F(Integration, RacingNameIsFlaggedToctou) {
 // CPU in software, so it gets ten times longer.
 TEST_F(Integration, CallAppearsWithin200ms) {
     Tracer t;
-    t.ready();
+    ASSERT_NO_FATAL_FAILURE(t.ready());
     const auto limit = std::chrono::milliseconds(kprobe() ? 2000 : 200);
     for (int i = 0; i < 5; ++i) {
         const std::size_t before = t.text().size();
@@ -541,7 +554,7 @@ TEST_F(Integration, CallAppearsWithin200ms) {
 TEST_F(Integration, CountDurationAndPidFilter) {
     {
         Tracer t({"-n", "3"});
-        t.ready();
+        ASSERT_NO_FATAL_FAILURE(t.ready());
         Workload w = run_workload({"all", tag()});
         EXPECT_EQ(t.wait(30), 0) << "mqtrace -n 3 did not end by itself: " << t.err();
         EXPECT_EQ(t.calls().size(), 3u);
@@ -550,7 +563,7 @@ TEST_F(Integration, CountDurationAndPidFilter) {
     {
         const auto t0 = std::chrono::steady_clock::now();
         Tracer t({"-d", "1"});
-        t.ready();
+        ASSERT_NO_FATAL_FAILURE(t.ready());
         EXPECT_EQ(t.wait(60), 0) << t.err();
         EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
     }
@@ -558,7 +571,7 @@ TEST_F(Integration, CountDurationAndPidFilter) {
     {
         // -p: only the process asked for (a sleeping shell's children do not count).
         Tracer t({"-p", "1"});
-        t.ready();
+        ASSERT_NO_FATAL_FAILURE(t.ready());
         run_workload({"all", tag()});
         ASSERT_EQ(t.stop(), 0);
         EXPECT_EQ(t.calls().size(), 0u);
@@ -568,7 +581,7 @@ TEST_F(Integration, CountDurationAndPidFilter) {
 TEST_F(Integration, TeardownOnEverySignal) {
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
         Tracer t;
-        t.ready();
+        ASSERT_NO_FATAL_FAILURE(t.ready());
         EXPECT_NE(tracefs_leftovers(), "") << "a running tracer has its instance";
         EXPECT_EQ(t.stop(sig), 0) << strsignal(sig) << ": " << t.err();
         EXPECT_EQ(tracefs_leftovers(), "") << "after " << strsignal(sig);
@@ -579,7 +592,7 @@ TEST_F(Integration, SigkillLeavesStateThatCleanupRemoves) {
     pid_t dead;
     {
         Tracer t;
-        t.ready();
+        ASSERT_NO_FATAL_FAILURE(t.ready());
         dead = t.pid();
         EXPECT_EQ(t.stop(SIGKILL), 128 + SIGKILL);
     }
@@ -610,8 +623,8 @@ TEST_F(Integration, ClosedPipeEndsTheRunCleanly) {
 
 TEST_F(Integration, TwoRunsAtOnce) {
     Tracer a, b;
-    a.ready();
-    b.ready();
+    ASSERT_NO_FATAL_FAILURE(a.ready());
+    ASSERT_NO_FATAL_FAILURE(b.ready());
     Workload w = run_workload({"--linger", "300", "all", tag()});
     ASSERT_EQ(a.stop(), 0) << a.err();
     ASSERT_EQ(b.stop(), 0) << b.err();

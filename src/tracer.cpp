@@ -436,6 +436,7 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
     std::vector<Item> early;
     run.prepare(early);
     if (o.dry_run) {
+        log.push_back("# at exit (and on every signal or error):");
         run.close();
         std::printf("# mqtrace --dry-run: kernel %s (%s), backend %s\n", k.release.c_str(), k.arch_name(),
                     backend_name(b));

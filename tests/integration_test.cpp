@@ -609,7 +609,7 @@ TEST_F(Integration, ClosedPipeEndsTheRunCleanly) {
     // mqtrace | head -1: head exits after one line, mqtrace gets EPIPE.
     const std::string cmd = env("MQTRACE_BIN", "mqtrace") + " --backend " + backend() + " -f json | head -1";
     Child sh({"/bin/sh", "-c", cmd}, "pipe");
-    for (int i = 0; i < 1200 && sh.stderr_text().find("Tracing ") == std::string::npos; ++i)
+    for (int i = 0; i < 1200 && sh.running() && sh.stderr_text().find("Tracing ") == std::string::npos; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ASSERT_NE(sh.stderr_text().find("Tracing "), std::string::npos) << sh.stderr_text();
     run_workload({"all", tag()});

@@ -106,14 +106,22 @@ std::string render_scalar(Decode d, std::int64_t v) {
     return std::to_string(v);
 }
 
+// Kernel-internal codes a syscall can return to a tracer (never to the caller):
+// a call interrupted by a signal, seen at its return probe.
+constexpr std::array kKernelErrnos{Xlat{512, "ERESTARTSYS"}, Xlat{513, "ERESTARTNOINTR"},
+                                   Xlat{514, "ERESTARTNOHAND"}, Xlat{515, "ENOIOCTLCMD"},
+                                   Xlat{516, "ERESTART_RESTARTBLOCK"}};
+
 std::string errno_name(int err) {
-    const char* n = strerrorname_np(err);
-    return n ? n : "E" + std::to_string(err);
+    if (const char* n = strerrorname_np(err)) return n;
+    for (const auto& x : kKernelErrnos)
+        if (x.value == static_cast<std::uint64_t>(err)) return std::string(x.name);
+    return "E" + std::to_string(err);
 }
 
 std::string errno_text(int err) {
-    const char* d = strerrordesc_np(err);
-    return d ? d : "Unknown error";
+    if (const char* d = strerrordesc_np(err)) return d;
+    return err >= 512 && err <= 516 ? "Interrupted; the kernel restarts or fails the call" : "Unknown error";
 }
 
 } // namespace mqtrace

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -549,6 +550,45 @@ TEST_F(Integration, CallAppearsWithin200ms) {
         std::this_thread::sleep_for(std::chrono::milliseconds(300)); // quiet again
     }
     ASSERT_EQ(t.stop(), 0) << t.err();
+}
+
+// Calls that never return are still shown, marked: one still blocked when the
+// trace ends, one whose thread was killed while blocked.
+TEST_F(Integration, UnfinishedCallsAreShownAndMarked) {
+    Tracer t;
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    const std::string tag1 = "block1-" + tag(), tag2 = "block2-" + tag();
+    Child killed({env("MQWORKLOAD", "mqworkload"), "block", tag1}, "block");
+    Child blocked({env("MQWORKLOAD", "mqworkload"), "block", tag2}, "block");
+    std::this_thread::sleep_for(std::chrono::milliseconds(kprobe() ? 3000 : 500));
+    killed.signal(SIGKILL);
+    EXPECT_EQ(killed.wait(30), 128 + SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(kprobe() ? 2000 : 300));
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    blocked.signal(SIGKILL);
+    blocked.wait(30);
+    mq_unlink(("/mqt-" + tag1).c_str());
+    mq_unlink(("/mqt-" + tag2).c_str());
+    auto k = t.calls(killed.pid);
+    ASSERT_EQ(k.size(), 2u);
+    EXPECT_EQ(k[0]["event"].s(), "mq_open");
+    EXPECT_EQ(k[1]["event"].s(), "mq_timedreceive");
+    // Killed in the middle of the call: the kernel unwinds it with
+    // ERESTARTSYS before the thread exits, or the return is never seen.
+    if (k[1]["end"].s() == "returned") {
+        EXPECT_EQ(k[1]["ret"].i(), -512);
+        EXPECT_EQ(k[1]["errno"].s(), "ERESTARTSYS");
+    } else {
+        EXPECT_EQ(k[1]["end"].s(), "thread-exited");
+        EXPECT_TRUE(k[1]["ret"].is_null());
+    }
+    auto b = t.calls(blocked.pid);
+    ASSERT_EQ(b.size(), 2u);
+    EXPECT_EQ(b[1]["event"].s(), "mq_timedreceive");
+    EXPECT_EQ(b[1]["end"].s(), "trace-ended");
+    EXPECT_TRUE(b[1]["ret"].is_null());
+    EXPECT_TRUE(b[1]["latency_ns"].is_null());
+    EXPECT_EQ(b[1]["args"]["msg_len"].i(), 64);
 }
 
 TEST_F(Integration, CountDurationAndPidFilter) {

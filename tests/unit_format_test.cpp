@@ -80,6 +80,8 @@ TEST(Xlat, FlagsLikeStrace) {
     EXPECT_EQ(render_scalar(Decode::MqFlags, 04000), "O_NONBLOCK");
     EXPECT_EQ(render_scalar(Decode::Ptr, 0), "NULL");
     EXPECT_EQ(errno_name(EEXIST), "EEXIST");
+    EXPECT_EQ(errno_name(512), "ERESTARTSYS");
+    EXPECT_EQ(errno_name(4000), "E4000");
     EXPECT_EQ(errno_text(ENOENT), "No such file or directory");
 }
 

@@ -2,6 +2,7 @@
 //   mqworkload [--raw] all TAG       every syscall, success and failure (see below)
 //   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
 //   mqworkload race TAG N            a thread rewrites the name while another opens it
+//   mqworkload block TAG             create /mqt-TAG and block in mq_receive on it (until killed)
 // --raw makes every call through syscall(2) instead of the libc wrappers.
 // --linger MS keeps the process (and the memory its calls pointed to) alive
 // for MS milliseconds before it exits, so that late reads can succeed.
@@ -145,6 +146,18 @@ int race(const std::string& tag, int n) {
     return 0;
 }
 
+int block(const std::string& tag) {
+    const std::string name = "/mqt-" + tag;
+    mq_attr attr{0, 4, 64, 0, {}};
+    const long fd = do_mq_open(name.c_str(), O_CREAT | O_RDWR, 0600, &attr);
+    report("mq_open", fd);
+    std::fflush(stdout);
+    char buf[64];
+    unsigned prio;
+    report("mq_timedreceive", do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, nullptr));
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -160,6 +173,8 @@ int main(int argc, char** argv) {
     if (argc - i >= 2 && std::strcmp(argv[i], "all") == 0) return all(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
-    std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N\n");
+    if (argc - i >= 2 && std::strcmp(argv[i], "block") == 0) return block(argv[i + 1]);
+    std::fprintf(
+        stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | block TAG\n");
     return 2;
 }

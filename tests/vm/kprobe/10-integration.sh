@@ -1,6 +1,6 @@
 # The real-kernel integration tests, on Debian's kernel with kprobe events:
 # all ten syscalls (libc, syscall(2), static), names, teardown on every exit path.
-# timeout: 900
+# timeout: 700
 . /scenarios/lib.sh
 set -u
 echo "kernel $(uname -r); kprobe_events: $(test -f /sys/kernel/tracing/kprobe_events && echo yes || echo no)"

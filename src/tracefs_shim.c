@@ -85,11 +85,6 @@ int mqt_cpu_read(struct mqt_cpu* c, void* buf) {
     return neg_errno(tracefs_cpu_read(c->tcpu, buf, true));
 }
 
-int mqt_cpu_flush(struct mqt_cpu* c, void* buf) {
-    errno = 0;
-    return neg_errno(tracefs_cpu_flush(c->tcpu, buf));
-}
-
 void mqt_cpu_close(struct mqt_cpu* c) {
     if (!c) return;
     tracefs_cpu_free_fd(c->tcpu);

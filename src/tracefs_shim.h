@@ -31,7 +31,6 @@ struct mqt_cpu* mqt_cpu_open(struct mqt_instance* inst, int cpu, int subbuf_size
 int mqt_cpu_fd(struct mqt_cpu* c); /* for poll() */
 int mqt_cpu_read_size(struct mqt_cpu* c);
 int mqt_cpu_read(struct mqt_cpu* c, void* buf); /* non-blocking; 0 = nothing buffered */
-int mqt_cpu_flush(struct mqt_cpu* c, void* buf);
 void mqt_cpu_close(struct mqt_cpu* c);
 
 #ifdef __cplusplus

@@ -119,9 +119,4 @@ std::string errno_name(int err) {
     return "E" + std::to_string(err);
 }
 
-std::string errno_text(int err) {
-    if (const char* d = strerrordesc_np(err)) return d;
-    return err >= 512 && err <= 516 ? "Interrupted; the kernel restarts or fails the call" : "Unknown error";
-}
-
 } // namespace mqtrace

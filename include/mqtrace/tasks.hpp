@@ -22,7 +22,6 @@ public:
     void on_rename(int tid, const std::string& comm);
     void on_exit(int tid);
     const TaskInfo& lookup(int tid);
-    std::size_t size() const { return tasks_.size(); }
 
 private:
     bool use_proc_;

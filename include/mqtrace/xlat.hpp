@@ -13,7 +13,5 @@ namespace mqtrace {
 std::string render_scalar(Decode d, std::int64_t v);
 // "ENOENT" (or "E123" for unknown numbers) for a positive errno.
 std::string errno_name(int err);
-// "No such file or directory".
-std::string errno_text(int err);
 
 } // namespace mqtrace

@@ -34,10 +34,16 @@ std::string dynamic_file(const std::string& dir, ProbeKind kind) {
 
 std::string tracing_dir() {
     const char* d = mqt_tracing_dir();
-    if (!d || !std::filesystem::exists(std::string(d) + "/README"))
+    const std::string readme = std::string(d ? d : "/sys/kernel/tracing") + "/README";
+    if (access(readme.c_str(), R_OK) != 0) {
+        if (errno == EACCES || errno == EPERM)
+            throw TracefsError("permission denied reading " + readme +
+                                   ": mqtrace needs root (CAP_SYS_ADMIN and access to tracefs)",
+                               errno);
         throw TracefsError("tracefs is not mounted and could not be mounted at "
                            "/sys/kernel/tracing (try: mount -t tracefs nodev /sys/kernel/tracing)",
                            ENOENT);
+    }
     return d;
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <mqueue.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -73,7 +74,8 @@ struct Child {
     int status_ = -1; // once reaped
     std::string out, err;
 
-    Child(const std::vector<std::string>& argv, const std::string& stem) {
+    // uid >= 0: the child drops to that user before it runs argv.
+    Child(const std::vector<std::string>& argv, const std::string& stem, int uid = -1) {
         out = tmpfile(stem + ".out");
         err = tmpfile(stem + ".err");
         pid = fork();
@@ -89,6 +91,9 @@ struct Child {
             sigprocmask(SIG_SETMASK, &none, nullptr);
             for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE})
                 ::signal(s, SIG_DFL);
+            if (uid >= 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
+                             setresuid(uid, uid, uid) != 0))
+                _exit(126);
             std::vector<char*> a;
             for (const auto& s : argv)
                 a.push_back(const_cast<char*>(s.c_str()));
@@ -686,6 +691,13 @@ TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
         EXPECT_NE(out.find("/events/syscalls/sys_enter_msgctl/enable"), std::string::npos) << out;
         EXPECT_NE(out.find(" u_name_str=+0(%di):ustring"), std::string::npos) << out;
     }
+}
+
+TEST_F(Integration, NotRootGetsPermissionStatus) {
+    Child c({env("MQTRACE_BIN", "mqtrace"), "-d", "1"}, "nobody", 65534);
+    EXPECT_EQ(c.wait(30), 4) << c.stderr_text();
+    EXPECT_NE(c.stderr_text().find("mqtrace: permission denied"), std::string::npos) << c.stderr_text();
+    EXPECT_EQ(c.stdout_text(), "");
 }
 
 TEST_F(Integration, BadInputGetsUsageStatus) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -102,6 +103,17 @@ struct Child {
             _exit(127);
         }
     }
+    ~Child() {
+        if (running()) {
+            kill(pid, SIGKILL);
+            wait(10);
+        }
+        std::remove(out.c_str());
+        std::remove(err.c_str());
+    }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
     // Exit status, or 128 + signal; -1 if it did not end in time (then it is killed).
     int wait(double timeout_s = 60) {
         if (status_ >= 0 || pid <= 0) return status_;
@@ -694,10 +706,15 @@ TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
 }
 
 TEST_F(Integration, NotRootGetsPermissionStatus) {
-    Child c({env("MQTRACE_BIN", "mqtrace"), "-d", "1"}, "nobody", 65534);
+    // A copy that user 65534 can reach (the build tree may be in a private directory).
+    const std::string bin = tmpfile("mqtrace");
+    std::filesystem::copy_file(env("MQTRACE_BIN", "mqtrace"), bin);
+    ASSERT_EQ(chmod(bin.c_str(), 0755), 0);
+    Child c({bin, "-d", "1"}, "nobody", 65534);
     EXPECT_EQ(c.wait(30), 4) << c.stderr_text();
     EXPECT_NE(c.stderr_text().find("mqtrace: permission denied"), std::string::npos) << c.stderr_text();
     EXPECT_EQ(c.stdout_text(), "");
+    std::filesystem::remove(bin);
 }
 
 TEST_F(Integration, BadInputGetsUsageStatus) {

@@ -46,6 +46,22 @@ po::options_description options() {
     return d;
 }
 
+// An option whose value is one of a few names: set out, or say which names it takes.
+template <typename T>
+void choose(const po::variables_map& vm, const char* option,
+            std::initializer_list<std::pair<const char*, T>> names, T& out, std::string& error) {
+    const std::string v = vm[option].as<std::string>();
+    std::string list;
+    for (const auto& [name, value] : names) {
+        if (v == name) {
+            out = value;
+            return;
+        }
+        list += (list.empty() ? "" : ", ") + std::string(name);
+    }
+    error = std::string("--") + option + " must be one of " + list + ", not '" + v + "'";
+}
+
 std::vector<int> parse_events(const std::string& list, std::string& error) {
     std::vector<int> out;
     auto add = [&](int i) {
@@ -102,25 +118,13 @@ Cli parse_cli(const std::vector<std::string>& args) {
     }
     if (vm.count("record")) cli.trace.record_dir = vm["record"].as<std::string>();
     TraceOptions& t = cli.trace;
-    const std::string fmt = vm["format"].as<std::string>();
-    if (fmt == "json")
-        t.fmt.format = OutputFormat::Json;
-    else if (fmt != "text")
-        cli.error = "--format must be text or json, not '" + fmt + "'";
-    const std::string be = vm["backend"].as<std::string>();
-    if (be == "kprobe")
-        t.backend = Backend::Kprobe;
-    else if (be == "syscalls")
-        t.backend = Backend::Syscalls;
-    else if (be != "auto")
-        cli.error = "--backend must be auto, kprobe or syscalls, not '" + be + "'";
-    const std::string names = vm["names"].as<std::string>();
-    if (names == "uprobe")
-        t.names = NameMode::Uprobe;
-    else if (names == "late")
-        t.names = NameMode::Late;
-    else if (names != "auto")
-        cli.error = "--names must be auto, uprobe or late, not '" + names + "'";
+    choose(vm, "format", {{"text", OutputFormat::Text}, {"json", OutputFormat::Json}}, t.fmt.format,
+           cli.error);
+    choose(vm, "backend",
+           {{"auto", Backend::Auto}, {"kprobe", Backend::Kprobe}, {"syscalls", Backend::Syscalls}}, t.backend,
+           cli.error);
+    choose(vm, "names", {{"auto", NameMode::Auto}, {"uprobe", NameMode::Uprobe}, {"late", NameMode::Late}},
+           t.names, cli.error);
     t.events = parse_events(vm.count("events") ? vm["events"].as<std::string>() : "all", cli.error);
     if (vm.count("pid")) {
         t.pid = vm["pid"].as<int>();

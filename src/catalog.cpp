@@ -109,18 +109,21 @@ constexpr std::array kMsgctlArgs{
 };
 
 // ---- probe points, in order of preference -------------------------------------
-// Conv::PtRegs points name the syscall; the planner adds the arch prefix
-// (__x64_sys_, __arm64_sys_). Conv::Direct points name the kernel symbol.
+// Every call is anchored at a Reach::Boundary point: the syscall wrapper (4.17+,
+// Conv::PtRegs: the planner adds the arch prefix __x64_sys_/__arm64_sys_) or
+// sys_NAME before it. Those see every call, including the ones the wrapper
+// rejects before any inner function runs (a bad timeout, an unreadable
+// sigevent or mtype). Reach::Inner points add the kernel's own copies of
+// user structs to the call their boundary opened, when the call gets there.
 
-constexpr std::array kFetchMqOpenK{FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
-                                   FetchItem{"mode", 3, Load::Value},
-                                   FetchItem{"attr", 4, Load::KernelStruct}};
 constexpr std::array kFetchMqOpenU{FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
                                    FetchItem{"mode", 3, Load::Value}, FetchItem{"attr", 4, Load::UserStruct}};
+constexpr std::array kFetchMqOpenK{FetchItem{"attr", 4, Load::KernelStruct}};
 constexpr std::array kMqOpenPoints{
-    ProbePoint{"do_mq_open", Conv::Direct, "s32", kFetchMqOpenK, "4.13+: attr is the kernel's copy"},
     ProbePoint{"mq_open", Conv::PtRegs, "s64", kFetchMqOpenU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_open", Conv::Direct, "s64", kFetchMqOpenU, "before 4.17"},
+    ProbePoint{"do_mq_open", Conv::Direct, "", kFetchMqOpenK, "4.13+: attr as the kernel copied it",
+               Reach::Inner},
 };
 
 constexpr std::array kFetchMqUnlink{FetchItem{"name", 1, Load::UserString}};
@@ -129,71 +132,60 @@ constexpr std::array kMqUnlinkPoints{
     ProbePoint{"sys_mq_unlink", Conv::Direct, "s64", kFetchMqUnlink, "before 4.17"},
 };
 
-constexpr std::array kFetchSendK{FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
-                                 FetchItem{"msg_len", 3, Load::Value}, FetchItem{"msg_prio", 4, Load::Value},
-                                 FetchItem{"abs_timeout", 5, Load::KernelStruct}};
 constexpr std::array kFetchSendU{FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
                                  FetchItem{"msg_len", 3, Load::Value}, FetchItem{"msg_prio", 4, Load::Value},
                                  FetchItem{"abs_timeout", 5, Load::UserStruct}};
+constexpr std::array kFetchTimeoutK{FetchItem{"abs_timeout", 5, Load::KernelStruct}};
 constexpr std::array kMqTimedsendPoints{
-    ProbePoint{"do_mq_timedsend", Conv::Direct, "s32", kFetchSendK,
-               "4.13+: abs_timeout is the kernel's copy"},
     ProbePoint{"mq_timedsend", Conv::PtRegs, "s64", kFetchSendU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_timedsend", Conv::Direct, "s64", kFetchSendU, "before 4.17"},
+    ProbePoint{"do_mq_timedsend", Conv::Direct, "", kFetchTimeoutK,
+               "4.13+: abs_timeout as the kernel copied it", Reach::Inner},
 };
 constexpr std::array kMqTimedreceivePoints{
-    ProbePoint{"do_mq_timedreceive", Conv::Direct, "s32", kFetchSendK,
-               "4.13+: abs_timeout is the kernel's copy"},
     ProbePoint{"mq_timedreceive", Conv::PtRegs, "s64", kFetchSendU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_timedreceive", Conv::Direct, "s64", kFetchSendU, "before 4.17"},
+    ProbePoint{"do_mq_timedreceive", Conv::Direct, "", kFetchTimeoutK,
+               "4.13+: abs_timeout as the kernel copied it", Reach::Inner},
 };
 
-constexpr std::array kFetchNotifyK{FetchItem{"mqdes", 1, Load::Value},
-                                   FetchItem{"sevp", 2, Load::KernelStruct}};
 constexpr std::array kFetchNotifyU{FetchItem{"mqdes", 1, Load::Value},
                                    FetchItem{"sevp", 2, Load::UserStruct}};
+constexpr std::array kFetchNotifyK{FetchItem{"sevp", 2, Load::KernelStruct}};
 constexpr std::array kMqNotifyPoints{
-    ProbePoint{"do_mq_notify", Conv::Direct, "s32", kFetchNotifyK, "4.13+: sevp is the kernel's copy"},
     ProbePoint{"mq_notify", Conv::PtRegs, "s64", kFetchNotifyU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_notify", Conv::Direct, "s64", kFetchNotifyU, "before 4.17"},
+    ProbePoint{"do_mq_notify", Conv::Direct, "", kFetchNotifyK, "4.13+: sevp as the kernel copied it",
+               Reach::Inner},
 };
 
 constexpr std::array kFetchGetsetattr{FetchItem{"mqdes", 1, Load::Value},
                                       FetchItem{"newattr", 2, Load::UserStruct},
                                       FetchItem{"oldattr", 3, Load::Value}};
 constexpr std::array kMqGetsetattrPoints{
-    ProbePoint{"mq_getsetattr", Conv::PtRegs, "s64", kFetchGetsetattr,
-               "syscall wrapper, 4.17+ (do_mq_getsetattr hides the oldattr address)"},
+    ProbePoint{"mq_getsetattr", Conv::PtRegs, "s64", kFetchGetsetattr, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_getsetattr", Conv::Direct, "s64", kFetchGetsetattr, "before 4.17"},
 };
 
 constexpr std::array kFetchMsgget{FetchItem{"key", 1, Load::Value}, FetchItem{"msgflg", 2, Load::Value}};
 constexpr std::array kMsggetPoints{
-    ProbePoint{"ksys_msgget", Conv::Direct, "s64", kFetchMsgget,
-               "4.17+; inlined into the wrapper on some builds (self-test decides)"},
     ProbePoint{"msgget", Conv::PtRegs, "s64", kFetchMsgget, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_msgget", Conv::Direct, "s64", kFetchMsgget, "before 4.17"},
 };
 
-constexpr std::array kFetchMsgsndK{FetchItem{"msqid", 1, Load::Value},
-                                   FetchItem{"msgp", 2, Load::KernelMtype},
-                                   FetchItem{"msgsz", 4, Load::Value}, FetchItem{"msgflg", 5, Load::Value}};
 constexpr std::array kFetchMsgsndU{FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::UserStruct},
                                    FetchItem{"msgsz", 3, Load::Value}, FetchItem{"msgflg", 4, Load::Value}};
+constexpr std::array kFetchMsgsndK{FetchItem{"msgp", 2, Load::KernelMtype}};
 constexpr std::array kMsgsndPoints{
-    ProbePoint{"do_msgsnd", Conv::Direct, "s64", kFetchMsgsndK,
-               "mtype is the value the kernel already copied"},
-    ProbePoint{"ksys_msgsnd", Conv::Direct, "s64", kFetchMsgsndU, "4.17+"},
     ProbePoint{"msgsnd", Conv::PtRegs, "s64", kFetchMsgsndU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_msgsnd", Conv::Direct, "s64", kFetchMsgsndU, "before 4.17"},
+    ProbePoint{"do_msgsnd", Conv::Direct, "", kFetchMsgsndK, "mtype as the kernel copied it", Reach::Inner},
 };
 
 constexpr std::array kFetchMsgrcv{FetchItem{"msqid", 1, Load::Value}, FetchItem{"msgp", 2, Load::Value},
                                   FetchItem{"msgsz", 3, Load::Value}, FetchItem{"msgtyp", 4, Load::Value},
                                   FetchItem{"msgflg", 5, Load::Value}};
 constexpr std::array kMsgrcvPoints{
-    ProbePoint{"do_msgrcv", Conv::Direct, "s64", kFetchMsgrcv, "all paths, 3.x+"},
-    ProbePoint{"ksys_msgrcv", Conv::Direct, "s64", kFetchMsgrcv, "4.17+"},
     ProbePoint{"msgrcv", Conv::PtRegs, "s64", kFetchMsgrcv, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_msgrcv", Conv::Direct, "s64", kFetchMsgrcv, "before 4.17"},
 };

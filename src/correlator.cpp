@@ -101,6 +101,7 @@ struct Key {
     std::string arg;
     std::string member; // "attr.mq_flags" -> "mq_flags"
     bool str = false;   // "name$str"
+    bool kptr = false;  // "attr$kptr": the kernel's pointer to its copy (inner probes)
 };
 
 Key parse_key(std::string_view k) {
@@ -112,7 +113,10 @@ Key parse_key(std::string_view k) {
     const auto dot = k.find('.'), dollar = k.find('$');
     out.arg = std::string(k.substr(0, std::min(dot, dollar)));
     if (dot != std::string_view::npos) out.member = std::string(k.substr(dot + 1));
-    out.str = dollar != std::string_view::npos;
+    if (dollar != std::string_view::npos) {
+        out.str = k.substr(dollar) == "$str";
+        out.kptr = k.substr(dollar) == "$kptr";
+    }
     return out;
 }
 
@@ -220,6 +224,10 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
         return;
     }
     case Role::Wrapper: wrapper_[r.tid] = r; return;
+    case Role::Inner:
+        if (auto it = open_.find(r.tid); it != open_.end() && it->second.ev == p.ev)
+            merge_inner(it->second, r, p);
+        return;
     case Role::Entry: start(r, p, out); return;
     case Role::Return: {
         auto it = open_.find(r.tid);
@@ -229,6 +237,7 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
         c.ts_end = r.ts;
         c.ret = num(0);
         if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
+        if (c.ret == -EFAULT) distrust_probe_reads(c);
         out.push_back(Item{true, std::move(c), {}});
         open_.erase(it);
         return;
@@ -321,6 +330,49 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
             } else {
                 a.str.erase(0, 1);
             }
+        }
+    }
+}
+
+// The kernel's own copies, from a probe inside the syscall: they replace what
+// the boundary read from user memory (the caller could have changed it since).
+void Correlator::merge_inner(Call& c, const Record& r, const Probe& p) {
+    const EventSpec& ev = catalog()[c.ev];
+    std::vector<bool> null_copy(ev.args.size(), false), started(ev.args.size(), false);
+    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
+        const Key key = parse_key(p.fields[i].key);
+        const int ai = arg_index(ev, key.arg);
+        if (ai >= 0 && key.kptr) null_copy[ai] = r.values[i].num == 0;
+    }
+    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
+        const Key key = parse_key(p.fields[i].key);
+        const int ai = arg_index(ev, key.arg);
+        if (ai < 0 || key.member.empty() || null_copy[ai]) continue;
+        ArgValue& a = c.args[ai];
+        if (!started[ai]) { // one source per struct: drop what the boundary read
+            started[ai] = true;
+            a.members.clear();
+            a.why.clear();
+        }
+        apply(a, ev.args[ai], key, p.fields[i], r.values[i]);
+    }
+}
+
+// A probe's read of user memory that fails leaves no mark for numbers (the
+// record's slot keeps stale bytes) and "(fault)" for strings on 6.1-6.4. A
+// call that failed with EFAULT may have failed on exactly that memory: show
+// no struct read there, and no suspect string.
+void Correlator::distrust_probe_reads(Call& c) {
+    for (ArgValue& a : c.args) {
+        if (a.src != Source::UserAtEntry) continue;
+        if (a.content == Content::Struct || (a.content == Content::Str && a.suspect_fault)) {
+            a.content = Content::Unreadable;
+            a.members.clear();
+            a.str.clear();
+            a.suspect_fault = false;
+            a.why =
+                "the call failed with EFAULT: the kernel could not read it either, and a failed probe read "
+                "cannot be told from a good one";
         }
     }
 }

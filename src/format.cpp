@@ -39,15 +39,20 @@ std::string struct_text(const StructLayout& l, const ArgValue& a) {
     return out + "}";
 }
 
+// A value read after the call (user-late) may not be what the kernel saw: the
+// argument is its address, and the late read follows it behind '~'.
 std::string arg_text(const ArgSpec& spec, const ArgValue& a) {
-    if (a.content == Content::Str) return "\"" + escape_c(a.str) + "\"";
-    if (a.content == Content::Struct && spec.layout) return struct_text(*spec.layout, a);
-    if (!a.present) return "?";
-    if (a.content == Content::Unreadable)
-        return render_scalar(Decode::Ptr, a.raw) + " <unreadable: " + a.why + ">";
-    if (spec.decode == Decode::Name || spec.decode == Decode::Struct)
-        return render_scalar(Decode::Ptr, a.raw);
-    return render_scalar(spec.decode, a.raw);
+    std::string value;
+    if (a.content == Content::Str)
+        value = "\"" + escape_c(a.str) + "\"";
+    else if (a.content == Content::Struct && spec.layout)
+        value = struct_text(*spec.layout, a);
+    if (!value.empty() && a.src != Source::UserLate) return value;
+    if (!a.present) return value.empty() ? "?" : "?~" + value;
+    const bool pointer = spec.decode == Decode::Name || spec.decode == Decode::Struct;
+    std::string out = render_scalar(pointer ? Decode::Ptr : spec.decode, a.raw);
+    if (a.content == Content::Unreadable) return out + " <unreadable: " + a.why + ">";
+    return value.empty() ? out : out + "~" + value;
 }
 
 std::string ret_text(const Call& c) {
@@ -126,29 +131,36 @@ std::string json_line(const Call& c, const FormatOptions& o) {
                               : std::string("null"));
     j += ",\"latency_ns\":" + (done ? std::to_string(c.ts_end - c.ts) : std::string("null"));
     j += std::string(",\"end\":\"") + end_name(c.end) + "\"";
-    std::string args, info;
+    std::string args, info, late;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         const ArgSpec& spec = ev.args[i];
         const ArgValue& a = c.args[i];
-        args += (i ? ",\"" : "\"") + std::string(spec.name) + "\":";
+        std::string value; // the decoded content, if any
         if (a.content == Content::Str) {
-            args += "\"" + escape_json(a.str) + "\"";
+            value = "\"" + escape_json(a.str) + "\"";
         } else if (a.content == Content::Struct && spec.layout) {
-            args += "{";
+            value = "{";
             for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
-                if (m) args += ",";
-                args += "\"" + std::string(spec.layout->members[m].name) +
-                        "\":" + std::to_string(m < a.members.size() ? a.members[m] : 0);
+                if (m) value += ",";
+                value += "\"" + std::string(spec.layout->members[m].name) +
+                         "\":" + std::to_string(m < a.members.size() ? a.members[m] : 0);
             }
-            args += "}";
-        } else if (!a.present || a.content == Content::Unreadable ||
-                   ((spec.decode == Decode::Struct || spec.decode == Decode::Name) && a.raw == 0)) {
-            args += "null";
+            value += "}";
+        }
+        const bool pointer = spec.decode == Decode::Struct || spec.decode == Decode::Name;
+        args += (i ? ",\"" : "\"") + std::string(spec.name) + "\":";
+        if (!value.empty() && a.src != Source::UserLate) {
+            args += value;
+        } else if (!a.present || (pointer && a.raw == 0)) {
+            args += "null"; // unknown, or a NULL pointer
         } else {
-            args += spec.decode == Decode::UInt || spec.decode == Decode::Ptr
+            // The address: a pointer whose content is unreadable or was read late is never null.
+            args += spec.decode == Decode::UInt || spec.decode == Decode::Ptr || pointer
                         ? std::to_string(static_cast<std::uint64_t>(a.raw))
                         : std::to_string(a.raw);
         }
+        if (!value.empty() && a.src == Source::UserLate)
+            late += (late.empty() ? "\"" : ",\"") + std::string(spec.name) + "\":" + value;
         if (a.content != Content::None) {
             if (!info.empty()) info += ",";
             info += "\"" + std::string(spec.name) + "\":{\"tags\":" + tags_json(spec.tags, a.src) +
@@ -160,7 +172,9 @@ std::string json_line(const Call& c, const FormatOptions& o) {
             info += "}";
         }
     }
-    j += ",\"args\":{" + args + "},\"arg_info\":{" + info + "}}";
+    j += ",\"args\":{" + args + "}";
+    if (!late.empty()) j += ",\"late\":{" + late + "}";
+    j += ",\"arg_info\":{" + info + "}}";
     return j;
 }
 

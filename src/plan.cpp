@@ -78,37 +78,52 @@ void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<co
             add(p, arg, loc + ":x64", Source::Register);
             add(p, arg + "$str", "+0(" + loc + "):" + str_type, Source::UserAtEntry);
             break;
-        case Load::KernelStruct:
-        case Load::UserStruct: {
-            const bool kern = fi.load == Load::KernelStruct;
+        case Load::UserStruct:
             add(p, arg, loc + ":x64", Source::Register);
             for (const auto& m : a.layout->members)
                 add(p, arg + "." + std::string(m.name),
-                    (kern ? "+" : udref) + std::to_string(m.offset) + "(" + loc + "):" + int_type(m),
-                    kern ? Source::KernelCopy : Source::UserAtEntry);
+                    udref + std::to_string(m.offset) + "(" + loc + "):" + int_type(m), Source::UserAtEntry);
             break;
-        }
+        case Load::KernelStruct:
+            // Inner points: the kernel pointer (NULL when the caller passed none), then the copy.
+            add(p, arg + "$kptr", loc + ":x64", Source::Register);
+            for (const auto& m : a.layout->members)
+                add(p, arg + "." + std::string(m.name),
+                    "+" + std::to_string(m.offset) + "(" + loc + "):" + int_type(m), Source::KernelCopy);
+            break;
         case Load::KernelMtype:
-            // do_msgsnd(msqid, long mtype, void __user *mtext, ...): msgp = mtext - 8.
-            add(p, arg, arg_location(k, conv, fi.pos + 1) + ":x64", Source::Register, 8);
+            // do_msgsnd(msqid, long mtype, void __user *mtext, ...): the mtype the kernel read.
             add(p, arg + ".mtype", loc + ":s64", Source::KernelCopy);
             break;
         }
     }
 }
 
-Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const ProbePoint& pt,
-                               const std::string& symbol, const std::string& group) {
-    Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), symbol, {}, Role::Entry, event_index(ev)};
-    add_fetch(entry, k, ev, pt.fetch, pt.conv, false, "");
-    Probe ret{ProbeKind::Kretprobe, group,          std::string(ev.name) + "_ret", symbol, {},
+struct Point {
+    const ProbePoint* pt;
+    std::string symbol; // with the arch prefix
+};
+
+// Entry and return on the boundary; an inner kprobe adds the kernel's copies.
+Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const Point& at, const Point* inner,
+                               const std::string& group) {
+    Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), at.symbol, {}, Role::Entry, event_index(ev)};
+    add_fetch(entry, k, ev, at.pt->fetch, at.pt->conv, false, "");
+    Probe ret{ProbeKind::Kretprobe, group,          std::string(ev.name) + "_ret", at.symbol, {},
               Role::Return,         event_index(ev)};
-    add(ret, "$ret", "$retval:" + std::string(pt.ret_type), Source::Register);
+    add(ret, "$ret", "$retval:" + std::string(at.pt->ret_type), Source::Register);
     ret.fields.back().name = "ret";
     // Blocked receivers hold a kretprobe instance each; the default (2 x CPUs) runs out.
     ret.maxactive = k.maxactive ? 64 : 0;
-    std::string label = "kprobe " + symbol;
-    return Alternative{label, {std::move(entry), std::move(ret)}};
+    Alternative alt{"kprobe " + at.symbol, {std::move(entry), std::move(ret)}};
+    if (inner) {
+        Probe in{ProbeKind::Kprobe, group,          std::string(ev.name) + "_in", inner->symbol, {},
+                 Role::Inner,       event_index(ev)};
+        add_fetch(in, k, ev, inner->pt->fetch, inner->pt->conv, false, "");
+        alt.probes.push_back(std::move(in));
+        alt.label += " + " + inner->symbol + " (kernel copies)";
+    }
+    return alt;
 }
 
 Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev, const PlanOptions& opt) {
@@ -247,10 +262,24 @@ Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
         const EventSpec& ev = cat[idx];
         EventPlan ep{idx, {}};
         if (b == Backend::Kprobe) {
+            // Each boundary with each inner point, then the boundary alone:
+            // the self-test takes the first that sees every canary as made.
+            std::vector<Point> bounds, inners;
+            std::vector<ProbePoint> first; // test hook: a point of the caller's choice, first
+            for (const auto& [e, sym] : opt.test_first)
+                if (e == idx)
+                    first.push_back(ProbePoint{sym, Conv::Direct, "s64", {}, "test hook", Reach::Boundary});
+            for (const auto& pt : first)
+                bounds.push_back(Point{&pt, std::string(pt.symbol)});
             for (const auto& pt : ev.kprobe_points) {
                 std::string sym;
                 if (point_available(k, pt, &sym))
-                    ep.alts.push_back(kprobe_alternative(k, ev, pt, sym, opt.group));
+                    (pt.reach == Reach::Boundary ? bounds : inners).push_back(Point{&pt, sym});
+            }
+            for (const auto& at : bounds) {
+                for (const auto& in : inners)
+                    ep.alts.push_back(kprobe_alternative(k, ev, at, &in, opt.group));
+                ep.alts.push_back(kprobe_alternative(k, ev, at, nullptr, opt.group));
             }
         } else if (k.has_event("syscalls/sys_enter_" + std::string(ev.name)) &&
                    k.has_event("syscalls/sys_exit_" + std::string(ev.name))) {

@@ -39,6 +39,7 @@ const char* role_name(Role r) {
     case Role::TaskNew: return "task_new";
     case Role::TaskRename: return "task_rename";
     case Role::TaskExit: return "task_exit";
+    case Role::Inner: return "inner";
     }
     return "?";
 }
@@ -87,7 +88,8 @@ Recording load_recording(const std::string& dir) {
                                                               {"tracepoint", ProbeKind::Tracepoint}};
     static const std::pair<const char*, Role> roles[] = {
         {"entry", Role::Entry},      {"return", Role::Return},          {"wrapper", Role::Wrapper},
-        {"task_new", Role::TaskNew}, {"task_rename", Role::TaskRename}, {"task_exit", Role::TaskExit}};
+        {"task_new", Role::TaskNew}, {"task_rename", Role::TaskRename}, {"task_exit", Role::TaskExit},
+        {"inner", Role::Inner}};
     static const std::pair<const char*, Source> sources[] = {{"register", Source::Register},
                                                              {"kernel-copy", Source::KernelCopy},
                                                              {"user-at-entry", Source::UserAtEntry},

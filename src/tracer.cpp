@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -121,6 +122,10 @@ public:
         po.group = session_.name();
         po.events = o.events;
         po.names = o.names;
+        // Tests only: MQTRACE_TEST_FIRST=event:symbol tries that kernel function first.
+        if (const char* t = std::getenv("MQTRACE_TEST_FIRST"); t && std::strchr(t, ':'))
+            if (const EventSpec* ev = find_event(std::string_view(t, std::strchr(t, ':') - t)))
+                po.test_first.emplace_back(event_index(*ev), std::strchr(t, ':') + 1);
         if (b == Backend::Syscalls && o.names != NameMode::Late && k.uprobe_events) po.libcs = find_libcs();
         plan_ = make_plan(k, b, po);
         for (const auto& ep : plan_.events)
@@ -330,45 +335,67 @@ private:
     }
 
     std::vector<std::string> selftest(const std::vector<int>& evs, std::vector<Item>& early) {
-        canaries_.call(evs);
-        const int self = static_cast<int>(gettid());
-        std::vector<std::string> why(evs.size(), "no call seen (the probe never fired)");
-        std::vector<bool> seen(evs.size(), false);
-        for (int r = 0; r < kSelftestRounds; ++r) {
+        const std::vector<Canary> ks = Canaries::of(evs);
+        canaries_.call(ks);
+        auto slot = [&](int ev) {
+            for (std::size_t e = 0; e < evs.size(); ++e)
+                if (evs[e] == ev) return e;
+            return evs.size();
+        };
+        std::vector<std::string> why(evs.size());
+        std::vector<bool> seen(ks.size(), false);
+        std::size_t left = ks.size();
+        for (int r = 0; r < kSelftestRounds && left > 0; ++r) {
             std::vector<Item> items;
             round(items, false);
             for (auto& it : items) {
-                if (!(it.is_call && it.call.tid == self)) {
+                if (!(it.is_call && it.call.tid == self_tid_)) {
                     early.push_back(std::move(it));
                     continue;
                 }
-                for (std::size_t e = 0; e < evs.size(); ++e)
-                    if (it.call.ev == evs[e] && !seen[e]) {
-                        seen[e] = true;
-                        why[e] = canaries_.check(it.call, name_source(evs[e]));
+                // The calls of one event come back in the order they were made.
+                for (std::size_t k = 0; k < ks.size(); ++k)
+                    if (!seen[k] && ks[k].ev == it.call.ev) {
+                        seen[k] = true;
+                        --left;
+                        const std::size_t e = slot(ks[k].ev);
+                        if (std::string w = canaries_.check(ks[k], it.call, sources(ks[k].ev));
+                            why[e].empty())
+                            why[e] = w;
+                        break;
                     }
             }
-            bool all = true;
-            for (bool s : seen)
-                all = all && s;
-            if (all) break;
-            usleep(kIntervalMs * 1000);
+            if (left > 0) usleep(kIntervalMs * 1000);
+        }
+        for (std::size_t k = 0; k < ks.size(); ++k) {
+            const std::size_t e = slot(ks[k].ev);
+            if (seen[k] || !why[e].empty()) continue;
+            why[e] = std::string(ks[k].what) + ": no call seen (the probe never fired" +
+                     (ks[k].kind == CanaryKind::Fault || ks[k].kind == CanaryKind::Invalid
+                          ? ": it misses calls the kernel rejects before it)"
+                          : ")");
         }
         return why;
     }
 
-    Source name_source(int ev) const {
-        if (b_ == Backend::Kprobe) return Source::UserAtEntry;
+    // Where the canaries' values must come from with the alternative installed now.
+    CanarySources sources(int ev) const {
+        CanarySources s;
+        const bool kp = b_ == Backend::Kprobe;
+        s.name = kp ? Source::UserAtEntry : Source::UserLate;
+        s.rejected = s.reached = kp ? Source::UserAtEntry : Source::UserLate;
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
             if (plan_.events[i].ev == ev)
-                for (const auto& p : plan_.events[i].alts[alt_[i]].probes)
-                    if (p.role == Role::Wrapper) return Source::UserAtEntry;
-        return Source::UserLate;
+                for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
+                    if (p.role == Role::Wrapper) s.name = Source::UserAtEntry;
+                    if (p.role == Role::Inner) s.reached = Source::KernelCopy;
+                }
+        return s;
     }
 
     bool keep(const Item& it) const {
         if (!it.is_call) return true;
-        if (it.call.pid == getpid() || it.call.tid == static_cast<int>(gettid())) return false;
+        if (it.call.pid == self_pid_ || it.call.tid == self_tid_) return false;
         return o_.pid < 0 || it.call.pid == o_.pid;
     }
 
@@ -386,6 +413,8 @@ private:
     std::optional<Reader> reader_;
     Merger merger_;
     Canaries canaries_;
+    const int self_pid_ = getpid();
+    const int self_tid_ = static_cast<int>(gettid());
     std::string failures_;
     std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
     unsigned rounds_ = 0;
@@ -449,6 +478,10 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
         return kExitOk;
     }
     Output out(o.output);
+    // Probe points the self-test rejected: each was replaced by the next one.
+    const std::string& f = run.failures();
+    for (std::size_t p = 0, q; (q = f.find('\n', p)) != std::string::npos; p = q + 1)
+        std::fprintf(stderr, "mqtrace: self-test rejected %s\n", f.substr(p, q - p).c_str());
     std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend. Ctrl-C to end.\n",
                  o.events.size(), backend_name(b));
     if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());

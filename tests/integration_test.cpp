@@ -236,6 +236,12 @@ std::string hex(const std::string& s) {
     return o;
 }
 
+int errno_of(const std::string& name) {
+    for (int e = 1; e < 4096; ++e)
+        if (const char* n = strerrorname_np(e); n && name == n) return e;
+    return 0;
+}
+
 std::vector<std::string> tags(const Value& call, const std::string& arg) {
     std::vector<std::string> out;
     for (const auto& t : call["arg_info"][arg]["tags"].items)
@@ -244,6 +250,17 @@ std::vector<std::string> tags(const Value& call, const std::string& arg) {
 }
 
 std::string source(const Value& call, const std::string& arg) { return call["arg_info"][arg]["source"].s(); }
+
+// The decoded content of a pointer argument: in "args" when it is what the
+// kernel received, in "late" (with the address in "args") when it was read
+// after the call and may differ from it.
+const Value& content(const Value& c, const std::string& arg) {
+    if (c["arg_info"].has(arg) && source(c, arg) == "user-late") {
+        EXPECT_EQ(c["args"][arg].type, Value::Number) << arg << ": a late read is never the argument";
+        return c["late"][arg];
+    }
+    return c["args"][arg];
+}
 
 void expect_user(const Value& c, const std::string& arg, const std::string& src, bool opt) {
     EXPECT_EQ(source(c, arg), src) << arg;
@@ -301,56 +318,56 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     ASSERT_GE(fd, 0);
     // 1-2: mq_open(O_CREAT), then O_EXCL on the same name
     expect_call(calls[0], "mq_open", fd, nullptr);
-    EXPECT_EQ(calls[0]["args"]["name"].s(), name);
+    EXPECT_EQ(content(calls[0], "name").s(), name);
     expect_source(calls[0], "name", src_of("name", v), false);
     EXPECT_EQ(calls[0]["args"]["oflag"].i(), 0102); // O_RDWR|O_CREAT
     EXPECT_EQ(calls[0]["args"]["mode"].i(), 0600);
-    const Value& attr = calls[0]["args"]["attr"];
+    const Value& attr = content(calls[0], "attr");
     EXPECT_EQ(attr["mq_flags"].i(), 0);
     EXPECT_EQ(attr["mq_maxmsg"].i(), 4);
     EXPECT_EQ(attr["mq_msgsize"].i(), 64);
     EXPECT_EQ(attr["mq_curmsgs"].i(), 0);
     expect_source(calls[0], "attr", src_of("attr", v), true);
     expect_call(calls[1], "mq_open", -17, "EEXIST");
-    EXPECT_EQ(calls[1]["args"]["name"].s(), name);
+    EXPECT_EQ(content(calls[1], "name").s(), name);
     EXPECT_EQ(calls[1]["args"]["oflag"].i(), 0302); // O_RDWR|O_CREAT|O_EXCL
     // 3-4: send and receive with an absolute timeout
     expect_call(calls[2], "mq_timedsend", 0, nullptr);
     EXPECT_EQ(calls[2]["args"]["mqdes"].i(), fd);
     EXPECT_EQ(calls[2]["args"]["msg_len"].i(), 5);
     EXPECT_EQ(calls[2]["args"]["msg_prio"].i(), 3);
-    EXPECT_EQ(calls[2]["args"]["abs_timeout"]["tv_sec"].i(), 4102444800);
-    EXPECT_EQ(calls[2]["args"]["abs_timeout"]["tv_nsec"].i(), 5);
+    EXPECT_EQ(content(calls[2], "abs_timeout")["tv_sec"].i(), 4102444800);
+    EXPECT_EQ(content(calls[2], "abs_timeout")["tv_nsec"].i(), 5);
     expect_source(calls[2], "abs_timeout", src_of("abs_timeout", v), true);
     expect_call(calls[3], "mq_timedreceive", 5, nullptr);
     EXPECT_EQ(calls[3]["args"]["mqdes"].i(), fd);
     EXPECT_EQ(calls[3]["args"]["msg_len"].i(), 64);
     EXPECT_NE(calls[3]["args"]["msg_prio"].i(), 0);
-    EXPECT_EQ(calls[3]["args"]["abs_timeout"]["tv_sec"].i(), 4102444800);
+    EXPECT_EQ(content(calls[3], "abs_timeout")["tv_sec"].i(), 4102444800);
     // 5-6: mq_notify with SIGEV_SIGNAL/SIGUSR2, then NULL
     expect_call(calls[4], "mq_notify", 0, nullptr);
-    EXPECT_EQ(calls[4]["args"]["sevp"]["sigev_notify"].i(), 0);
-    EXPECT_EQ(calls[4]["args"]["sevp"]["sigev_signo"].i(), SIGUSR2);
+    EXPECT_EQ(content(calls[4], "sevp")["sigev_notify"].i(), 0);
+    EXPECT_EQ(content(calls[4], "sevp")["sigev_signo"].i(), SIGUSR2);
     expect_source(calls[4], "sevp", src_of("sevp", v), true);
     expect_call(calls[5], "mq_notify", 0, nullptr);
-    EXPECT_TRUE(calls[5]["args"]["sevp"].is_null());
+    EXPECT_TRUE(content(calls[5], "sevp").is_null());
     EXPECT_FALSE(calls[5]["arg_info"].has("sevp"));
     // 7-8: mq_setattr(O_NONBLOCK), mq_getattr
     expect_call(calls[6], "mq_getsetattr", 0, nullptr);
-    EXPECT_EQ(calls[6]["args"]["newattr"]["mq_flags"].i(), O_NONBLOCK);
+    EXPECT_EQ(content(calls[6], "newattr")["mq_flags"].i(), O_NONBLOCK);
     expect_source(calls[6], "newattr", src_of("newattr", v), true);
     EXPECT_NE(calls[6]["args"]["oldattr"].i(), 0);
     expect_call(calls[7], "mq_getsetattr", 0, nullptr);
-    EXPECT_TRUE(calls[7]["args"]["newattr"].is_null());
+    EXPECT_TRUE(content(calls[7], "newattr").is_null());
     // 9: non-blocking receive on an empty queue
     expect_call(calls[8], "mq_timedreceive", -11, "EAGAIN");
-    EXPECT_TRUE(calls[8]["args"]["abs_timeout"].is_null());
+    EXPECT_TRUE(content(calls[8], "abs_timeout").is_null());
     // 10-11: unlink twice
     expect_call(calls[9], "mq_unlink", 0, nullptr);
-    EXPECT_EQ(calls[9]["args"]["name"].s(), name);
+    EXPECT_EQ(content(calls[9], "name").s(), name);
     expect_source(calls[9], "name", src_of("name", v), false);
     expect_call(calls[10], "mq_unlink", -2, "ENOENT");
-    EXPECT_EQ(calls[10]["args"]["name"].s(), name);
+    EXPECT_EQ(content(calls[10], "name").s(), name);
     // 12-13: msgget
     const long id = reported(w, 11);
     ASSERT_GE(id, 0);
@@ -363,7 +380,7 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     // 14-16: msgsnd, msgrcv, msgrcv(IPC_NOWAIT) on an empty queue
     expect_call(calls[13], "msgsnd", 0, nullptr);
     EXPECT_EQ(calls[13]["args"]["msqid"].i(), id);
-    EXPECT_EQ(calls[13]["args"]["msgp"]["mtype"].i(), 42);
+    EXPECT_EQ(content(calls[13], "msgp")["mtype"].i(), 42);
     expect_source(calls[13], "msgp", src_of("msgp", v), false);
     EXPECT_EQ(calls[13]["args"]["msgsz"].i(), 7);
     EXPECT_EQ(calls[13]["args"]["msgflg"].i(), 0);
@@ -452,11 +469,13 @@ TEST_F(Integration, NameOfProcessThatExitsAtOnce) {
     expect_call(s[0], "mq_open", -2, "ENOENT");
     if (kprobe()) {
         EXPECT_EQ(s[0]["args"]["name"].s(), name);
-    } else if (s[0]["args"]["name"].is_null()) {
-        EXPECT_EQ(source(s[0], "name"), "user-late");
-        EXPECT_FALSE(s[0]["arg_info"]["name"]["unreadable"].s().empty());
     } else {
-        EXPECT_EQ(s[0]["args"]["name"].s(), name); // the late read won the race
+        EXPECT_EQ(source(s[0], "name"), "user-late");
+        EXPECT_NE(s[0]["args"]["name"].i(), 0) << "a non-NULL pointer shown as NULL";
+        if (s[0].has("late"))
+            EXPECT_EQ(s[0]["late"]["name"].s(), name); // the late read won the race
+        else
+            EXPECT_FALSE(s[0]["arg_info"]["name"]["unreadable"].s().empty());
     }
 }
 
@@ -489,6 +508,81 @@ TEST_F(Integration, NoNameOfAnExitingLibcCallerIsLost) {
     EXPECT_EQ(seen, n);
     EXPECT_EQ(named, n);
     EXPECT_NE(t.err().find("lost events: 0 reported"), std::string::npos) << t.err();
+}
+
+// Every call is seen whatever its outcome, exactly once: the calls the
+// syscall wrapper rejects before any inner kernel function (bad pointers,
+// invalid timeouts, a bad mtype) as much as the rest, with the arguments that
+// could be read and, for unreadable pointers, the address and no made-up value.
+TEST_F(Integration, EarlyFailuresAppearExactlyOnce) {
+    Tracer t;
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    Workload w = run_workload({"--linger", "300", "errors", tag()});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    // "event ret errno pid", in the order made; a child made the EACCES calls.
+    struct Made {
+        std::string ev, err;
+        long ret;
+        pid_t pid;
+    };
+    std::vector<Made> made;
+    for (const auto& line : w.report) {
+        std::istringstream in(line);
+        Made m;
+        in >> m.ev >> m.ret >> m.err >> m.pid;
+        made.push_back(m);
+    }
+    ASSERT_EQ(made.size(), 44u);
+    const pid_t child = made[37].pid;
+    ASSERT_NE(child, w.pid);
+    std::vector<Value> calls = t.calls(w.pid), kid = t.calls(child);
+    std::vector<Made> parent_made, child_made;
+    for (const auto& m : made)
+        (m.pid == child ? child_made : parent_made).push_back(m);
+    auto same = [](const std::vector<Value>& seen, const std::vector<Made>& want) {
+        ASSERT_EQ(seen.size(), want.size()) << "every call exactly once";
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            EXPECT_EQ(seen[i]["event"].s(), want[i].ev) << i;
+            EXPECT_EQ(seen[i]["end"].s(), "returned") << i;
+            EXPECT_EQ(seen[i]["ret"].i(),
+                      want[i].ret < 0 ? -static_cast<long>(errno_of(want[i].err)) : want[i].ret)
+                << i << " " << want[i].ev;
+            if (want[i].ret < 0) {
+                EXPECT_EQ(seen[i]["errno"].s(), want[i].err) << i << " " << want[i].ev;
+            }
+        }
+    };
+    ASSERT_NO_FATAL_FAILURE(same(calls, parent_made));
+    ASSERT_NO_FATAL_FAILURE(same(kid, child_made));
+    for (const auto& c : kid)
+        EXPECT_EQ(c["errno"].s(), "EACCES");
+    // Unreadable pointers: the address, never a value and never null.
+    const std::vector<std::pair<int, std::string>> bad{
+        {0, "name"},         {1, "attr"},  {4, "name"},     {7, "abs_timeout"}, {10, "msg_ptr"},
+        {12, "abs_timeout"}, {15, "sevp"}, {18, "newattr"}, {19, "oldattr"},    {24, "msgp"},
+        {30, "msgp"},        {32, "buf"},  {33, "buf"}};
+    for (const auto& [i, arg] : bad) {
+        EXPECT_EQ(calls[i]["args"][arg].type, Value::Number) << i << " " << arg;
+        if (calls[i]["args"][arg].type == Value::Number) {
+            EXPECT_EQ(calls[i]["args"][arg].i(), 16) << i << " " << arg;
+        }
+        EXPECT_FALSE(calls[i].has("late") && calls[i]["late"].has(arg)) << i << " " << arg;
+    }
+    // Invalid values, as the caller passed them.
+    EXPECT_EQ(content(calls[2], "attr")["mq_maxmsg"].i(), 0);
+    EXPECT_EQ(content(calls[8], "abs_timeout")["tv_sec"].i(), -1);
+    EXPECT_EQ(content(calls[9], "abs_timeout")["tv_nsec"].i(), 1000000000);
+    EXPECT_EQ(content(calls[13], "abs_timeout")["tv_nsec"].i(), -1);
+    EXPECT_EQ(content(calls[16], "sevp")["sigev_notify"].i(), 99);
+    EXPECT_EQ(content(calls[20], "newattr")["mq_flags"].i(), 1);
+    EXPECT_EQ(content(calls[25], "msgp")["mtype"].i(), 0);
+    EXPECT_EQ(calls[26]["args"]["msgsz"].text, "18446744073709551615");
+    EXPECT_EQ(calls[28]["args"]["msgsz"].text, "18446744073709551615");
+    EXPECT_EQ(calls[31]["args"]["cmd"].i(), 12345);
+    EXPECT_EQ(calls[34]["args"]["msqid"].i(), -1);
+    EXPECT_EQ(calls[11]["args"]["mqdes"].i(), -1);
+    EXPECT_EQ(calls[3]["args"]["name"].is_null() ? std::string() : content(calls[3], "name").s(),
+              "mqt-" + tag() + "-missing");
 }
 
 TEST_F(Integration, HostileAndLongNames) {
@@ -696,7 +790,13 @@ TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
     EXPECT_NE(out.find("backend " + backend()), std::string::npos) << out;
     EXPECT_NE(out.find("echo 'mono' > /sys/kernel/tracing/instances/mqtrace_"), std::string::npos) << out;
     if (kprobe()) {
-        EXPECT_NE(out.find(" do_mq_open name=%di:x64 name_str=+0(%di):ustring oflag=%si:s32"),
+        // Every call at the syscall wrapper; do_mq_open adds the kernel's copy of attr.
+        EXPECT_NE(out.find(" __x64_sys_mq_open name=+112(%di):x64 name_str=+0(+112(%di)):ustring "),
+                  std::string::npos)
+            << out;
+        EXPECT_NE(out.find("p:mqtrace_"), std::string::npos) << out;
+        EXPECT_NE(out.find("/mq_open_in do_mq_open attr_kptr=%cx:x64 "), std::string::npos) << out;
+        EXPECT_NE(out.find("#  mq_open: kprobe __x64_sys_mq_open + do_mq_open (kernel copies)"),
                   std::string::npos)
             << out;
     } else {

@@ -75,11 +75,13 @@ TEST(Plan, Linux310UsesSysWrappersAndString) {
            "r:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64"}));
     EXPECT_EQ(lines(p, "msgget"), (L{"p:mqtrace_42/msgget sys_msgget key=%di:s32 msgflg=%si:s32",
                                      "r:mqtrace_42/msgget_ret sys_msgget ret=$retval:s64"}));
+    // Every call at sys_msgsnd; do_msgsnd adds the mtype the kernel read.
     EXPECT_EQ(
         lines(p, "msgsnd"),
-        (L{"p:mqtrace_42/msgsnd do_msgsnd msqid=%di:s32 msgp=%dx:x64 msgp__mtype=%si:s64 msgsz=%cx:u64 "
-           "msgflg=%r8:s32",
-           "r:mqtrace_42/msgsnd_ret do_msgsnd ret=$retval:s64", "|",
+        (L{"p:mqtrace_42/msgsnd sys_msgsnd msqid=%di:s32 msgp=%si:x64 msgp__mtype=+0(%si):s64 msgsz=%dx:u64 "
+           "msgflg=%cx:s32",
+           "r:mqtrace_42/msgsnd_ret sys_msgsnd ret=$retval:s64",
+           "p:mqtrace_42/msgsnd_in do_msgsnd msgp__mtype=%si:s64", "|",
            "p:mqtrace_42/msgsnd sys_msgsnd msqid=%di:s32 msgp=%si:x64 msgp__mtype=+0(%si):s64 msgsz=%dx:u64 "
            "msgflg=%cx:s32",
            "r:mqtrace_42/msgsnd_ret sys_msgsnd ret=$retval:s64"}));
@@ -87,20 +89,25 @@ TEST(Plan, Linux310UsesSysWrappersAndString) {
                                      "r:mqtrace_42/msgctl_ret sys_msgctl ret=$retval:s64"}));
 }
 
-TEST(Plan, Linux414PrefersDoMqOpenAndSetsMaxactive) {
+TEST(Plan, Linux414AnchorsAtSysAndAddsDoMqOpen) {
     const Plan p = plan_for(profile("linux-4.14-x86_64"), Backend::Kprobe);
-    const L open = lines(p, "mq_open");
-    ASSERT_EQ(open.size(), 5u);
-    EXPECT_EQ(open[0], "p:mqtrace_42/mq_open do_mq_open name=%di:x64 name_str=+0(%di):string oflag=%si:s32 "
-                       "mode=%dx:u16 attr=%cx:x64 attr__mq_flags=+0(%cx):s64 attr__mq_maxmsg=+8(%cx):s64 "
-                       "attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64");
-    EXPECT_EQ(open[1], "r64:mqtrace_42/mq_open_ret do_mq_open ret=$retval:s32");
-    EXPECT_EQ(open[4], "r64:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64");
+    EXPECT_EQ(lines(p, "mq_open"),
+              (L{"p:mqtrace_42/mq_open sys_mq_open name=%di:x64 name_str=+0(%di):string oflag=%si:s32 "
+                 "mode=%dx:u16 attr=%cx:x64 attr__mq_flags=+0(%cx):s64 attr__mq_maxmsg=+8(%cx):s64 "
+                 "attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64",
+                 "r64:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64",
+                 "p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%cx:x64 attr__mq_flags=+0(%cx):s64 "
+                 "attr__mq_maxmsg=+8(%cx):s64 attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64",
+                 "|",
+                 "p:mqtrace_42/mq_open sys_mq_open name=%di:x64 name_str=+0(%di):string oflag=%si:s32 "
+                 "mode=%dx:u16 attr=%cx:x64 attr__mq_flags=+0(%cx):s64 attr__mq_maxmsg=+8(%cx):s64 "
+                 "attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64",
+                 "r64:mqtrace_42/mq_open_ret sys_mq_open ret=$retval:s64"}));
     EXPECT_EQ(lines(p, "mq_unlink"),
               (L{"p:mqtrace_42/mq_unlink sys_mq_unlink name=%di:x64 name_str=+0(%di):string",
                  "r64:mqtrace_42/mq_unlink_ret sys_mq_unlink ret=$retval:s64"}));
-    EXPECT_EQ(lines(p, "mq_notify").at(0),
-              "p:mqtrace_42/mq_notify do_mq_notify mqdes=%di:s32 sevp=%si:x64 sevp__sigev_value=+0(%si):u64 "
+    EXPECT_EQ(lines(p, "mq_notify").at(2),
+              "p:mqtrace_42/mq_notify_in do_mq_notify sevp_kptr=%si:x64 sevp__sigev_value=+0(%si):u64 "
               "sevp__sigev_signo=+8(%si):s32 sevp__sigev_notify=+12(%si):s32 "
               "sevp__sigev_notify_thread_id=+16(%si):s32");
 }
@@ -108,21 +115,17 @@ TEST(Plan, Linux414PrefersDoMqOpenAndSetsMaxactive) {
 TEST(Plan, Linux54UsesPtRegsWrappersUstringAndUserDeref) {
     const Plan p = plan_for(profile("linux-5.4-x86_64"), Backend::Kprobe);
     const L open = lines(p, "mq_open");
-    ASSERT_EQ(open.size(), 5u);
-    EXPECT_EQ(open[0].rfind(
-                  "p:mqtrace_42/mq_open do_mq_open name=%di:x64 name_str=+0(%di):ustring oflag=%si:s32 ", 0),
-              0u);
-    EXPECT_EQ(open[3],
+    ASSERT_EQ(open.size(), 6u);
+    EXPECT_EQ(open[0],
               "p:mqtrace_42/mq_open __x64_sys_mq_open name=+112(%di):x64 name_str=+0(+112(%di)):ustring "
               "oflag=+104(%di):s32 mode=+96(%di):u16 attr=+56(%di):x64 attr__mq_flags=+u0(+56(%di)):s64 "
               "attr__mq_maxmsg=+u8(+56(%di)):s64 attr__mq_msgsize=+u16(+56(%di)):s64 "
               "attr__mq_curmsgs=+u24(+56(%di)):s64");
+    EXPECT_EQ(open[2].rfind("p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%cx:x64 ", 0), 0u);
     EXPECT_EQ(lines(p, "msgget"),
-              (L{"p:mqtrace_42/msgget ksys_msgget key=%di:s32 msgflg=%si:s32",
-                 "r64:mqtrace_42/msgget_ret ksys_msgget ret=$retval:s64", "|",
-                 "p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32",
+              (L{"p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32",
                  "r64:mqtrace_42/msgget_ret __x64_sys_msgget ret=$retval:s64"}));
-    EXPECT_EQ(lines(p, "msgrcv").at(6),
+    EXPECT_EQ(lines(p, "msgrcv").at(0),
               "p:mqtrace_42/msgrcv __x64_sys_msgrcv msqid=+112(%di):s32 msgp=+104(%di):x64 "
               "msgsz=+96(%di):u64 msgtyp=+56(%di):s64 msgflg=+72(%di):s32");
     EXPECT_EQ(
@@ -131,14 +134,22 @@ TEST(Plan, Linux54UsesPtRegsWrappersUstringAndUserDeref) {
            "r64:mqtrace_42/msgctl_ret __x64_sys_msgctl ret=$retval:s64"}));
 }
 
-// Debian 6.1: the kernel the VM boots. ksys_msgget is listed first, never
-// fires (inlined), and the self-test falls back to __x64_sys_msgget.
+// Debian 6.1: the kernel the VM boots. Every call is anchored at the pt_regs
+// wrapper; do_mq_timedsend adds the timeout as the kernel copied it.
 TEST(Plan, Debian61) {
     const Plan p = plan_for(profile("linux-6.1-x86_64"), Backend::Kprobe);
-    EXPECT_EQ(lines(p, "mq_timedsend").at(0),
-              "p:mqtrace_42/mq_timedsend do_mq_timedsend mqdes=%di:s32 msg_ptr=%si:x64 msg_len=%dx:u64 "
-              "msg_prio=%cx:u32 abs_timeout=%r8:x64 abs_timeout__tv_sec=+0(%r8):s64 "
-              "abs_timeout__tv_nsec=+8(%r8):s64");
+    EXPECT_EQ(lines(p, "mq_timedsend"),
+              (L{"p:mqtrace_42/mq_timedsend __x64_sys_mq_timedsend mqdes=+112(%di):s32 msg_ptr=+104(%di):x64 "
+                 "msg_len=+96(%di):u64 msg_prio=+56(%di):u32 abs_timeout=+72(%di):x64 "
+                 "abs_timeout__tv_sec=+u0(+72(%di)):s64 abs_timeout__tv_nsec=+u8(+72(%di)):s64",
+                 "r64:mqtrace_42/mq_timedsend_ret __x64_sys_mq_timedsend ret=$retval:s64",
+                 "p:mqtrace_42/mq_timedsend_in do_mq_timedsend abs_timeout_kptr=%r8:x64 "
+                 "abs_timeout__tv_sec=+0(%r8):s64 abs_timeout__tv_nsec=+8(%r8):s64",
+                 "|",
+                 "p:mqtrace_42/mq_timedsend __x64_sys_mq_timedsend mqdes=+112(%di):s32 msg_ptr=+104(%di):x64 "
+                 "msg_len=+96(%di):u64 msg_prio=+56(%di):u32 abs_timeout=+72(%di):x64 "
+                 "abs_timeout__tv_sec=+u0(+72(%di)):s64 abs_timeout__tv_nsec=+u8(+72(%di)):s64",
+                 "r64:mqtrace_42/mq_timedsend_ret __x64_sys_mq_timedsend ret=$retval:s64"}));
     EXPECT_EQ(
         lines(p, "mq_getsetattr"),
         (L{"p:mqtrace_42/mq_getsetattr __x64_sys_mq_getsetattr mqdes=+112(%di):s32 newattr=+104(%di):x64 "
@@ -146,14 +157,71 @@ TEST(Plan, Debian61) {
            "newattr__mq_msgsize=+u16(+104(%di)):s64 newattr__mq_curmsgs=+u24(+104(%di)):s64 "
            "oldattr=+96(%di):x64",
            "r64:mqtrace_42/mq_getsetattr_ret __x64_sys_mq_getsetattr ret=$retval:s64"}));
-    const L msgget = lines(p, "msgget");
-    ASSERT_EQ(msgget.size(), 5u);
-    EXPECT_EQ(msgget[0], "p:mqtrace_42/msgget ksys_msgget key=%di:s32 msgflg=%si:s32");
-    EXPECT_EQ(msgget[3], "p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32");
-    EXPECT_EQ(lines(p, "msgsnd").at(0), "p:mqtrace_42/msgsnd do_msgsnd msqid=%di:s32 msgp=%dx:x64 "
-                                        "msgp__mtype=%si:s64 msgsz=%cx:u64 msgflg=%r8:s32");
+    // ksys_msgget is in kallsyms but inlined (it never fires): not a candidate.
+    EXPECT_EQ(lines(p, "msgget"),
+              (L{"p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32",
+                 "r64:mqtrace_42/msgget_ret __x64_sys_msgget ret=$retval:s64"}));
+    EXPECT_EQ(lines(p, "msgsnd").at(2), "p:mqtrace_42/msgsnd_in do_msgsnd msgp__mtype=%si:s64");
     ASSERT_EQ(p.tasks.size(), 3u);
     EXPECT_EQ(p.tasks[0].system + "/" + p.tasks[0].event, "task/task_newtask");
+}
+
+// Which probe sees every call (the anchor: entry and return of the first
+// alternative) and which adds the kernel's copies, per recorded kernel.
+TEST(Plan, EveryKernelAnchorsEveryCallAtTheSyscallBoundary) {
+    const std::vector<std::pair<std::string, std::string>> want{
+        {"linux-3.10-x86_64", "mq_open@sys_mq_open mq_unlink@sys_mq_unlink mq_timedsend@sys_mq_timedsend "
+                              "mq_timedreceive@sys_mq_timedreceive mq_notify@sys_mq_notify "
+                              "mq_getsetattr@sys_mq_getsetattr msgget@sys_msgget msgsnd@sys_msgsnd+do_msgsnd "
+                              "msgrcv@sys_msgrcv msgctl@sys_msgctl"},
+        {"linux-4.14-x86_64",
+         "mq_open@sys_mq_open+do_mq_open mq_unlink@sys_mq_unlink "
+         "mq_timedsend@sys_mq_timedsend+do_mq_timedsend "
+         "mq_timedreceive@sys_mq_timedreceive+do_mq_timedreceive "
+         "mq_notify@sys_mq_notify+do_mq_notify mq_getsetattr@sys_mq_getsetattr "
+         "msgget@sys_msgget msgsnd@sys_msgsnd+do_msgsnd msgrcv@sys_msgrcv msgctl@sys_msgctl"},
+    };
+    const std::string modern =
+        "mq_open@__x64_sys_mq_open+do_mq_open mq_unlink@__x64_sys_mq_unlink "
+        "mq_timedsend@__x64_sys_mq_timedsend+do_mq_timedsend "
+        "mq_timedreceive@__x64_sys_mq_timedreceive+do_mq_timedreceive "
+        "mq_notify@__x64_sys_mq_notify+do_mq_notify "
+        "mq_getsetattr@__x64_sys_mq_getsetattr msgget@__x64_sys_msgget "
+        "msgsnd@__x64_sys_msgsnd+do_msgsnd msgrcv@__x64_sys_msgrcv msgctl@__x64_sys_msgctl";
+    auto anchors = [](const Plan& p) {
+        std::string s;
+        for (const auto& ep : p.events) {
+            const auto& probes = ep.alts.at(0).probes;
+            EXPECT_EQ(probes.at(0).role, Role::Entry);
+            EXPECT_EQ(probes.at(1).role, Role::Return);
+            EXPECT_EQ(probes[0].place, probes[1].place);
+            s += (s.empty() ? "" : " ") + std::string(catalog()[ep.ev].name) + "@" + probes[0].place;
+            for (const auto& pr : probes)
+                if (pr.role == Role::Inner) s += "+" + pr.place;
+            // The last alternative is the boundary alone.
+            for (const auto& pr : ep.alts.back().probes)
+                EXPECT_NE(pr.role, Role::Inner);
+        }
+        return s;
+    };
+    for (const auto& [name, expect] : want)
+        EXPECT_EQ(anchors(plan_for(profile(name), Backend::Kprobe)), expect) << name;
+    EXPECT_EQ(anchors(plan_for(profile("linux-5.4-x86_64"), Backend::Kprobe)), modern);
+    EXPECT_EQ(anchors(plan_for(profile("linux-6.1-x86_64"), Backend::Kprobe)), modern);
+    // This machine: no kprobes; the syscall tracepoints see every call.
+    for (const auto& ep : plan_for(profile("linux-6.18-x86_64"), Backend::Syscalls).events)
+        EXPECT_EQ(ep.alts.at(0).probes.at(0).event, "sys_enter_" + std::string(catalog()[ep.ev].name));
+}
+
+TEST(Plan, TestHookTriesASymbolFirst) {
+    PlanOptions o;
+    o.group = "g";
+    o.events = {6};
+    o.test_first.emplace_back(6, "ksys_msgget");
+    const Plan p = make_plan(profile("linux-6.1-x86_64"), Backend::Kprobe, o);
+    ASSERT_EQ(p.events.at(0).alts.size(), 2u);
+    EXPECT_EQ(p.events[0].alts[0].label, "kprobe ksys_msgget");
+    EXPECT_EQ(p.events[0].alts[1].label, "kprobe __x64_sys_msgget");
 }
 
 // This machine: no kprobes; syscall tracepoints plus uprobes on libc for names.
@@ -213,11 +281,13 @@ TEST(Plan, Arm64RegistersAndWrappers) {
     KernelProfile kp =
         load_profile_dir(std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/linux-6.1-x86_64");
     kp.machine = "aarch64";
-    kp.symbols = "do_mq_open\n__arm64_sys_msgget\n__arm64_sys_msgctl\n";
+    kp.symbols = "do_mq_open\n__arm64_sys_mq_open\n__arm64_sys_msgget\n__arm64_sys_msgctl\n";
     const Plan p = plan_for(parse_facts(kp), Backend::Kprobe);
-    EXPECT_EQ(lines(p, "mq_open")[0].rfind(
-                  "p:mqtrace_42/mq_open do_mq_open name=%x0:x64 name_str=+0(%x0):ustring oflag=%x1:s32 ", 0),
+    EXPECT_EQ(lines(p, "mq_open")[0].rfind("p:mqtrace_42/mq_open __arm64_sys_mq_open name=+0(%x0):x64 "
+                                           "name_str=+0(+0(%x0)):ustring oflag=+8(%x0):s32 ",
+                                           0),
               0u);
+    EXPECT_EQ(lines(p, "mq_open")[2].rfind("p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%x3:x64 ", 0), 0u);
     EXPECT_EQ(lines(p, "msgctl").at(0),
               "p:mqtrace_42/msgctl __arm64_sys_msgctl msqid=+0(%x0):s32 cmd=+8(%x0):s32 buf=+16(%x0):x64");
 }

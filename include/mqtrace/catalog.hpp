@@ -86,13 +86,21 @@ struct FetchItem {
     Load load;
 };
 
+// What a probe point sees of the calls.
+enum class Reach {
+    Boundary, // the syscall's entry point: every call, whatever its outcome (entry and return probed here)
+    Inner,    // a function the call reaches only past the wrapper's checks, where the kernel's own
+              // copies of the arguments are: adds values to the call its boundary probe opened
+};
+
 // One candidate probe point for an event, with the symbols it needs.
 struct ProbePoint {
-    std::string_view symbol; // entry and return are probed on this symbol
+    std::string_view symbol;
     Conv conv;
-    std::string_view ret_type; // s32 or s64: the function's return type
+    std::string_view ret_type; // s32 or s64: the function's return type (boundary points)
     std::span<const FetchItem> fetch;
     std::string_view note; // why this point (shown in --dry-run and the man page)
+    Reach reach = Reach::Boundary;
 };
 
 enum class Family { Posix, SysV };

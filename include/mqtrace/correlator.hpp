@@ -91,6 +91,8 @@ public:
 private:
     void start(const Record& r, const Probe& p, std::vector<Item>& out);
     void merge_wrapper(Call& c, const Record& w);
+    void merge_inner(Call& c, const Record& r, const Probe& p);
+    static void distrust_probe_reads(Call& c);
     std::vector<Probe> probes_;
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid

@@ -14,10 +14,13 @@ namespace mqtrace {
 
 enum class Backend { Auto, Kprobe, Syscalls };
 enum class ProbeKind { Kprobe, Kretprobe, Uprobe, Tracepoint };
-// Entry/Return: the syscall itself. Wrapper: a uprobe on the libc wrapper, whose
-// values (keys prefixed '@') fill in arguments of the syscall entry that follows
-// on the same thread. Task*: task lifecycle, for pid/comm attribution.
-enum class Role { Entry, Return, Wrapper, TaskNew, TaskRename, TaskExit };
+// Entry/Return: the syscall itself, at its boundary (every call). Inner: a
+// kprobe inside the syscall whose values (the kernel's own copies) fill in the
+// call its entry opened on the same thread. Wrapper: a uprobe on the libc
+// wrapper, whose values (keys prefixed '@') fill in arguments of the syscall
+// entry that follows on the same thread. Task*: task lifecycle, for pid/comm
+// attribution.
+enum class Role { Entry, Return, Wrapper, TaskNew, TaskRename, TaskExit, Inner };
 
 // Where a value came from; printed in JSON as "source".
 enum class Source {
@@ -51,7 +54,7 @@ struct Probe {
 };
 
 struct Alternative {
-    std::string label; // e.g. "kprobe do_mq_open" or "syscalls:sys_enter_mq_open"
+    std::string label; // e.g. "kprobe __x64_sys_mq_open + do_mq_open" or "syscalls:sys_enter_mq_open"
     std::vector<Probe> probes;
 };
 
@@ -73,6 +76,10 @@ struct PlanOptions {
     std::vector<int> events;         // catalog indices
     std::vector<LibcTarget> libcs;   // for uprobes on the syscalls backend
     NameMode names = NameMode::Auto; // syscalls backend: how queue names are captured
+    // Tests only (MQTRACE_TEST_FIRST=event:symbol): try this kernel function
+    // first as the event's boundary, to prove that the self-test rejects a
+    // probe that never fires.
+    std::vector<std::pair<int, std::string>> test_first;
 };
 
 struct Plan {

@@ -3,6 +3,10 @@
 //   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
 //   mqworkload race TAG N            a thread rewrites the name while another opens it
 //   mqworkload block TAG             create /mqt-TAG and block in mq_receive on it (until killed)
+//   mqworkload errors TAG            every early-failure path of the ten syscalls, through
+//                                    syscall(2): EFAULT for each pointer, EINVAL for each
+//                                    checked value, EBADF, ENOENT, and EACCES (from a child
+//                                    that drops to uid 65534); prints "event ret errno pid"
 // --raw makes every call through syscall(2) instead of the libc wrappers.
 // --linger MS keeps the process (and the memory its calls pointed to) alive
 // for MS milliseconds before it exits, so that late reads can succeed.
@@ -13,6 +17,7 @@
 #include <signal.h>
 #include <sys/msg.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -158,6 +163,91 @@ int block(const std::string& tag) {
     return 0;
 }
 
+// An address that is never mapped (below mmap_min_addr).
+void* const kBad = reinterpret_cast<void*>(16);
+
+void report_pid(const char* what, long r) {
+    std::printf("%s %ld %s %d\n", what, r, r < 0 ? strerrorname_np(errno) : "-", getpid());
+}
+
+int errors(const std::string& tag) {
+    const std::string q = "mqt-" + tag + "-e", missing = "mqt-" + tag + "-missing",
+                      acc = "mqt-" + tag + "-acc";
+    mq_attr zero{0, 0, 64, 0, {}}, good{0, 4, 64, 0, {}}, badflags{1, 0, 0, 0, {}};
+    const timespec neg_sec{-1, 0}, big_nsec{0, 1000000000}, neg_nsec{0, -1};
+    char buf[64];
+    auto r = [](const char* ev, long v) { report_pid(ev, v); };
+    r("mq_open", syscall(SYS_mq_open, kBad, O_RDONLY, 0, nullptr));               // 0 EFAULT name
+    r("mq_open", syscall(SYS_mq_open, q.c_str(), O_CREAT | O_RDWR, 0600, kBad));  // 1 EFAULT attr
+    r("mq_open", syscall(SYS_mq_open, q.c_str(), O_CREAT | O_RDWR, 0600, &zero)); // 2 EINVAL attr
+    r("mq_open", syscall(SYS_mq_open, missing.c_str(), O_RDONLY, 0, nullptr));    // 3 ENOENT
+    r("mq_unlink", syscall(SYS_mq_unlink, kBad));                                 // 4 EFAULT
+    r("mq_unlink", syscall(SYS_mq_unlink, missing.c_str()));                      // 5 ENOENT
+    const long fd = syscall(SYS_mq_open, q.c_str(), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &good);
+    r("mq_open", fd);                                                                    // 6 ok
+    r("mq_timedsend", syscall(SYS_mq_timedsend, fd, "x", 1, 0, kBad));                   // 7 EFAULT
+    r("mq_timedsend", syscall(SYS_mq_timedsend, fd, "x", 1, 0, &neg_sec));               // 8 EINVAL
+    r("mq_timedsend", syscall(SYS_mq_timedsend, fd, "x", 1, 0, &big_nsec));              // 9 EINVAL
+    r("mq_timedsend", syscall(SYS_mq_timedsend, fd, kBad, 1, 0, nullptr));               // 10 EFAULT body
+    r("mq_timedsend", syscall(SYS_mq_timedsend, -1, "x", 1, 0, nullptr));                // 11 EBADF
+    r("mq_timedreceive", syscall(SYS_mq_timedreceive, fd, buf, 64, nullptr, kBad));      // 12 EFAULT
+    r("mq_timedreceive", syscall(SYS_mq_timedreceive, fd, buf, 64, nullptr, &neg_nsec)); // 13 EINVAL
+    r("mq_timedreceive", syscall(SYS_mq_timedreceive, -1, buf, 64, nullptr, nullptr));   // 14 EBADF
+    r("mq_notify", syscall(SYS_mq_notify, fd, kBad));                                    // 15 EFAULT
+    sigevent bad_notify{};
+    bad_notify.sigev_notify = 99;
+    r("mq_notify", syscall(SYS_mq_notify, fd, &bad_notify));                // 16 EINVAL
+    r("mq_notify", syscall(SYS_mq_notify, -1, nullptr));                    // 17 EBADF
+    r("mq_getsetattr", syscall(SYS_mq_getsetattr, fd, kBad, nullptr));      // 18 EFAULT new
+    r("mq_getsetattr", syscall(SYS_mq_getsetattr, fd, nullptr, kBad));      // 19 EFAULT old
+    r("mq_getsetattr", syscall(SYS_mq_getsetattr, fd, &badflags, nullptr)); // 20 EINVAL
+    r("mq_getsetattr", syscall(SYS_mq_getsetattr, -1, nullptr, nullptr));   // 21 EBADF
+    close(static_cast<int>(fd));
+    const key_t key = static_cast<key_t>(0x6d720000 | (getpid() & 0xffff));
+    r("msgget", syscall(SYS_msgget, key, 0)); // 22 ENOENT
+    const long id = syscall(SYS_msgget, IPC_PRIVATE, IPC_CREAT | 0600);
+    r("msgget", id); // 23 ok
+    struct {
+        long mtype;
+        char mtext[8];
+    } zero_type{0, "x"}, one{1, "x"};
+    r("msgsnd", syscall(SYS_msgsnd, id, kBad, 8, IPC_NOWAIT));                         // 24 EFAULT
+    r("msgsnd", syscall(SYS_msgsnd, id, &zero_type, 8, IPC_NOWAIT));                   // 25 EINVAL mtype
+    r("msgsnd", syscall(SYS_msgsnd, id, &one, static_cast<size_t>(-1), IPC_NOWAIT));   // 26 EINVAL size
+    r("msgsnd", syscall(SYS_msgsnd, -1, &one, 8, IPC_NOWAIT));                         // 27 EINVAL id
+    r("msgrcv", syscall(SYS_msgrcv, id, buf, static_cast<size_t>(-1), 0, IPC_NOWAIT)); // 28 EINVAL size
+    r("msgsnd", syscall(SYS_msgsnd, id, &one, 8, IPC_NOWAIT));                         // 29 ok
+    r("msgrcv", syscall(SYS_msgrcv, id, kBad, 8, 0, IPC_NOWAIT));                      // 30 EFAULT
+    r("msgctl", syscall(SYS_msgctl, id, 12345, nullptr));                              // 31 EINVAL cmd
+    r("msgctl", syscall(SYS_msgctl, id, IPC_STAT, kBad));                              // 32 EFAULT
+    r("msgctl", syscall(SYS_msgctl, id, IPC_SET, kBad));                               // 33 EFAULT
+    msqid_ds ds{};
+    r("msgctl", syscall(SYS_msgctl, -1, IPC_STAT, &ds)); // 34 EINVAL id
+    // EACCES: a queue of each kind that only root may use, opened by a child as nobody.
+    const long afd = syscall(SYS_mq_open, acc.c_str(), O_CREAT | O_RDWR, 0600, &good);
+    r("mq_open", afd);                                         // 35 ok
+    r("msgsnd", syscall(SYS_msgsnd, id, &one, 8, IPC_NOWAIT)); // 36 ok
+    std::fflush(stdout);
+    const pid_t child = fork();
+    if (child == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(126);
+        r("mq_open", syscall(SYS_mq_open, acc.c_str(), O_RDONLY, 0, nullptr)); // c0 EACCES
+        r("msgsnd", syscall(SYS_msgsnd, id, &one, 8, IPC_NOWAIT));             // c1 EACCES
+        r("msgrcv", syscall(SYS_msgrcv, id, buf, 8, 0, IPC_NOWAIT));           // c2 EACCES
+        r("msgctl", syscall(SYS_msgctl, id, IPC_STAT, &ds));                   // c3 EACCES
+        std::fflush(stdout);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    close(static_cast<int>(afd));
+    r("mq_unlink", syscall(SYS_mq_unlink, acc.c_str()));     // 37 ok
+    r("mq_unlink", syscall(SYS_mq_unlink, q.c_str()));       // 38 ok
+    r("msgctl", syscall(SYS_msgctl, id, IPC_RMID, nullptr)); // 39 ok
+    linger();
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -174,7 +264,8 @@ int main(int argc, char** argv) {
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 2 && std::strcmp(argv[i], "block") == 0) return block(argv[i + 1]);
-    std::fprintf(
-        stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | block TAG\n");
+    if (argc - i >= 2 && std::strcmp(argv[i], "errors") == 0) return errors(argv[i + 1]);
+    std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
+                         "block TAG | errors TAG\n");
     return 2;
 }

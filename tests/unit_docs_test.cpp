@@ -82,6 +82,16 @@ TEST(Docs, EveryEventAndArgumentIsDocumented) {
                         << ev.name << "." << a.name << "." << m.name;
             }
         }
+        // Every probe point, boundary and inner, in the event's section.
+        const std::string points = section(sec, "Probe points:", ".SS ");
+        for (const auto& pt : ev.kprobe_points) {
+            const std::string sym =
+                pt.conv == Conv::PtRegs ? "__x64_sys_" + std::string(pt.symbol) : std::string(pt.symbol);
+            EXPECT_NE(points.find(sym), std::string::npos) << ev.name << " probe point " << sym;
+        }
+        if (ev.kprobe_points.back().reach == Reach::Inner) {
+            EXPECT_NE(points.find("inner:"), std::string::npos) << ev.name;
+        }
     }
     // --list is generated from the catalog: every event and argument is in it.
     const std::string list = list_text(OutputFormat::Text);
@@ -97,7 +107,7 @@ TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string json = section(page, ".SS JSON", ".SH ");
     for (const char* f : {"event",      "time_ns",    "cpu",           "pid",   "tid",      "comm", "ret",
                           "errno",      "latency_ns", "end",           "args",  "arg_info", "tags", "source",
-                          "unreadable", "hex",        "suspect_fault", "count", "where",    "lost"})
+                          "unreadable", "hex",        "suspect_fault", "count", "where",    "lost", "late"})
         EXPECT_NE(json.find(f), std::string::npos) << "JSON field " << f;
     for (const char* e : {"returned", "thread-exited", "no-return-seen", "trace-ended"})
         EXPECT_NE(json.find(e), std::string::npos) << e;

@@ -231,7 +231,23 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
     case Role::Entry: start(r, p, out); return;
     case Role::Return: {
         auto it = open_.find(r.tid);
-        if (it == open_.end() || it->second.ev != p.ev) return; // entry not seen
+        if (it == open_.end() || it->second.ev != p.ev) {
+            // The entry was lost (or made before the trace): shown, so that no call vanishes.
+            Call c;
+            c.ev = p.ev;
+            c.ts = c.ts_end = r.ts;
+            c.cpu = r.cpu;
+            c.tid = r.tid;
+            const TaskInfo& t = tasks_.lookup(r.tid);
+            c.pid = t.pid;
+            c.comm = t.comm;
+            c.end = CallEnd::EntryNotSeen;
+            c.ret = num(0);
+            if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
+            c.args.resize(catalog()[c.ev].args.size());
+            out.push_back(Item{true, std::move(c), {}});
+            return;
+        }
         Call& c = it->second;
         c.end = CallEnd::Returned;
         c.ts_end = r.ts;

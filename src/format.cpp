@@ -55,8 +55,10 @@ std::string arg_text(const ArgSpec& spec, const ArgValue& a) {
     return value.empty() ? out : out + "~" + value;
 }
 
+bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
+
 std::string ret_text(const Call& c) {
-    if (c.end != CallEnd::Returned) return "?";
+    if (!has_ret(c)) return "?";
     if (c.ret < 0 && c.ret >= -4095) return "-1 " + errno_name(static_cast<int>(-c.ret));
     return std::to_string(c.ret);
 }
@@ -67,6 +69,7 @@ const char* end_name(CallEnd e) {
     case CallEnd::ThreadExited: return "thread-exited";
     case CallEnd::NoReturnSeen: return "no-return-seen";
     case CallEnd::TraceEnded: return "trace-ended";
+    case CallEnd::EntryNotSeen: return "entry-not-seen";
     }
     return "?";
 }
@@ -111,7 +114,7 @@ std::string text_line(const Call& c, const FormatOptions& o) {
     std::snprintf(head, sizeof head, "%-15s %-7s %-7d %-16s %-15s %-15s %-8s ", time_text(c.ts, o).c_str(),
                   c.pid < 0 ? "?" : std::to_string(c.pid).c_str(), c.tid, comm.c_str(),
                   std::string(ev.name).c_str(), ret_text(c).c_str(), lat.c_str());
-    std::string line = head + render_args_text(c);
+    std::string line = head + (c.end == CallEnd::EntryNotSeen ? std::string() : render_args_text(c));
     if (c.end != CallEnd::Returned) line += std::string(" <") + end_name(c.end) + ">";
     return line;
 }
@@ -124,12 +127,13 @@ std::string json_line(const Call& c, const FormatOptions& o) {
     j += ",\"pid\":" + (c.pid < 0 ? std::string("null") : std::to_string(c.pid));
     j += ",\"tid\":" + std::to_string(c.tid);
     j += ",\"comm\":" + (c.comm.empty() ? std::string("null") : "\"" + escape_json(c.comm) + "\"");
-    const bool done = c.end == CallEnd::Returned;
+    const bool done = has_ret(c);
     j += ",\"ret\":" + (done ? std::to_string(c.ret) : std::string("null"));
     j += ",\"errno\":" + (done && c.ret < 0 && c.ret >= -4095
                               ? "\"" + errno_name(static_cast<int>(-c.ret)) + "\""
                               : std::string("null"));
-    j += ",\"latency_ns\":" + (done ? std::to_string(c.ts_end - c.ts) : std::string("null"));
+    j += ",\"latency_ns\":" +
+         (c.end == CallEnd::Returned ? std::to_string(c.ts_end - c.ts) : std::string("null"));
     j += std::string(",\"end\":\"") + end_name(c.end) + "\"";
     std::string args, info, late;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {

@@ -4,6 +4,9 @@
 #include "mqtrace/session.hpp"
 #include "tracefs_shim.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -37,11 +40,53 @@ std::uint64_t stat_value(const std::string& stats, const std::string& key) {
     return 0;
 }
 
+void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t lost,
+                      std::uint64_t ts) {
+    std::uint64_t known = 0;
+    Record* unknown = nullptr;
+    for (std::size_t i = from; i < recs.size(); ++i) {
+        Record& r = recs[i];
+        if (r.kind != RecordKind::Lost || r.cpu != cpu) continue;
+        if (r.lost >= 0) {
+            // More than is left: part of it was reported earlier, at ts of a round.
+            r.lost = static_cast<std::int64_t>(
+                std::min<std::uint64_t>(static_cast<std::uint64_t>(r.lost), lost - known));
+            known += static_cast<std::uint64_t>(r.lost);
+        } else if (!unknown) {
+            unknown = &r;
+        } else {
+            r.lost = 0;
+        }
+    }
+    if (unknown) {
+        unknown->lost = static_cast<std::int64_t>(lost - known);
+    } else if (lost > known) {
+        Record r;
+        r.kind = RecordKind::Lost;
+        r.ts = ts;
+        r.cpu = cpu;
+        r.lost = static_cast<std::int64_t>(lost - known);
+        recs.push_back(std::move(r));
+    }
+    recs.erase(std::remove_if(recs.begin() + static_cast<std::ptrdiff_t>(from), recs.end(),
+                              [&](const Record& r) {
+                                  return r.kind == RecordKind::Lost && r.cpu == cpu && r.lost == 0;
+                              }),
+               recs.end());
+}
+
 Reader::Reader(Session& s, int page_size) : s_(s) {
     for (int cpu : s.cpus()) {
         mqt_cpu* h = mqt_cpu_open(s.instance(), cpu, page_size);
         if (!h) throw TracefsError("cannot open trace_pipe_raw of cpu " + std::to_string(cpu), errno);
-        cpus_.push_back(Cpu{cpu, h});
+        const std::string stats = s.path("per_cpu/cpu" + std::to_string(cpu) + "/stats");
+        const int fd = open(stats.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            const int err = errno;
+            mqt_cpu_close(h);
+            throw TracefsError("cannot open " + stats + ": " + std::strerror(err), err);
+        }
+        cpus_.push_back(Cpu{cpu, h, fd, 0, {}});
     }
     std::size_t size = static_cast<std::size_t>(page_size);
     for (auto& c : cpus_)
@@ -59,16 +104,29 @@ std::vector<int> Reader::fds() const {
 }
 
 void Reader::close() {
-    for (auto& c : cpus_)
+    for (auto& c : cpus_) {
         mqt_cpu_close(c.handle);
+        ::close(c.stats_fd);
+    }
     cpus_.clear();
 }
 
-std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::vector<RawPage>* raw) {
+void Reader::read_stats(Cpu& c) const {
+    char buf[512];
+    const ssize_t n = pread(c.stats_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return; // keep the last values: losses are then reported at the next read
+    const std::string st(buf, static_cast<std::size_t>(n));
+    c.now.overrun = stat_value(st, "overrun");
+    c.now.dropped = stat_value(st, "dropped events");
+    c.now.commit_overrun = stat_value(st, "commit overrun");
+}
+
+std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
+                          std::vector<RawPage>* raw) {
     std::size_t pages = 0;
     for (auto& c : cpus_) {
-        // Bounded per round so one busy CPU cannot starve the others.
-        for (int i = 0; i < 4096; ++i) {
+        const std::size_t from = out.size();
+        for (int i = 0; i < kMaxPages; ++i) {
             const int n = mqt_cpu_read(c.handle, page_.data());
             if (n <= 0) break;
             d.decode_page(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
@@ -77,37 +135,30 @@ std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::vecto
                                                           static_cast<std::size_t>(n))});
             ++pages;
         }
+        // After the reads: the counters include every loss the markers read so far refer to.
+        read_stats(c);
+        const std::uint64_t total = c.now.overrun + c.now.dropped + c.now.commit_overrun;
+        reconcile_losses(out, from, c.cpu, total - c.reported, ts);
+        c.reported = total;
     }
     return pages;
 }
 
-std::vector<LostNotice> Reader::stat_losses(std::uint64_t ts) {
-    std::vector<LostNotice> out;
-    for (auto& c : cpus_) {
-        const std::string st = s_.read("per_cpu/cpu" + std::to_string(c.cpu) + "/stats");
-        const std::uint64_t dropped = stat_value(st, "dropped events");
-        const std::uint64_t commit = stat_value(st, "commit overrun");
-        if (dropped > c.dropped)
-            out.push_back(LostNotice{ts, c.cpu, static_cast<std::int64_t>(dropped - c.dropped),
-                                     "ring buffer full (stats: dropped events)"});
-        if (commit > c.commit_overrun)
-            out.push_back(LostNotice{ts, c.cpu, static_cast<std::int64_t>(commit - c.commit_overrun),
-                                     "ring buffer (stats: commit overrun)"});
-        c.dropped = dropped;
-        c.commit_overrun = commit;
-    }
-    return out;
-}
-
-Reader::Totals Reader::totals() {
+Reader::Totals Reader::totals() const {
     Totals t;
     for (const auto& c : cpus_) {
-        const std::string st = s_.read("per_cpu/cpu" + std::to_string(c.cpu) + "/stats");
-        t.overrun += stat_value(st, "overrun");
-        t.dropped += stat_value(st, "dropped events");
-        t.commit_overrun += stat_value(st, "commit overrun");
+        t.overrun += c.now.overrun;
+        t.dropped += c.now.dropped;
+        t.commit_overrun += c.now.commit_overrun;
     }
     return t;
+}
+
+std::uint64_t Reader::reported() const {
+    std::uint64_t n = 0;
+    for (const auto& c : cpus_)
+        n += c.reported;
+    return n;
 }
 
 } // namespace mqtrace

@@ -145,6 +145,14 @@ void Session::remove(const Probe& p) {
         }
 }
 
+void Session::filter_tids(const std::vector<int>& tids) {
+    std::string list;
+    for (int t : tids)
+        list += (list.empty() ? "" : " ") + std::to_string(t);
+    write("options/event-fork", "1", false, false);
+    write("set_event_pid", list, false, false);
+}
+
 void Session::tracing_on(bool on) { write("tracing_on", on ? "1" : "0", false, false); }
 
 std::string Session::format(const Probe& p) const {
@@ -165,6 +173,10 @@ std::string Session::header_page() const {
 std::string Session::read(const std::string& rel) const {
     if (!inst_) return {};
     return take(mqt_file_read(inst_, rel.c_str(), nullptr));
+}
+
+std::string Session::path(const std::string& rel) const {
+    return dir_ + "/instances/" + opt_.name + "/" + rel;
 }
 
 std::vector<int> Session::cpus() const {

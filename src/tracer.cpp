@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,12 +59,22 @@ const char* backend_name(Backend b) {
     return "?";
 }
 
+// The threads of a process, from /proc/PID/task (just PID if it cannot be read).
+std::vector<int> threads_of(int pid) {
+    std::vector<int> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
+        out.push_back(std::atoi(e.path().filename().c_str()));
+    if (out.empty()) out.push_back(pid);
+    return out;
+}
+
 int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission : kExitError; }
 
 // Buffered writer to stdout or -o FILE; a closed pipe ends the run quietly.
 class Output {
 public:
-    explicit Output(const std::string& path) {
+    explicit Output(const std::string& path) : name_(path.empty() ? "standard output" : path) {
         if (!path.empty()) {
             fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
@@ -76,9 +87,10 @@ public:
     }
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
-    void line(const std::string& s) {
+    void line(const std::string& s, bool call) {
         buf_ += s;
         buf_ += '\n';
+        pending_ += call;
     }
     bool flush() {
         std::size_t off = 0;
@@ -92,9 +104,12 @@ public:
             }
             off += static_cast<std::size_t>(n);
         }
+        if (!broken_) written_ += pending_;
+        pending_ = 0;
         buf_.clear();
         return !broken_;
     }
+    long written() const { return written_; } // calls whose lines were written in full
     bool broken() const { return broken_; }
     int fd() const { return fd_; }
     // The reader of our pipe went away (poll reports POLLERR on the write end).
@@ -103,13 +118,16 @@ public:
         err_ = EPIPE;
     }
     int error() const { return err_; }
+    const std::string& name() const { return name_; }
 
 private:
+    std::string name_;
     int fd_ = 1;
     bool own_ = false;
     bool broken_ = false;
     int err_ = 0;
     std::string buf_;
+    long pending_ = 0, written_ = 0;
 };
 
 // One attempt with one backend: the session, its probes, and the loop.
@@ -141,6 +159,13 @@ public:
 
     // Install probes; with self-test, fall back per event until each works.
     void prepare(std::vector<Item>& early) {
+        // -p: the kernel records only the process (its threads now, and what
+        // it creates later) and this thread, for the self-test's canaries.
+        if (o_.pid > 0) {
+            std::vector<int> tids = threads_of(o_.pid);
+            tids.push_back(self_tid_);
+            session_.filter_tids(tids);
+        }
         for (const auto& p : plan_.tasks)
             session_.enable(p);
         for (std::size_t i = 0; i < plan_.events.size(); ++i)
@@ -200,7 +225,7 @@ public:
                     ++calls;
                 else
                     lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
-                out.line(format_item(it, o_.fmt));
+                out.line(format_item(it, o_.fmt), it.is_call);
             }
             items.clear();
             if (o_.count > 0 && calls >= o_.count) stop = true;
@@ -235,23 +260,35 @@ public:
         if (!out.broken() && !(o_.count > 0 && calls >= o_.count)) {
             session_.tracing_on(false);
             std::vector<Item> items;
-            round(items, true);
+            while (round(items, true) > 0)
+                emit(items);
             correlator_->finish(items);
             emit(items);
         }
         calls_ = calls;
-        return out.broken() && out.error() != EPIPE ? kExitError : kExitOk;
+        written_ = out.written();
+        if (out.broken() && out.error() != EPIPE) {
+            std::fprintf(stderr, "mqtrace: cannot write events to %s: %s\n", out.name().c_str(),
+                         std::strerror(out.error()));
+            return kExitError;
+        }
+        return kExitOk;
     }
 
+    // One line on stderr; its lost count is the sum of the stream's lost records.
     void summary() {
         if (!reader_) return;
         const auto t = reader_->totals();
+        std::uint64_t misses = 0;
+        for (const auto& [event, n] : misses_)
+            misses += n;
         std::fprintf(stderr,
-                     "mqtrace: %ld calls traced; lost events: %llu reported in the stream"
-                     " (ring buffer overrun %llu, dropped %llu, commit overrun %llu)\n",
-                     calls_, static_cast<unsigned long long>(lost_),
+                     "mqtrace: %ld calls traced, %ld written; lost events: %llu in the stream"
+                     " (ring buffer overrun %llu, dropped %llu, commit overrun %llu; kprobe misses %llu)\n",
+                     calls_, written_, static_cast<unsigned long long>(lost_),
                      static_cast<unsigned long long>(t.overrun), static_cast<unsigned long long>(t.dropped),
-                     static_cast<unsigned long long>(t.commit_overrun));
+                     static_cast<unsigned long long>(t.commit_overrun),
+                     static_cast<unsigned long long>(misses));
     }
 
     void close() {
@@ -303,7 +340,8 @@ private:
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
         std::vector<RawPage> raw;
-        const std::size_t pages = reader_->drain(*decoder_, recs, o_.record_dir.empty() ? nullptr : &raw);
+        const std::size_t pages =
+            reader_->drain(*decoder_, recs, mark, o_.record_dir.empty() ? nullptr : &raw);
         if (!raw.empty()) append_recording_pages(o_.record_dir, raw);
         if (b_ == Backend::Syscalls) prefetch_late(recs, table_, mem_);
         merger_.push(std::move(recs));
@@ -314,8 +352,6 @@ private:
             merger_.release(mark, ready);
         for (const auto& r : ready)
             correlator_->feed(r, items);
-        for (auto& l : reader_->stat_losses(mark))
-            items.push_back(Item{false, {}, std::move(l)});
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
     }
@@ -418,7 +454,7 @@ private:
     std::string failures_;
     std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
     unsigned rounds_ = 0;
-    long calls_ = 0;
+    long calls_ = 0, written_ = 0;
     std::uint64_t lost_ = 0;
 };
 
@@ -514,6 +550,10 @@ int run_trace(const TraceOptions& opts) {
         ~SigFd() { close(fd); }
     } sigfd_guard{sigfd};
 
+    if (o.pid > 0 && kill(o.pid, 0) != 0 && errno == ESRCH) {
+        std::fprintf(stderr, "mqtrace: no process with pid %d\n", o.pid);
+        return kExitError;
+    }
     KernelFacts k;
     if (const int rc = reported([&] {
             const std::string dir = o.dry_run ? std::string("/sys/kernel/tracing") : tracing_dir();

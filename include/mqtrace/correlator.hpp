@@ -46,7 +46,10 @@ struct ArgValue {
     bool suspect_fault = false;        // the literal "(fault)" (6.1-6.4 failed fetch)
 };
 
-enum class CallEnd { Returned, ThreadExited, NoReturnSeen, TraceEnded };
+// How a call ended. EntryNotSeen: only its return was seen (the entry record
+// was lost, or the call began before the trace): its return value is known,
+// its arguments are not.
+enum class CallEnd { Returned, ThreadExited, NoReturnSeen, TraceEnded, EntryNotSeen };
 
 struct Call {
     int ev = -1;

@@ -40,31 +40,46 @@ public:
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
 
-    // Read every sub-buffer available now on every CPU (non-blocking). Returns
-    // the number of sub-buffers read.
+    // Read the sub-buffers available now on every CPU (non-blocking; at most
+    // kMaxPages per CPU, so that one round's memory is bounded: call again
+    // when it returns more than 0). Then make the losses exact: the kernel's
+    // per-CPU counts of lost events (per_cpu/cpuN/stats: overrun, dropped
+    // events, commit overrun) are reported in full as lost-event records, at
+    // the in-band markers where the kernel flagged them, the rest at ts.
     // raw (optional): a copy of every sub-buffer read (for --record).
-    std::size_t drain(const Decoder& d, std::vector<Record>& out, std::vector<RawPage>* raw = nullptr);
-    // Losses that the ring buffer does not flag in-band: per_cpu/cpuN/stats
-    // "dropped events" and "commit overrun" growth since the last call.
-    std::vector<LostNotice> stat_losses(std::uint64_t ts);
-    // Totals for the summary at exit.
+    std::size_t drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
+                      std::vector<RawPage>* raw = nullptr);
+    static constexpr int kMaxPages = 256;
+    // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {
         std::uint64_t overrun = 0, dropped = 0, commit_overrun = 0;
     };
-    Totals totals();
-    void close();                 // before the instance is removed
-    std::vector<int> fds() const; // trace_pipe_raw descriptors, for poll()
+    Totals totals() const;
+    std::uint64_t reported() const; // lost events reported in records so far
+    void close();                   // before the instance is removed
+    std::vector<int> fds() const;   // trace_pipe_raw descriptors, for poll()
 
 private:
     struct Cpu {
         int cpu;
         mqt_cpu* handle;
-        std::uint64_t dropped = 0, commit_overrun = 0;
+        int stats_fd;
+        std::uint64_t reported = 0; // lost events reported so far
+        Totals now;                 // as last read
     };
+    void read_stats(Cpu& c) const;
     Session& s_;
     std::vector<Cpu> cpus_;
     std::vector<unsigned char> page_;
 };
+
+// Give the lost-event records of one CPU from recs[from] on (in-band markers,
+// count -1 when the kernel had no room in the sub-buffer for it) counts that
+// add up to lost, the events that CPU lost and nothing has reported yet:
+// known counts first, then the first unknown one; what no marker carries is a
+// record of its own at ts. Markers left with nothing are removed. Pure.
+void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t lost,
+                      std::uint64_t ts);
 
 // Parse one number from per_cpu/cpuN/stats text ("overrun: 12").
 std::uint64_t stat_value(const std::string& stats, const std::string& key);

@@ -47,9 +47,13 @@ public:
     void enable(const Probe& p); // enable in our instance
     void remove(const Probe& p); // disable, then delete a dynamic probe
     void tracing_on(bool on);
+    // Record only these threads, and the threads and processes they create
+    // from now on (set_event_pid with options/event-fork): an in-kernel filter.
+    void filter_tids(const std::vector<int>& tids);
     std::string format(const Probe& p) const;
     std::string header_page() const;
     std::string read(const std::string& rel) const; // instance file
+    std::string path(const std::string& rel) const; // instance file's full path
     std::vector<int> cpus() const;
     // kprobe_profile misses of our probes (recursion, or kretprobe instances
     // exhausted by blocked calls), by event name.

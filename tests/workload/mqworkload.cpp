@@ -3,6 +3,9 @@
 //   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
 //   mqworkload race TAG N            a thread rewrites the name while another opens it
 //   mqworkload block TAG             create /mqt-TAG and block in mq_receive on it (until killed)
+//   mqworkload flood TAG N           N rounds of 9 calls as fast as possible (mq_open, send,
+//                                    receive, unlink, msgget, msgsnd, msgrcv, msgctl x2);
+//                                    prints "calls M" with the number of calls made
 //   mqworkload errors TAG            every early-failure path of the ten syscalls, through
 //                                    syscall(2): EFAULT for each pointer, EINVAL for each
 //                                    checked value, EBADF, ENOENT, and EACCES (from a child
@@ -10,6 +13,8 @@
 // --raw makes every call through syscall(2) instead of the libc wrappers.
 // --linger MS keeps the process (and the memory its calls pointed to) alive
 // for MS milliseconds before it exits, so that late reads can succeed.
+// --wait-file PATH waits until PATH exists before the first call (so that a
+// tracer can be pointed at this process with -p first).
 // The expected decoding of "all" is spelled out in tests/integration_test.cpp.
 #include <fcntl.h>
 #include <mqueue.h>
@@ -32,6 +37,7 @@ namespace {
 
 bool g_raw = false;
 int g_linger_ms = 0;
+const char* g_wait_file = nullptr;
 
 // Called at the end of each scenario, while the memory its calls pointed to
 // is still alive: late reads then see the arguments as they were.
@@ -163,6 +169,35 @@ int block(const std::string& tag) {
     return 0;
 }
 
+int flood(const std::string& tag, long n) {
+    const std::string name = "/mqt-" + tag;
+    mq_attr attr{0, 4, 64, 0, {}};
+    const timespec far{4102444800, 5};
+    struct {
+        long mtype;
+        char mtext[16];
+    } msg{1, "flood"};
+    char buf[64];
+    unsigned prio;
+    long calls = 0;
+    for (long i = 0; i < n; ++i) {
+        const long fd = do_mq_open(name.c_str(), O_CREAT | O_RDWR, 0600, &attr);
+        do_send(static_cast<int>(fd), "x", 1, 0, &far);
+        do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, &far);
+        close(static_cast<int>(fd));
+        do_mq_unlink(name.c_str());
+        const long id = do_msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        do_msgsnd(static_cast<int>(id), &msg, 5, 0);
+        do_msgrcv(static_cast<int>(id), &msg, sizeof msg.mtext, 0, 0);
+        do_msgctl(static_cast<int>(id), IPC_STAT, nullptr); // EFAULT: cheap
+        do_msgctl(static_cast<int>(id), IPC_RMID, nullptr);
+        calls += 9;
+    }
+    std::printf("calls %ld\n", calls);
+    linger();
+    return 0;
+}
+
 // An address that is never mapped (below mmap_min_addr).
 void* const kBad = reinterpret_cast<void*>(16);
 
@@ -257,15 +292,21 @@ int main(int argc, char** argv) {
             g_raw = true;
         else if (std::strcmp(argv[i], "--linger") == 0 && i + 1 < argc)
             g_linger_ms = std::atoi(argv[++i]);
+        else if (std::strcmp(argv[i], "--wait-file") == 0 && i + 1 < argc)
+            g_wait_file = argv[++i];
         else
             break;
     }
+    while (g_wait_file && access(g_wait_file, F_OK) != 0)
+        usleep(1000);
     if (argc - i >= 2 && std::strcmp(argv[i], "all") == 0) return all(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 2 && std::strcmp(argv[i], "block") == 0) return block(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "errors") == 0) return errors(argv[i + 1]);
+    if (argc - i >= 3 && std::strcmp(argv[i], "flood") == 0)
+        return flood(argv[i + 1], std::atol(argv[i + 2]));
     std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
-                         "block TAG | errors TAG\n");
+                         "block TAG | errors TAG | flood TAG N\n");
     return 2;
 }

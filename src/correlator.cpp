@@ -3,9 +3,6 @@
 
 #include "mqtrace/catalog.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -33,95 +30,12 @@ std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
     return v;
 }
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
 } // namespace
-
-bool ProcMemReader::read(int tid, std::uint64_t addr, std::size_t len, std::string& out, std::string& why) {
-    Fd fd(open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-        why = errno == ENOENT ? "process exited before it could be read" : std::strerror(errno);
-        return false;
-    }
-    out.resize(len);
-    ssize_t n = pread(fd.get(), out.data(), len, static_cast<off_t>(addr));
-    if (n != static_cast<ssize_t>(len)) {
-        why = n < 0 ? std::string("bad address (") + std::strerror(errno) + ")" : "short read";
-        return false;
-    }
-    return true;
-}
-
-bool ProcMemReader::read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
-                                std::string& why) {
-    Fd fd(open(("/proc/" + std::to_string(tid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-        why = errno == ENOENT ? "process exited before it could be read" : std::strerror(errno);
-        return false;
-    }
-    out.clear();
-    char buf[256];
-    while (out.size() < max) {
-        // Stay inside one page per read: the next page may be unmapped.
-        std::size_t room = 4096 - (addr % 4096);
-        std::size_t want = std::min({sizeof buf, room, max - out.size()});
-        ssize_t n = pread(fd.get(), buf, want, static_cast<off_t>(addr));
-        if (n <= 0) {
-            why = n < 0 ? std::string("bad address (") + std::strerror(errno) + ")" : "short read";
-            return false;
-        }
-        const void* nul = std::memchr(buf, 0, static_cast<std::size_t>(n));
-        if (nul) {
-            out.append(buf, static_cast<const char*>(nul) - buf);
-            return true;
-        }
-        out.append(buf, static_cast<std::size_t>(n));
-        addr += static_cast<std::uint64_t>(n);
-    }
-    why = "longer than " + std::to_string(max) + " bytes";
-    return false;
-}
 
 namespace {
 
-struct Key {
-    bool wrapper = false; // "@..."
-    std::string arg;
-    std::string member; // "attr.mq_flags" -> "mq_flags"
-    bool str = false;   // "name$str"
-    bool kptr = false;  // "attr$kptr": the kernel's pointer to its copy (inner probes)
-};
-
-Key parse_key(std::string_view k) {
-    Key out;
-    if (!k.empty() && k[0] == '@') {
-        out.wrapper = true;
-        k.remove_prefix(1);
-    }
-    const auto dot = k.find('.'), dollar = k.find('$');
-    out.arg = std::string(k.substr(0, std::min(dot, dollar)));
-    if (dot != std::string_view::npos) out.member = std::string(k.substr(dot + 1));
-    if (dollar != std::string_view::npos) {
-        out.str = k.substr(dollar) == "$str";
-        out.kptr = k.substr(dollar) == "$kptr";
-    }
-    return out;
-}
-
 // Put one decoded field into the call's argument.
-void apply(ArgValue& a, const ArgSpec& spec, const Key& key, const Field& f, const FieldValue& v) {
+void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const Field& f, const FieldValue& v) {
     if (key.str) {
         a.src = f.src;
         if (v.fault) {
@@ -132,11 +46,9 @@ void apply(ArgValue& a, const ArgSpec& spec, const Key& key, const Field& f, con
             a.str = v.str;
             a.suspect_fault = v.str == "(fault)";
         }
-    } else if (!key.member.empty()) {
-        if (!spec.layout) return;
+    } else if (key.member >= 0) {
         a.members.resize(spec.layout->members.size());
-        for (std::size_t m = 0; m < spec.layout->members.size(); ++m)
-            if (spec.layout->members[m].name == key.member) a.members[m] = v.num;
+        a.members[static_cast<std::size_t>(key.member)] = v.num;
         a.content = Content::Struct;
         a.src = f.src;
     } else {
@@ -147,52 +59,45 @@ void apply(ArgValue& a, const ArgSpec& spec, const Key& key, const Field& f, con
 
 } // namespace
 
-void prefetch_late(std::vector<Record>& recs, const std::vector<Probe>& probes, MemoryReader& mem) {
-    std::unordered_map<int, const Record*> wrapper; // latest uprobe record per tid
-    for (auto& r : recs) {
-        if (r.kind != RecordKind::Event || r.probe < 0 || r.probe >= static_cast<int>(probes.size()))
-            continue;
-        const Probe& p = probes[r.probe];
-        if (p.role == Role::Wrapper) wrapper[r.tid] = &r;
-        if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
-        const EventSpec& ev = catalog()[p.ev];
-        const Record* w = nullptr;
-        if (auto it = wrapper.find(r.tid); it != wrapper.end() && probes[it->second->probe].ev == p.ev)
-            w = it->second;
-        auto captured = [&](const std::string& arg) { // the event itself carries the string
-            for (const auto& f : p.fields)
-                if (f.key == arg + "$str") return true;
-            return false;
-        };
-        for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
-            const int ai = arg_index(ev, p.fields[i].key);
-            if (ai < 0 || captured(p.fields[i].key)) continue;
-            const ArgSpec& spec = ev.args[ai];
-            const auto addr = static_cast<std::uint64_t>(r.values[i].num);
-            if (addr == 0 || (spec.decode != Decode::Name && spec.decode != Decode::Struct)) continue;
-            if (w) { // the uprobe read it in context, unless its pointer differs
-                bool covered = false;
-                const Probe& wp = probes[w->probe];
-                for (std::size_t j = 0; j < wp.fields.size() && j < w->values.size(); ++j)
-                    if (wp.fields[j].key == "@" + std::string(spec.name)) {
-                        const auto wa = static_cast<std::uint64_t>(w->values[j].num);
-                        covered = wa == addr || wa + 1 == addr;
-                    }
-                if (covered) continue;
-            }
-            LateRead lr;
-            lr.arg = ai;
-            if (spec.decode == Decode::Name)
-                lr.ok = mem.read_string(r.tid, addr, 4096, lr.bytes, lr.why);
-            else if (spec.layout)
-                lr.ok = mem.read(r.tid, addr, spec.layout->size, lr.bytes, lr.why);
-            r.late.push_back(std::move(lr));
-        }
+FieldUse resolve_field(int ev, std::string_view k) {
+    FieldUse u;
+    if (ev < 0) return u;
+    if (!k.empty() && k[0] == '@') {
+        u.wrapper = true;
+        k.remove_prefix(1);
     }
+    const auto dot = k.find('.'), dollar = k.find('$');
+    const EventSpec& spec = catalog()[ev];
+    u.arg = arg_index(spec, k.substr(0, std::min(dot, dollar)));
+    if (u.arg < 0) return u;
+    if (dollar != std::string_view::npos) {
+        u.str = k.substr(dollar) == "$str";
+        u.kptr = k.substr(dollar) == "$kptr";
+    }
+    if (dot != std::string_view::npos) {
+        const StructLayout* l = spec.args[u.arg].layout;
+        const std::string_view member =
+            k.substr(dot + 1, dollar == std::string_view::npos ? k.npos : dollar - dot - 1);
+        for (std::size_t m = 0; l && m < l->members.size(); ++m)
+            if (l->members[m].name == member) u.member = static_cast<int>(m);
+        if (u.member < 0) u.arg = -1; // not a member of that struct: ignored
+    }
+    return u;
 }
 
-Correlator::Correlator(std::vector<Probe> probes, TaskTable& tasks)
-    : probes_(std::move(probes)), tasks_(tasks) {}
+Correlator::Correlator(std::vector<Probe> probes, TaskTable& tasks) : tasks_(tasks) {
+    set_probes(std::move(probes));
+}
+
+void Correlator::set_probes(std::vector<Probe> probes) {
+    probes_ = std::move(probes);
+    uses_.clear();
+    for (const auto& p : probes_) {
+        uses_.emplace_back();
+        for (const auto& f : p.fields)
+            uses_.back().push_back(resolve_field(p.ev, f.key));
+    }
+}
 
 void Correlator::feed(const Record& r, std::vector<Item>& out) {
     if (r.kind == RecordKind::Lost) {
@@ -278,11 +183,10 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     c.pid = t.pid;
     c.comm = t.comm;
     c.args.resize(ev.args.size());
-    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
-        const Key key = parse_key(p.fields[i].key);
-        const int ai = arg_index(ev, key.arg);
-        if (ai >= 0) apply(c.args[ai], ev.args[ai], key, p.fields[i], r.values[i]);
-    }
+    const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
+    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)
+        if (const FieldUse& u = uses[i]; u.arg >= 0 && !u.kptr)
+            apply(c.args[u.arg], ev.args[u.arg], u, p.fields[i], r.values[i]);
     // Struct pointers that are NULL carry no content, whatever the fetch returned.
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].decode == Decode::Struct && c.args[i].present && c.args[i].raw == 0) {
@@ -319,10 +223,11 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
     const Probe& wp = probes_[w.probe];
     const EventSpec& ev = catalog()[c.ev];
     std::vector<int> shift(ev.args.size(), -1); // -1: no match; 0: same pointer; 1: glibc's name + 1
+    const auto& uses = uses_[static_cast<std::size_t>(w.probe)];
     for (std::size_t j = 0; j < wp.fields.size() && j < w.values.size(); ++j) {
-        const Key key = parse_key(wp.fields[j].key);
-        const int ai = arg_index(ev, key.arg);
-        if (!key.wrapper || ai < 0 || !key.member.empty() || key.str) continue;
+        const FieldUse& key = uses[j];
+        const int ai = key.arg;
+        if (!key.wrapper || ai < 0 || key.member >= 0 || key.str) continue;
         const auto wa = static_cast<std::uint64_t>(w.values[j].num);
         const auto ka = static_cast<std::uint64_t>(c.args[ai].raw);
         if (!c.args[ai].present || ka == 0 || c.args[ai].content != Content::None) continue;
@@ -332,9 +237,9 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
             shift[ai] = 1;
     }
     for (std::size_t j = 0; j < wp.fields.size() && j < w.values.size(); ++j) {
-        const Key key = parse_key(wp.fields[j].key);
-        const int ai = arg_index(ev, key.arg);
-        if (!key.wrapper || ai < 0 || shift[ai] < 0 || (key.member.empty() && !key.str)) continue;
+        const FieldUse& key = uses[j];
+        const int ai = key.arg;
+        if (!key.wrapper || ai < 0 || shift[ai] < 0 || (key.member < 0 && !key.str)) continue;
         ArgValue& a = c.args[ai];
         const std::int64_t raw = a.raw;
         apply(a, ev.args[ai], key, wp.fields[j], w.values[j]);
@@ -355,15 +260,13 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
 void Correlator::merge_inner(Call& c, const Record& r, const Probe& p) {
     const EventSpec& ev = catalog()[c.ev];
     std::vector<bool> null_copy(ev.args.size(), false), started(ev.args.size(), false);
+    const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
+    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)
+        if (uses[i].arg >= 0 && uses[i].kptr) null_copy[uses[i].arg] = r.values[i].num == 0;
     for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
-        const Key key = parse_key(p.fields[i].key);
-        const int ai = arg_index(ev, key.arg);
-        if (ai >= 0 && key.kptr) null_copy[ai] = r.values[i].num == 0;
-    }
-    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
-        const Key key = parse_key(p.fields[i].key);
-        const int ai = arg_index(ev, key.arg);
-        if (ai < 0 || key.member.empty() || null_copy[ai]) continue;
+        const FieldUse& key = uses[i];
+        const int ai = key.arg;
+        if (ai < 0 || key.member < 0 || null_copy[ai]) continue;
         ArgValue& a = c.args[ai];
         if (!started[ai]) { // one source per struct: drop what the boundary read
             started[ai] = true;

@@ -4,6 +4,7 @@
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/xlat.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -88,23 +89,6 @@ std::string time_text(std::uint64_t ts, const FormatOptions& o) {
     return b;
 }
 
-std::string tags_json(unsigned catalog_tags, Source src) {
-    std::string t = "[";
-    auto add = [&](const char* s) {
-        if (t.size() > 1) t += ",";
-        t += "\"";
-        t += s;
-        t += "\"";
-    };
-    if (src == Source::KernelCopy) add("K");
-    if (src == Source::UserAtEntry || src == Source::UserLate) {
-        add("U");
-        add("TOCTOU");
-    }
-    if (catalog_tags & kTagOPT) add("OPT");
-    return t + "]";
-}
-
 std::string text_line(const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
     char head[160];
@@ -119,67 +103,147 @@ std::string text_line(const Call& c, const FormatOptions& o) {
     return line;
 }
 
-std::string json_line(const Call& c, const FormatOptions& o) {
+// JSON is appended to one buffer, numbers with std::to_chars: no temporary
+// strings on the per-event path.
+void put(std::string& out, std::string_view s) { out.append(s.data(), s.size()); }
+
+template <typename T> void put_num(std::string& out, T v) {
+    char b[24];
+    const auto r = std::to_chars(b, b + sizeof b, v);
+    out.append(b, static_cast<std::size_t>(r.ptr - b));
+}
+
+void put_str(std::string& out, std::string_view s) {
+    out += '"';
+    append_escaped(out, s, true);
+    out += '"';
+}
+
+// "name": the key of an object member, after a comma unless first.
+void put_key(std::string& out, std::string_view name, bool first) {
+    if (!first) out += ',';
+    out += '"';
+    put(out, name);
+    put(out, "\":");
+}
+
+void put_content(std::string& out, const ArgSpec& spec, const ArgValue& a) {
+    if (a.content == Content::Str) {
+        put_str(out, a.str);
+        return;
+    }
+    out += '{';
+    for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
+        put_key(out, spec.layout->members[m].name, m == 0);
+        put_num(out, m < a.members.size() ? a.members[m] : 0);
+    }
+    out += '}';
+}
+
+void put_tags(std::string& out, unsigned catalog_tags, Source src) {
+    out += '[';
+    bool first = true;
+    auto add = [&](std::string_view t) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        put(out, t);
+        out += '"';
+    };
+    if (src == Source::KernelCopy) add("K");
+    if (src == Source::UserAtEntry || src == Source::UserLate) {
+        add("U");
+        add("TOCTOU");
+    }
+    if (catalog_tags & kTagOPT) add("OPT");
+    out += ']';
+}
+
+void json_line(const Call& c, const FormatOptions& o, std::string& j) {
     const EventSpec& ev = catalog()[c.ev];
-    std::string j = "{\"event\":\"" + std::string(ev.name) + "\"";
-    j += ",\"time_ns\":" + std::to_string(static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
-    j += ",\"cpu\":" + std::to_string(c.cpu);
-    j += ",\"pid\":" + (c.pid < 0 ? std::string("null") : std::to_string(c.pid));
-    j += ",\"tid\":" + std::to_string(c.tid);
-    j += ",\"comm\":" + (c.comm.empty() ? std::string("null") : "\"" + escape_json(c.comm) + "\"");
+    put(j, "{\"event\":\"");
+    put(j, ev.name);
+    put(j, "\",\"time_ns\":");
+    put_num(j, static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
+    put(j, ",\"cpu\":");
+    put_num(j, c.cpu);
+    put(j, ",\"pid\":");
+    c.pid < 0 ? put(j, "null") : put_num(j, c.pid);
+    put(j, ",\"tid\":");
+    put_num(j, c.tid);
+    put(j, ",\"comm\":");
+    c.comm.empty() ? put(j, "null") : put_str(j, c.comm);
     const bool done = has_ret(c);
-    j += ",\"ret\":" + (done ? std::to_string(c.ret) : std::string("null"));
-    j += ",\"errno\":" + (done && c.ret < 0 && c.ret >= -4095
-                              ? "\"" + errno_name(static_cast<int>(-c.ret)) + "\""
-                              : std::string("null"));
-    j += ",\"latency_ns\":" +
-         (c.end == CallEnd::Returned ? std::to_string(c.ts_end - c.ts) : std::string("null"));
-    j += std::string(",\"end\":\"") + end_name(c.end) + "\"";
-    std::string args, info, late;
+    put(j, ",\"ret\":");
+    done ? put_num(j, c.ret) : put(j, "null");
+    put(j, ",\"errno\":");
+    if (done && c.ret < 0 && c.ret >= -4095)
+        put_str(j, errno_name(static_cast<int>(-c.ret)));
+    else
+        put(j, "null");
+    put(j, ",\"latency_ns\":");
+    c.end == CallEnd::Returned ? put_num(j, c.ts_end - c.ts) : put(j, "null");
+    put(j, ",\"end\":\"");
+    put(j, end_name(c.end));
+    put(j, "\",\"args\":{");
+    bool any_late = false;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         const ArgSpec& spec = ev.args[i];
         const ArgValue& a = c.args[i];
-        std::string value; // the decoded content, if any
-        if (a.content == Content::Str) {
-            value = "\"" + escape_json(a.str) + "\"";
-        } else if (a.content == Content::Struct && spec.layout) {
-            value = "{";
-            for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
-                if (m) value += ",";
-                value += "\"" + std::string(spec.layout->members[m].name) +
-                         "\":" + std::to_string(m < a.members.size() ? a.members[m] : 0);
-            }
-            value += "}";
-        }
+        const bool decoded = a.content == Content::Str || (a.content == Content::Struct && spec.layout);
         const bool pointer = spec.decode == Decode::Struct || spec.decode == Decode::Name;
-        args += (i ? ",\"" : "\"") + std::string(spec.name) + "\":";
-        if (!value.empty() && a.src != Source::UserLate) {
-            args += value;
-        } else if (!a.present || (pointer && a.raw == 0)) {
-            args += "null"; // unknown, or a NULL pointer
-        } else {
-            // The address: a pointer whose content is unreadable or was read late is never null.
-            args += spec.decode == Decode::UInt || spec.decode == Decode::Ptr || pointer
-                        ? std::to_string(static_cast<std::uint64_t>(a.raw))
-                        : std::to_string(a.raw);
-        }
-        if (!value.empty() && a.src == Source::UserLate)
-            late += (late.empty() ? "\"" : ",\"") + std::string(spec.name) + "\":" + value;
-        if (a.content != Content::None) {
-            if (!info.empty()) info += ",";
-            info += "\"" + std::string(spec.name) + "\":{\"tags\":" + tags_json(spec.tags, a.src) +
-                    ",\"source\":\"" + source_name(a.src) + "\"";
-            if (a.content == Content::Unreadable) info += ",\"unreadable\":\"" + escape_json(a.why) + "\"";
-            if (a.content == Content::Str && !valid_utf8(a.str))
-                info += ",\"hex\":\"" + hexbytes(a.str) + "\"";
-            if (a.suspect_fault) info += ",\"suspect_fault\":true";
-            info += "}";
-        }
+        put_key(j, spec.name, i == 0);
+        if (decoded && a.src != Source::UserLate)
+            put_content(j, spec, a);
+        else if (!a.present || (pointer && a.raw == 0))
+            put(j, "null"); // unknown, or a NULL pointer
+        else if (spec.decode == Decode::UInt || spec.decode == Decode::Ptr || pointer)
+            put_num(j, static_cast<std::uint64_t>(a.raw)); // an address is never null when it is not NULL
+        else
+            put_num(j, a.raw);
+        any_late = any_late || (decoded && a.src == Source::UserLate);
     }
-    j += ",\"args\":{" + args + "}";
-    if (!late.empty()) j += ",\"late\":{" + late + "}";
-    j += ",\"arg_info\":{" + info + "}}";
-    return j;
+    j += '}';
+    if (any_late) { // read after the call: beside the arguments, never as one
+        put(j, ",\"late\":{");
+        bool first = true;
+        for (std::size_t i = 0; i < ev.args.size(); ++i) {
+            const ArgValue& a = c.args[i];
+            const bool decoded =
+                a.content == Content::Str || (a.content == Content::Struct && ev.args[i].layout);
+            if (!decoded || a.src != Source::UserLate) continue;
+            put_key(j, ev.args[i].name, first);
+            first = false;
+            put_content(j, ev.args[i], a);
+        }
+        j += '}';
+    }
+    put(j, ",\"arg_info\":{");
+    bool first = true;
+    for (std::size_t i = 0; i < ev.args.size(); ++i) {
+        const ArgSpec& spec = ev.args[i];
+        const ArgValue& a = c.args[i];
+        if (a.content == Content::None) continue;
+        put_key(j, spec.name, first);
+        first = false;
+        put(j, "{\"tags\":");
+        put_tags(j, spec.tags, a.src);
+        put(j, ",\"source\":\"");
+        put(j, source_name(a.src));
+        j += '"';
+        if (a.content == Content::Unreadable) {
+            put(j, ",\"unreadable\":");
+            put_str(j, a.why);
+        }
+        if (a.content == Content::Str && !valid_utf8(a.str)) {
+            put(j, ",\"hex\":\"");
+            put(j, hexbytes(a.str));
+            j += '"';
+        }
+        if (a.suspect_fault) put(j, ",\"suspect_fault\":true");
+        j += '}';
+    }
+    put(j, "}}");
 }
 
 } // namespace
@@ -202,54 +266,78 @@ std::string render_args_text(const Call& c) {
     return out;
 }
 
-std::string format_item(const Item& it, const FormatOptions& o) {
-    if (it.is_call) return o.format == OutputFormat::Json ? json_line(it.call, o) : text_line(it.call, o);
+void append_item(const Item& it, const FormatOptions& o, std::string& out) {
+    if (it.is_call && o.format == OutputFormat::Json) {
+        json_line(it.call, o, out);
+        return;
+    }
+    if (it.is_call) {
+        out += text_line(it.call, o);
+        return;
+    }
     const LostNotice& l = it.lost;
     const std::string count = l.count < 0 ? "unknown" : std::to_string(l.count);
-    if (o.format == OutputFormat::Json)
-        return "{\"event\":\"lost\",\"time_ns\":" +
+    if (o.format == OutputFormat::Json) {
+        out += "{\"event\":\"lost\",\"time_ns\":" +
                std::to_string(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns) +
                ",\"cpu\":" + (l.cpu < 0 ? std::string("null") : std::to_string(l.cpu)) +
                ",\"count\":" + (l.count < 0 ? std::string("null") : count) + ",\"where\":\"" +
                escape_json(l.where) + "\"}";
+        return;
+    }
     char head[160];
     std::snprintf(head, sizeof head, "%-15s %-7s %-7s %-16s %-15s ", time_text(l.ts, o).c_str(), "-", "-",
                   "-", "LOST");
     const std::string where = l.cpu < 0 ? "" : " on cpu " + std::to_string(l.cpu);
-    return head + count + " events lost" + where + " (" + escape_c(l.where) + ")";
+    out += head + count + " events lost" + where + " (" + escape_c(l.where) + ")";
 }
 
+std::string format_item(const Item& it, const FormatOptions& o) {
+    std::string out;
+    append_item(it, o, out);
+    return out;
+}
+
+// RFC 3629: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF.
 bool valid_utf8(std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = 0;
-        if (c < 0x80)
-            n = 0;
-        else if (c >= 0xc2 && c <= 0xdf)
-            n = 1;
-        else if (c >= 0xe0 && c <= 0xef)
-            n = 2;
-        else if (c >= 0xf0 && c <= 0xf4)
-            n = 3;
-        else
-            return false;
-        if (i + n >= s.size()) return false;
-        for (std::size_t k = 1; k <= n; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-        i += n + 1;
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    for (std::size_t i = 0; i < n;) {
+        const unsigned c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        unsigned lo = 0x80, hi = 0xbf; // allowed range of the second byte
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            if (c == 0xe0) lo = 0xa0; // overlong
+            if (c == 0xed) hi = 0x9f; // surrogates
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            if (c == 0xf0) lo = 0x90; // overlong
+            if (c == 0xf4) hi = 0x8f; // above U+10FFFF
+        } else {
+            return false; // continuation byte, C0/C1 (overlong), F5..FF
+        }
+        if (n - i < len) return false;
+        if (p[i + 1] < lo || p[i + 1] > hi) return false;
+        for (std::size_t k = 2; k < len; ++k)
+            if (p[i + k] < 0x80 || p[i + k] > 0xbf) return false;
+        i += len;
     }
     return true;
 }
 
-namespace {
-
 // One escaper for both outputs: the printable ASCII passes, the usual C
 // escapes for quote, backslash, newline, tab and CR, and everything else as
 // \xNN (terminal) or \u00NN (JSON). JSON lets valid UTF-8 through.
-std::string escape(std::string_view s, bool json) {
+void append_escaped(std::string& out, std::string_view s, bool json) {
     const bool keep_high = json && valid_utf8(s);
-    std::string out;
-    out.reserve(s.size());
+    static constexpr char kHex[] = "0123456789abcdef";
     for (unsigned char c : s) {
         switch (c) {
         case '"': out += "\\\""; break;
@@ -259,18 +347,22 @@ std::string escape(std::string_view s, bool json) {
         case '\r': out += "\\r"; break;
         default:
             if (c < 0x20 || c == 0x7f || (c >= 0x80 && !keep_high)) {
-                char b[8];
-                std::snprintf(b, sizeof b, json ? "\\u%04x" : "\\x%02x", c);
-                out += b;
+                out += json ? "\\u00" : "\\x";
+                out += kHex[c >> 4];
+                out += kHex[c & 15];
             } else {
                 out += static_cast<char>(c);
             }
         }
     }
-    return out;
 }
 
-} // namespace
+std::string escape(std::string_view s, bool json) {
+    std::string out;
+    out.reserve(s.size());
+    append_escaped(out, s, json);
+    return out;
+}
 
 std::string escape_c(std::string_view s) { return escape(s, false); }
 

@@ -14,21 +14,56 @@
 namespace mqtrace {
 
 void Merger::push(std::vector<Record>&& batch) {
-    for (auto& r : batch)
-        pending_.push_back(std::move(r));
+    std::vector<std::size_t> from(cpus_.size());
+    for (std::size_t c = 0; c < cpus_.size(); ++c)
+        from[c] = cpus_[c].recs.size();
+    for (auto& r : batch) {
+        const auto c = static_cast<std::size_t>(std::max(r.cpu, 0));
+        if (c >= cpus_.size()) {
+            cpus_.resize(c + 1);
+            from.resize(c + 1, 0);
+        }
+        cpus_[c].recs.push_back(std::move(r));
+    }
+    auto by_ts = [](const Record& a, const Record& b) { return a.ts < b.ts; };
+    for (std::size_t c = 0; c < cpus_.size(); ++c) {
+        auto& q = cpus_[c];
+        const auto begin = q.recs.begin() + static_cast<std::ptrdiff_t>(std::max(from[c], q.head));
+        if (!std::is_sorted(begin, q.recs.end(), by_ts)) std::stable_sort(begin, q.recs.end(), by_ts);
+        if (from[c] > q.head && begin != q.recs.end() && by_ts(*begin, *(begin - 1)))
+            std::inplace_merge(q.recs.begin() + static_cast<std::ptrdiff_t>(q.head), begin, q.recs.end(),
+                               by_ts);
+    }
 }
 
 void Merger::release(std::uint64_t watermark, std::vector<Record>& out) {
-    // Stable: records of one CPU keep their order when timestamps tie.
-    std::stable_sort(pending_.begin(), pending_.end(),
-                     [](const Record& a, const Record& b) { return a.ts < b.ts; });
-    auto cut = std::upper_bound(pending_.begin(), pending_.end(), watermark,
-                                [](std::uint64_t w, const Record& r) { return w < r.ts; });
-    std::move(pending_.begin(), cut, std::back_inserter(out));
-    pending_.erase(pending_.begin(), cut);
+    for (;;) {
+        Queue* best = nullptr;
+        for (auto& q : cpus_)
+            if (q.head < q.recs.size() && q.recs[q.head].ts <= watermark &&
+                (!best || q.recs[q.head].ts < best->recs[best->head].ts))
+                best = &q;
+        if (!best) break;
+        out.push_back(std::move(best->recs[best->head++]));
+    }
+    for (auto& q : cpus_)
+        if (q.head == q.recs.size()) {
+            q.recs.clear();
+            q.head = 0;
+        } else if (q.head > 4096 && q.head * 2 > q.recs.size()) {
+            q.recs.erase(q.recs.begin(), q.recs.begin() + static_cast<std::ptrdiff_t>(q.head));
+            q.head = 0;
+        }
 }
 
 void Merger::release_all(std::vector<Record>& out) { release(UINT64_MAX, out); }
+
+std::size_t Merger::pending() const {
+    std::size_t n = 0;
+    for (const auto& q : cpus_)
+        n += q.recs.size() - q.head;
+    return n;
+}
 
 std::uint64_t stat_value(const std::string& stats, const std::string& key) {
     std::size_t p = 0;

@@ -6,6 +6,7 @@
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/elf.hpp"
 #include "mqtrace/kernel.hpp"
+#include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
 #include "mqtrace/selftest.hpp"
@@ -87,10 +88,11 @@ public:
     }
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
-    void line(const std::string& s, bool call) {
-        buf_ += s;
+    // The item's line, formatted straight into the output buffer.
+    void line(const Item& it, const FormatOptions& f) {
+        append_item(it, f, buf_);
         buf_ += '\n';
-        pending_ += call;
+        pending_ += it.is_call;
     }
     bool flush() {
         std::size_t off = 0;
@@ -225,7 +227,7 @@ public:
                     ++calls;
                 else
                     lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
-                out.line(format_item(it, o_.fmt), it.is_call);
+                out.line(it, o_.fmt);
             }
             items.clear();
             if (o_.count > 0 && calls >= o_.count) stop = true;
@@ -329,6 +331,7 @@ private:
                 texts.push_back(f.format);
             save_recording_meta(o_.record_dir, session_.header_page(), table_, texts);
         }
+        if (b_ == Backend::Syscalls) late_.emplace(table_);
         if (!correlator_)
             correlator_ = std::make_unique<Correlator>(table_, tasks_);
         else
@@ -343,7 +346,7 @@ private:
         const std::size_t pages =
             reader_->drain(*decoder_, recs, mark, o_.record_dir.empty() ? nullptr : &raw);
         if (!raw.empty()) append_recording_pages(o_.record_dir, raw);
-        if (b_ == Backend::Syscalls) prefetch_late(recs, table_, mem_);
+        if (late_) late_->prefetch(recs, mem_);
         merger_.push(std::move(recs));
         std::vector<Record> ready;
         if (final)
@@ -440,6 +443,7 @@ private:
     Backend b_;
     TaskTable tasks_;
     ProcMemReader mem_;
+    std::optional<LateReads> late_; // syscalls backend
     Session session_;
     Plan plan_;
     std::vector<std::size_t> alt_;

@@ -15,24 +15,6 @@
 
 namespace mqtrace {
 
-// Reads another process's memory after the fact (the live one uses /proc/TID/mem).
-class MemoryReader {
-public:
-    virtual ~MemoryReader() = default;
-    // Fills out with len bytes, or returns false with a reason.
-    virtual bool read(int tid, std::uint64_t addr, std::size_t len, std::string& out, std::string& why) = 0;
-    // NUL-terminated string of at most max bytes (without the NUL).
-    virtual bool read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
-                             std::string& why) = 0;
-};
-
-class ProcMemReader final : public MemoryReader {
-public:
-    bool read(int tid, std::uint64_t addr, std::size_t len, std::string& out, std::string& why) override;
-    bool read_string(int tid, std::uint64_t addr, std::size_t max, std::string& out,
-                     std::string& why) override;
-};
-
 enum class Content { None, Str, Struct, Unreadable };
 
 struct ArgValue {
@@ -75,12 +57,16 @@ struct Item {
     LostNotice lost;
 };
 
-// Read, right now, the user memory that no probe captured for each syscall
-// entry in recs (names and structs behind pointers): the syscalls backend's late
-// reads, done as soon as the records are read rather than after merging.
-// Entries preceded in recs by a libc-wrapper uprobe of the same thread need no
-// late read of the values the uprobe captured.
-void prefetch_late(std::vector<Record>& recs, const std::vector<Probe>& probes, MemoryReader& mem);
+// What one field of a probe record is, resolved once per probe from its key
+// ("attr.mq_flags", "name$str", "@name", "attr$kptr").
+struct FieldUse {
+    int arg = -1;         // catalog argument, -1: not an argument (task fields, "$ret")
+    int member = -1;      // struct member, -1: the argument itself
+    bool wrapper = false; // "@...": read by a libc-wrapper uprobe
+    bool str = false;     // "$str": the string behind the pointer
+    bool kptr = false;    // "$kptr": the kernel's pointer to its copy (inner probes)
+};
+FieldUse resolve_field(int ev, std::string_view key);
 
 class Correlator {
 public:
@@ -89,7 +75,7 @@ public:
     void feed(const Record& r, std::vector<Item>& out);
     // End of trace: emit calls still waiting for their return.
     void finish(std::vector<Item>& out);
-    void set_probes(std::vector<Probe> probes) { probes_ = std::move(probes); }
+    void set_probes(std::vector<Probe> probes);
 
 private:
     void start(const Record& r, const Probe& p, std::vector<Item>& out);
@@ -97,6 +83,7 @@ private:
     void merge_inner(Call& c, const Record& r, const Probe& p);
     static void distrust_probe_reads(Call& c);
     std::vector<Probe> probes_;
+    std::vector<std::vector<FieldUse>> uses_; // by probe, parallel to its fields
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall

@@ -25,7 +25,9 @@ enum class RecordKind { Event, Lost };
 // Memory read from the traced process right after its record was read (the
 // syscalls backend's "late" reads, see Correlator::prefetch).
 struct LateRead {
-    int arg = -1; // catalog argument index
+    int arg = -1;           // catalog argument index
+    std::uint64_t addr = 0; // where
+    std::size_t len = 0;    // struct size; 0 for a string
     bool ok = false;
     std::string bytes; // string (without NUL) or struct bytes
     std::string why;   // !ok: the reason
@@ -39,7 +41,7 @@ struct Record {
     int probe = -1;                 // index in the probe table given to the Decoder
     std::vector<FieldValue> values; // parallel to that probe's fields
     std::int64_t lost = 0;          // RecordKind::Lost: events lost before ts (-1 = unknown)
-    std::vector<LateRead> late;     // filled by prefetch_late()
+    std::vector<LateRead> late;     // filled by LateReads::prefetch()
 };
 
 struct EventFormat {

@@ -21,10 +21,14 @@ struct FormatOptions {
 
 std::string text_header();
 std::string format_item(const Item& it, const FormatOptions& o);
+// The same line (without '\n'), appended to out: the per-event path.
+void append_item(const Item& it, const FormatOptions& o, std::string& out);
 
 // Exposed for tests.
 std::string escape_c(std::string_view bytes);    // "a\"b\x1b" (without quotes)
 std::string escape_json(std::string_view bytes); // JSON string body (without quotes)
+std::string escape(std::string_view bytes, bool json);
+void append_escaped(std::string& out, std::string_view bytes, bool json);
 bool valid_utf8(std::string_view bytes);
 std::string render_args_text(const Call& c);
 

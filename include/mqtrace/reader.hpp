@@ -23,14 +23,22 @@ class Session;
 // the next round. Pure; tested directly.
 class Merger {
 public:
+    // Records in the order each CPU's buffer held them (records of several
+    // CPUs may be interleaved in batch; each CPU's are in time order, and are
+    // sorted if not).
     void push(std::vector<Record>&& batch);
-    // Append the records with ts <= watermark, in timestamp order.
+    // Append the records with ts <= watermark, in timestamp order: a k-way
+    // merge of the CPUs' queues (ties: the lower CPU first, then queue order).
     void release(std::uint64_t watermark, std::vector<Record>& out);
     void release_all(std::vector<Record>& out);
-    std::size_t pending() const { return pending_.size(); }
+    std::size_t pending() const;
 
 private:
-    std::vector<Record> pending_;
+    struct Queue {
+        std::vector<Record> recs;
+        std::size_t head = 0; // recs before head are released
+    };
+    std::vector<Queue> cpus_; // by CPU number
 };
 
 class Reader {
@@ -49,7 +57,7 @@ public:
     // raw (optional): a copy of every sub-buffer read (for --record).
     std::size_t drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
                       std::vector<RawPage>* raw = nullptr);
-    static constexpr int kMaxPages = 256;
+    static constexpr int kMaxPages = 64;
     // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {
         std::uint64_t overrun = 0, dropped = 0, commit_overrun = 0;

@@ -1,0 +1,69 @@
+// Late reads (syscalls backend): the user memory behind pointer arguments
+// that no probe captured in the caller's context, read from the traced
+// process as soon as its records are read. A late value may not be what the
+// kernel saw (the process may have rewritten its buffer since): the
+// formatters never show it as the argument.
+#pragma once
+
+#include "mqtrace/decoder.hpp"
+#include "mqtrace/plan.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mqtrace {
+
+// One read of another process's memory: len bytes at addr, or (string) a
+// NUL-terminated string starting there, into `into` (ok, bytes, why).
+struct MemRead {
+    std::uint64_t addr = 0;
+    std::size_t len = 0;
+    bool string = false;
+    LateRead* into = nullptr;
+};
+
+class MemoryReader {
+public:
+    virtual ~MemoryReader() = default;
+    // Every read of one thread's memory; fills each into->ok/bytes/why.
+    virtual void read(int tid, std::span<MemRead> reads) = 0;
+};
+
+// process_vm_readv(2), as many reads per system call as it takes (IOV_MAX):
+// memory the process itself could not read (unmapped, PROT_NONE) fails as it
+// would for the kernel.
+class ProcMemReader final : public MemoryReader {
+public:
+    void read(int tid, std::span<MemRead> reads) override;
+};
+
+class LateReads {
+public:
+    // What each probe of the table needs, resolved once.
+    explicit LateReads(const std::vector<Probe>& probes);
+    // Fill Record::late of every syscall entry in recs whose names and structs
+    // no probe read: one batch of reads per thread.
+    void prefetch(std::vector<Record>& recs, MemoryReader& mem);
+
+    static constexpr std::size_t kMaxString = 4096;
+
+private:
+    struct Need {
+        std::size_t field; // the pointer's field in the entry record
+        int arg;           // catalog argument
+        bool name;         // a string, else a struct of len bytes
+        std::size_t len;
+        int wrapper_field = -1; // the same pointer in a libc-wrapper record, if it read it
+    };
+    std::vector<std::vector<Need>> needs_; // by probe: entry tracepoints
+    std::vector<int> wrapper_of_;          // by probe: the entry probe a wrapper precedes, or -1
+    struct Pending {
+        int tid;
+        MemRead read;
+    };
+    std::vector<Pending> batch_;
+    std::vector<MemRead> reads_;
+};
+
+} // namespace mqtrace

@@ -1,0 +1,163 @@
+// Late reads. See include/mqtrace/late.hpp.
+#include "mqtrace/late.hpp"
+
+#include "mqtrace/catalog.hpp"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <unordered_map>
+
+namespace mqtrace {
+namespace {
+
+constexpr std::size_t kPage = 4096;
+
+std::string vm_error(int err) {
+    if (err == ESRCH) return "process exited before it could be read";
+    return std::string("bad address (") + std::strerror(err) + ")";
+}
+
+void fail(MemRead& r, const std::string& why) {
+    r.into->ok = false;
+    r.into->bytes.clear();
+    r.into->why = why;
+}
+
+// A string that did not end in its first chunk: the rest, a page at a time
+// (the next page may be unmapped).
+void finish_string(int tid, MemRead& r) {
+    std::string& s = r.into->bytes;
+    if (const void* nul = std::memchr(s.data(), 0, s.size())) {
+        s.resize(static_cast<std::size_t>(static_cast<const char*>(nul) - s.data()));
+        return;
+    }
+    std::uint64_t addr = r.addr + s.size();
+    char buf[256];
+    while (s.size() < LateReads::kMaxString) {
+        const std::size_t want =
+            std::min({sizeof buf, kPage - addr % kPage, LateReads::kMaxString - s.size()});
+        iovec local{buf, want}, remote{reinterpret_cast<void*>(addr), want};
+        const ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+        if (n <= 0) return fail(r, n < 0 ? vm_error(errno) : "short read");
+        if (const void* nul = std::memchr(buf, 0, static_cast<std::size_t>(n))) {
+            s.append(buf, static_cast<std::size_t>(static_cast<const char*>(nul) - buf));
+            return;
+        }
+        s.append(buf, static_cast<std::size_t>(n));
+        addr += static_cast<std::uint64_t>(n);
+    }
+    fail(r, "longer than " + std::to_string(LateReads::kMaxString) + " bytes");
+}
+
+} // namespace
+
+void ProcMemReader::read(int tid, std::span<MemRead> reads) {
+    std::vector<iovec> local(reads.size()), remote(reads.size());
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+        MemRead& r = reads[i];
+        // A string's first chunk stays inside its page.
+        const std::size_t len = r.string ? std::min<std::size_t>(256, kPage - r.addr % kPage) : r.len;
+        r.into->bytes.resize(len);
+        r.into->ok = true;
+        local[i] = iovec{r.into->bytes.data(), len};
+        remote[i] = iovec{reinterpret_cast<void*>(r.addr), len};
+    }
+    // The kernel copies whole iovecs: a short count ends at the one that failed.
+    for (std::size_t k = 0; k < reads.size();) {
+        const std::size_t end = k + std::min<std::size_t>(reads.size() - k, IOV_MAX);
+        const ssize_t n = process_vm_readv(tid, &local[k], end - k, &remote[k], end - k, 0);
+        if (n < 0 && errno != EFAULT) { // the process is gone (or cannot be read): all fail alike
+            const std::string why = vm_error(errno);
+            for (; k < reads.size(); ++k)
+                fail(reads[k], why);
+            break;
+        }
+        auto left = static_cast<std::size_t>(std::max<ssize_t>(n, 0));
+        while (k < end && left >= local[k].iov_len)
+            left -= local[k++].iov_len;
+        if (k < end) fail(reads[k++], vm_error(EFAULT)); // this one failed; go on after it
+    }
+    for (auto& r : reads)
+        if (r.string && r.into->ok) finish_string(tid, r);
+}
+
+LateReads::LateReads(const std::vector<Probe>& probes)
+    : needs_(probes.size()), wrapper_of_(probes.size(), -1) {
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        const Probe& p = probes[i];
+        if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
+        const EventSpec& ev = catalog()[p.ev];
+        for (std::size_t f = 0; f < p.fields.size(); ++f) {
+            const int ai = arg_index(ev, p.fields[f].key);
+            if (ai < 0) continue;
+            const ArgSpec& spec = ev.args[ai];
+            if (spec.decode != Decode::Name && !(spec.decode == Decode::Struct && spec.layout)) continue;
+            // Newer kernels' syscall events carry the string themselves.
+            const bool carried = std::any_of(p.fields.begin(), p.fields.end(), [&](const Field& g) {
+                return g.key == std::string(spec.name) + "$str";
+            });
+            if (carried) continue;
+            Need n{f, ai, spec.decode == Decode::Name, spec.layout ? spec.layout->size : 0u};
+            // A uprobe on the libc wrapper may have read it in the caller's context.
+            for (std::size_t w = 0; w < probes.size(); ++w) {
+                if (probes[w].role != Role::Wrapper || probes[w].ev != p.ev) continue;
+                wrapper_of_[w] = static_cast<int>(i);
+                for (std::size_t g = 0; g < probes[w].fields.size(); ++g)
+                    if (probes[w].fields[g].key == "@" + std::string(spec.name))
+                        n.wrapper_field = static_cast<int>(g);
+            }
+            needs_[i].push_back(n);
+        }
+    }
+}
+
+void LateReads::prefetch(std::vector<Record>& recs, MemoryReader& mem) {
+    std::unordered_map<int, const Record*> wrapper; // the latest libc-wrapper record per thread
+    // Record::late of each record is sized first, so that the reads can point into it.
+    for (auto& r : recs) {
+        if (r.kind != RecordKind::Event || r.probe < 0 || static_cast<std::size_t>(r.probe) >= needs_.size())
+            continue;
+        if (wrapper_of_[r.probe] >= 0) wrapper[r.tid] = &r;
+        const auto& needs = needs_[r.probe];
+        if (needs.empty()) continue;
+        const Record* w = nullptr;
+        if (auto it = wrapper.find(r.tid); it != wrapper.end() && wrapper_of_[it->second->probe] == r.probe)
+            w = it->second;
+        for (const Need& n : needs) {
+            if (n.field >= r.values.size()) continue;
+            const auto addr = static_cast<std::uint64_t>(r.values[n.field].num);
+            if (addr == 0) continue;
+            if (w && n.wrapper_field >= 0 && static_cast<std::size_t>(n.wrapper_field) < w->values.size()) {
+                // glibc passes name + 1 to the kernel for mq_open/mq_unlink.
+                const auto wa = static_cast<std::uint64_t>(w->values[n.wrapper_field].num);
+                if (wa == addr || wa + 1 == addr) continue;
+            }
+            LateRead lr;
+            lr.arg = n.arg;
+            lr.addr = addr;
+            lr.len = n.name ? 0 : n.len;
+            r.late.push_back(std::move(lr));
+        }
+    }
+    // One batch per thread, in record order.
+    batch_.clear();
+    for (auto& r : recs)
+        for (auto& lr : r.late)
+            batch_.push_back(Pending{r.tid, MemRead{lr.addr, lr.len, lr.len == 0, &lr}});
+    std::stable_sort(batch_.begin(), batch_.end(),
+                     [](const Pending& a, const Pending& b) { return a.tid < b.tid; });
+    reads_.clear();
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        reads_.push_back(batch_[i].read);
+        if (i + 1 == batch_.size() || batch_[i + 1].tid != batch_[i].tid) {
+            mem.read(batch_[i].tid, reads_);
+            reads_.clear();
+        }
+    }
+}
+
+} // namespace mqtrace

@@ -35,7 +35,18 @@ constexpr std::array kMsgbufMembers{
 };
 constexpr StructLayout kMsgbuf{"struct msgbuf", 8, kMsgbufMembers};
 
-constexpr std::array<const StructLayout*, 4> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf};
+// struct msqid_ds (msqid64_ds): what IPC_SET takes from it.
+constexpr std::array kMsqidDsMembers{
+    Member{"msg_perm.uid", 4, 4, false, Decode::UInt},
+    Member{"msg_perm.gid", 8, 4, false, Decode::UInt},
+    Member{"msg_perm.mode", 20, 2, false, Decode::Mode},
+    Member{"msg_qbytes", 88, 8, false, Decode::UInt},
+};
+constexpr StructLayout kMsqidDs{"struct msqid_ds", 120, kMsqidDsMembers};
+
+constexpr std::array<const StructLayout*, 5> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf, &kMsqidDs};
+
+constexpr InputIf kOnlyIpcSet{"cmd", 0xff, 1}; // IPC_SET, with or without IPC_64
 
 // ---- arguments ---------------------------------------------------------------
 
@@ -104,8 +115,9 @@ constexpr std::array kMsgrcvArgs{
 constexpr std::array kMsgctlArgs{
     ArgSpec{"msqid", "int", Decode::Int, 0, nullptr, "s32", "queue identifier"},
     ArgSpec{"cmd", "int", Decode::MsgctlCmd, 0, nullptr, "s32", "IPC_STAT, IPC_SET, IPC_RMID..."},
-    ArgSpec{"buf", "struct msqid_ds *", Decode::Ptr, kUserPtr | kTagOPT, nullptr, "x64",
-            "queue description buffer (address shown)"},
+    ArgSpec{"buf", "struct msqid_ds *", Decode::Struct, kUserPtr | kTagOPT, &kMsqidDs, "x64",
+            "queue description: decoded for IPC_SET (input); else an output, its address shown",
+            &kOnlyIpcSet},
 };
 
 // ---- probe points, in order of preference -------------------------------------
@@ -191,18 +203,24 @@ constexpr std::array kMsgrcvPoints{
 };
 
 constexpr std::array kFetchMsgctl{FetchItem{"msqid", 1, Load::Value}, FetchItem{"cmd", 2, Load::Value},
-                                  FetchItem{"buf", 3, Load::Value}};
+                                  FetchItem{"buf", 3, Load::UserStruct}};
 constexpr std::array kMsgctlPoints{
     ProbePoint{"msgctl", Conv::PtRegs, "s64", kFetchMsgctl,
                "syscall wrapper, 4.17+ (ksys_msgctl is a compiler clone on new kernels)"},
     ProbePoint{"sys_msgctl", Conv::Direct, "s64", kFetchMsgctl, "before 4.17"},
 };
 
-// What uprobes on the libc wrappers read (syscalls backend): the queue name,
-// and mq_open's attr, in the caller's context. glibc passes name + 1 to the kernel.
+// What uprobes on the libc wrappers read (syscalls backend), in the caller's
+// context: the names and the input structs. glibc passes name + 1 to the kernel.
 constexpr std::array kLibcMqOpen{FetchItem{"name", 1, Load::UserString},
                                  FetchItem{"attr", 4, Load::UserStruct}};
 constexpr std::array kLibcMqUnlink{FetchItem{"name", 1, Load::UserString}};
+constexpr std::array kLibcTimeout{FetchItem{"abs_timeout", 5, Load::UserStruct}};
+constexpr std::array kLibcMqNotify{FetchItem{"sevp", 2, Load::UserStruct}};
+// mq_setattr(mqdes, newattr, oldattr); glibc's mq_getattr calls it with NULL.
+constexpr std::array kLibcMqSetattr{FetchItem{"newattr", 2, Load::UserStruct}};
+constexpr std::array kLibcMsgsnd{FetchItem{"msgp", 2, Load::UserStruct}};
+constexpr std::array kLibcMsgctl{FetchItem{"buf", 3, Load::UserStruct}};
 
 // ---- events ---------------------------------------------------------------------
 
@@ -212,44 +230,23 @@ constexpr std::array kEvents{
               kMqOpenArgs, kMqOpenPoints, "mq_open", kLibcMqOpen, "open or create a POSIX message queue"},
     EventSpec{"mq_unlink", Family::Posix, "int mq_unlink(const char *name)", RetKind::Int, kMqUnlinkArgs,
               kMqUnlinkPoints, "mq_unlink", kLibcMqUnlink, "remove a POSIX message queue"},
-    EventSpec{"mq_timedsend",
-              Family::Posix,
+    EventSpec{"mq_timedsend", Family::Posix,
               "int mq_timedsend(mqd_t mqdes, const char *msg_ptr, size_t msg_len, "
               "unsigned int msg_prio, const struct timespec *abs_timeout)",
-              RetKind::Int,
-              kMqTimedsendArgs,
-              kMqTimedsendPoints,
-              "",
-              {},
-              "send a message (also mq_send)"},
-    EventSpec{"mq_timedreceive",
-              Family::Posix,
+              RetKind::Int, kMqTimedsendArgs, kMqTimedsendPoints, "mq_timedsend", kLibcTimeout,
+              "send a message (also mq_send)", true},
+    EventSpec{"mq_timedreceive", Family::Posix,
               "ssize_t mq_timedreceive(mqd_t mqdes, char *msg_ptr, size_t msg_len, "
               "unsigned int *msg_prio, const struct timespec *abs_timeout)",
-              RetKind::Size,
-              kMqTimedreceiveArgs,
-              kMqTimedreceivePoints,
-              "",
-              {},
-              "receive a message (also mq_receive)"},
-    EventSpec{"mq_notify",
-              Family::Posix,
-              "int mq_notify(mqd_t mqdes, const struct sigevent *sevp)",
-              RetKind::Int,
-              kMqNotifyArgs,
-              kMqNotifyPoints,
-              "",
-              {},
+              RetKind::Size, kMqTimedreceiveArgs, kMqTimedreceivePoints, "mq_timedreceive", kLibcTimeout,
+              "receive a message (also mq_receive)", true},
+    EventSpec{"mq_notify", Family::Posix, "int mq_notify(mqd_t mqdes, const struct sigevent *sevp)",
+              RetKind::Int, kMqNotifyArgs, kMqNotifyPoints, "mq_notify", kLibcMqNotify,
               "register or remove a message-arrival notification"},
-    EventSpec{"mq_getsetattr",
-              Family::Posix,
+    EventSpec{"mq_getsetattr", Family::Posix,
               "int mq_getsetattr(mqd_t mqdes, const struct mq_attr *newattr, struct mq_attr "
               "*oldattr)",
-              RetKind::Int,
-              kMqGetsetattrArgs,
-              kMqGetsetattrPoints,
-              "",
-              {},
+              RetKind::Int, kMqGetsetattrArgs, kMqGetsetattrPoints, "mq_setattr", kLibcMqSetattr,
               "get or set queue attributes (mq_getattr, mq_setattr)"},
     EventSpec{"msgget",
               Family::SysV,
@@ -260,15 +257,9 @@ constexpr std::array kEvents{
               "",
               {},
               "get or create a System V message queue"},
-    EventSpec{"msgsnd",
-              Family::SysV,
-              "int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)",
-              RetKind::Int,
-              kMsgsndArgs,
-              kMsgsndPoints,
-              "",
-              {},
-              "send a System V message"},
+    EventSpec{"msgsnd", Family::SysV, "int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)",
+              RetKind::Int, kMsgsndArgs, kMsgsndPoints, "msgsnd", kLibcMsgsnd, "send a System V message",
+              true},
     EventSpec{"msgrcv",
               Family::SysV,
               "ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)",
@@ -277,16 +268,10 @@ constexpr std::array kEvents{
               kMsgrcvPoints,
               "",
               {},
-              "receive a System V message"},
-    EventSpec{"msgctl",
-              Family::SysV,
-              "int msgctl(int msqid, int cmd, struct msqid_ds *buf)",
-              RetKind::Int,
-              kMsgctlArgs,
-              kMsgctlPoints,
-              "",
-              {},
-              "control a System V message queue"},
+              "receive a System V message",
+              true},
+    EventSpec{"msgctl", Family::SysV, "int msgctl(int msqid, int cmd, struct msqid_ds *buf)", RetKind::Int,
+              kMsgctlArgs, kMsgctlPoints, "msgctl", kLibcMsgctl, "control a System V message queue"},
 };
 
 } // namespace

@@ -29,9 +29,10 @@ po::options_description options() {
         "auto, kprobe or syscalls (auto: the kprobe backend if every event passes its self-test, else "
         "syscall "
         "tracepoints)")(
-        "names", po::value<std::string>()->value_name("HOW")->default_value("auto"),
-        "syscalls backend: how queue names are captured: auto or uprobe (in the caller's context), "
-        "late (read from /proc/PID/mem afterwards: cheaper, may miss)")(
+        "user-reads", po::value<std::string>()->value_name("HOW")->default_value("auto"),
+        "syscalls backend: how names and structs behind pointers are read: uprobe (uprobes on the libc "
+        "wrappers of all ten calls, in the caller's context), late (after the call, shown apart: cheapest), "
+        "auto (uprobes except on the calls made once per message)")(
         "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
         "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
         "record", po::value<std::string>()->value_name("DIR"),
@@ -123,8 +124,9 @@ Cli parse_cli(const std::vector<std::string>& args) {
     choose(vm, "backend",
            {{"auto", Backend::Auto}, {"kprobe", Backend::Kprobe}, {"syscalls", Backend::Syscalls}}, t.backend,
            cli.error);
-    choose(vm, "names", {{"auto", NameMode::Auto}, {"uprobe", NameMode::Uprobe}, {"late", NameMode::Late}},
-           t.names, cli.error);
+    choose(vm, "user-reads",
+           {{"auto", UserReads::Auto}, {"uprobe", UserReads::Uprobe}, {"late", UserReads::Late}}, t.reads,
+           cli.error);
     t.events = parse_events(vm.count("events") ? vm["events"].as<std::string>() : "all", cli.error);
     if (vm.count("pid")) {
         t.pid = vm["pid"].as<int>();

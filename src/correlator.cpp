@@ -20,6 +20,11 @@ std::int64_t normalize(std::int64_t v, std::string_view ktype) {
 
 std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
     if (m.offset + m.size > bytes.size()) return 0;
+    if (m.size == 2) {
+        std::uint16_t v;
+        std::memcpy(&v, bytes.data() + m.offset, 2);
+        return v;
+    }
     if (m.size == 4) {
         std::int32_t v;
         std::memcpy(&v, bytes.data() + m.offset, 4);
@@ -212,6 +217,17 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
             a.content = Content::Struct;
             for (const auto& m : spec.layout->members)
                 a.members.push_back(member_from_bytes(lr.bytes, m));
+        }
+    }
+    // Outputs are not arguments: a struct the kernel does not read for this call (msgctl's
+    // buf but for IPC_SET) shows as its address.
+    for (std::size_t i = 0; i < ev.args.size(); ++i) {
+        const InputIf* cond = ev.args[i].input_if;
+        if (!cond) continue;
+        const ArgValue& by = c.args[static_cast<std::size_t>(arg_index(ev, cond->arg))];
+        if (!by.present || (by.raw & cond->mask) != cond->value) {
+            c.args[i].content = Content::None;
+            c.args[i].members.clear();
         }
     }
     open_[r.tid] = std::move(c);

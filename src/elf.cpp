@@ -1,9 +1,12 @@
 // ELF symbol lookup and libc discovery. See include/mqtrace/elf.hpp.
 #include "mqtrace/elf.hpp"
 
+#include "mqtrace/catalog.hpp"
+
 #include <elf.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,16 +30,18 @@ bool is_libc(const std::string& path) {
 
 } // namespace
 
-std::uint64_t elf_symbol_offset(const std::string& path, std::string_view symbol) {
+std::vector<std::uint64_t> elf_symbol_offsets(const std::string& path,
+                                              const std::vector<std::string_view>& symbols) {
+    std::vector<std::uint64_t> out(symbols.size(), 0);
     std::ifstream f(path, std::ios::binary);
     Elf64_Ehdr eh{};
     if (!f || !read_at(f, 0, &eh, sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
         eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr))
-        return 0;
+        return out;
     std::vector<Elf64_Shdr> sh(eh.e_shnum);
-    if (sh.empty() || !read_at(f, eh.e_shoff, sh.data(), sh.size() * sizeof(Elf64_Shdr))) return 0;
-    std::uint64_t vaddr = 0;
-    for (std::uint32_t want : {SHT_DYNSYM, SHT_SYMTAB}) {
+    if (sh.empty() || !read_at(f, eh.e_shoff, sh.data(), sh.size() * sizeof(Elf64_Shdr))) return out;
+    std::vector<std::uint64_t> vaddr(symbols.size(), 0);
+    for (const Elf64_Word want : {Elf64_Word{SHT_DYNSYM}, Elf64_Word{SHT_SYMTAB}}) {
         for (const auto& s : sh) {
             if (s.sh_type != want || s.sh_link >= sh.size() || s.sh_entsize != sizeof(Elf64_Sym)) continue;
             const auto& strs = sh[s.sh_link];
@@ -48,24 +53,26 @@ std::uint64_t elf_symbol_offset(const std::string& path, std::string_view symbol
                 if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
                     sym.st_value == 0 || sym.st_name >= names.size())
                     continue;
-                if (std::string_view(names.c_str() + sym.st_name) == symbol) {
-                    vaddr = sym.st_value;
-                    break;
-                }
+                const std::string_view name(names.c_str() + sym.st_name);
+                for (std::size_t i = 0; i < symbols.size(); ++i)
+                    if (!vaddr[i] && !symbols[i].empty() && name == symbols[i]) vaddr[i] = sym.st_value;
             }
-            if (vaddr) break;
         }
-        if (vaddr) break;
     }
-    if (!vaddr) return 0;
     // Virtual address -> file offset through the loadable segment holding it.
     for (int i = 0; i < eh.e_phnum; ++i) {
         Elf64_Phdr ph{};
-        if (!read_at(f, eh.e_phoff + static_cast<std::uint64_t>(i) * sizeof ph, &ph, sizeof ph)) return 0;
-        if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
-            return vaddr - ph.p_vaddr + ph.p_offset;
+        if (!read_at(f, eh.e_phoff + static_cast<std::uint64_t>(i) * sizeof ph, &ph, sizeof ph)) break;
+        if (ph.p_type != PT_LOAD) continue;
+        for (std::size_t k = 0; k < symbols.size(); ++k)
+            if (vaddr[k] >= ph.p_vaddr && vaddr[k] < ph.p_vaddr + ph.p_filesz && vaddr[k])
+                out[k] = vaddr[k] - ph.p_vaddr + ph.p_offset;
     }
-    return 0;
+    return out;
+}
+
+std::uint64_t elf_symbol_offset(const std::string& path, std::string_view symbol) {
+    return elf_symbol_offsets(path, {symbol}).front();
 }
 
 std::vector<LibcTarget> find_libcs() {
@@ -74,8 +81,12 @@ std::vector<LibcTarget> find_libcs() {
     auto consider = [&](const std::string& path) {
         struct stat st {};
         if (stat(path.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return;
-        LibcTarget t{path, elf_symbol_offset(path, "mq_open"), elf_symbol_offset(path, "mq_unlink")};
-        if (t.mq_open || t.mq_unlink) out.push_back(std::move(t));
+        std::vector<std::string_view> symbols;
+        for (const auto& ev : catalog())
+            symbols.push_back(ev.libc_symbol);
+        LibcTarget t{path, elf_symbol_offsets(path, symbols)};
+        if (std::any_of(t.offsets.begin(), t.offsets.end(), [](std::uint64_t o) { return o != 0; }))
+            out.push_back(std::move(t));
     };
     auto scan = [&](const std::string& pid, bool own) {
         std::ifstream maps("/proc/" + pid + "/maps");

@@ -142,11 +142,14 @@ Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev, cons
     ret.fields.push_back(std::move(rf));
     Alternative alt{"syscalls:sys_enter_" + name, {std::move(entry), std::move(ret)}};
 
-    const bool want_uprobes = opt.names != NameMode::Late && k.uprobe_events;
-    if (want_uprobes && !ev.libc_symbol.empty()) {
+    const bool want_uprobes =
+        k.uprobe_events && !ev.libc_symbol.empty() &&
+        (opt.reads == UserReads::Uprobe || (opt.reads == UserReads::Auto && !ev.per_message));
+    if (want_uprobes) {
         int n = 0;
         for (const auto& libc : opt.libcs) {
-            const std::uint64_t off = ev.libc_symbol == "mq_open" ? libc.mq_open : libc.mq_unlink;
+            const auto idx = static_cast<std::size_t>(event_index(ev));
+            const std::uint64_t off = idx < libc.offsets.size() ? libc.offsets[idx] : 0;
             if (off == 0) continue;
             char place[64];
             std::snprintf(place, sizeof place, ":0x%llx", static_cast<unsigned long long>(off));

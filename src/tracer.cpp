@@ -141,12 +141,12 @@ public:
         PlanOptions po;
         po.group = session_.name();
         po.events = o.events;
-        po.names = o.names;
+        po.reads = o.reads;
         // Tests only: MQTRACE_TEST_FIRST=event:symbol tries that kernel function first.
         if (const char* t = std::getenv("MQTRACE_TEST_FIRST"); t && std::strchr(t, ':'))
             if (const EventSpec* ev = find_event(std::string_view(t, std::strchr(t, ':') - t)))
                 po.test_first.emplace_back(event_index(*ev), std::strchr(t, ':') + 1);
-        if (b == Backend::Syscalls && o.names != NameMode::Late && k.uprobe_events) po.libcs = find_libcs();
+        if (b == Backend::Syscalls && o.reads != UserReads::Late && k.uprobe_events) po.libcs = find_libcs();
         plan_ = make_plan(k, b, po);
         for (const auto& ep : plan_.events)
             if (ep.alts.empty())

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -300,7 +301,9 @@ std::string src_of(const std::string& arg, Variant v) {
         if (arg == "name" || arg == "newattr") return "user-at-entry";
         return "kernel-copy"; // attr, abs_timeout, sevp: do_mq_* copies; msgp.mtype: do_msgsnd
     }
-    if (v == Variant::Libc && (arg == "name" || arg == "attr")) return "user-at-entry"; // libc uprobe
+    // --user-reads auto: uprobes on the libc wrappers of the calls not made once per message.
+    if (v == Variant::Libc && (arg == "name" || arg == "attr" || arg == "sevp" || arg == "newattr"))
+        return "user-at-entry";
     return "user-late";
 }
 
@@ -594,7 +597,7 @@ TEST_F(Integration, EarlyFailuresAppearExactlyOnce) {
 TEST_F(Integration, FloodEveryCallShownOrReportedLost) {
     const std::string go = tmpfile("go");
     Child w({env("MQWORKLOAD", "mqworkload"), "--wait-file", go, "flood", tag(), "20000"}, "flood");
-    Tracer t({"-p", std::to_string(w.pid), "--names", "late", "--buffer-size", "8", "-e",
+    Tracer t({"-p", std::to_string(w.pid), "--user-reads", "late", "--buffer-size", "8", "-e",
               "mq_unlink,msgget,msgrcv,msgctl"});
     ASSERT_NO_FATAL_FAILURE(t.ready());
     std::ofstream(go).put('x');
@@ -635,6 +638,79 @@ TEST_F(Integration, FloodEveryCallShownOrReportedLost) {
         << t.err();
     std::cerr << "flood: " << made << " calls, " << complete << " complete, " << partial << " partial, "
               << lost << " records lost in " << lost_records << " lost records\n";
+}
+
+// Buffers reused and rewritten right after each call (on the stack, in static
+// storage, on the heap): in every --user-reads mode, no value shown as an
+// argument differs from what the caller passed; late reads (which see the
+// rewritten buffer) are only ever beside the argument. With uprobes, every
+// struct of a libc call is an argument, exact. (Syscalls backend: the kprobe
+// backend reads at entry or the kernel's copy, and is held to the same rule.)
+TEST_F(Integration, NoArgumentDiffersFromWhatTheCallerPassed) {
+    const std::map<std::string, std::pair<std::string, std::string>> field{
+        {"msgsnd", {"msgp", "mtype"}},
+        {"mq_timedsend", {"abs_timeout", "tv_nsec"}},
+        {"mq_timedreceive", {"abs_timeout", "tv_nsec"}},
+        {"mq_getsetattr", {"newattr", "mq_flags"}},
+        {"mq_notify", {"sevp", "sigev_signo"}},
+        {"msgctl", {"buf", "msg_qbytes"}}};
+    const std::vector<std::string> modes =
+        kprobe() ? std::vector<std::string>{"auto"} : std::vector<std::string>{"late", "auto", "uprobe"};
+    for (const std::string& mode : modes) {
+        for (const bool raw : {false, true}) {
+            SCOPED_TRACE(mode + (raw ? " raw" : " libc"));
+            Tracer t({"-e", "msgsnd,mq_timedsend,mq_timedreceive,mq_getsetattr,mq_notify,msgctl",
+                      "--user-reads", mode});
+            ASSERT_NO_FATAL_FAILURE(t.ready());
+            std::vector<std::string> args{"--linger", "300", "poison", tag(), "5"};
+            if (raw) args.insert(args.begin(), "--raw");
+            Workload w = run_workload(args);
+            ASSERT_EQ(t.stop(), 0) << t.err();
+            ASSERT_EQ(w.report.size(), 90u);
+            // The calls that pass a struct, in order (mq_notify(NULL) and IPC_STAT/IPC_RMID do not).
+            std::vector<Value> calls;
+            for (auto& c : t.calls(w.pid)) {
+                const auto& [arg, member] = field.at(c["event"].s());
+                if (c["args"][arg].is_null()) continue;
+                if (c["event"].s() == "msgctl" && (c["args"]["cmd"].i() & 0xff) != 1) continue;
+                calls.push_back(std::move(c));
+            }
+            ASSERT_EQ(calls.size(), w.report.size());
+            int exact = 0, late = 0;
+            for (std::size_t i = 0; i < calls.size(); ++i) {
+                std::istringstream in(w.report[i]);
+                std::string ev, storage;
+                long passed;
+                in >> ev >> storage >> passed;
+                const Value& c = calls[i];
+                ASSERT_EQ(c["event"].s(), ev) << i;
+                const auto& [arg, member] = field.at(ev);
+                const Value& a = c["args"][arg];
+                if (a.type == Value::Object) {
+                    EXPECT_EQ(a[member].i(), passed)
+                        << i << " " << ev << " " << storage << ": not what was passed";
+                    EXPECT_NE(source(c, arg), "user-late") << i;
+                    ++exact;
+                } else {
+                    EXPECT_EQ(a.type, Value::Number) << i << " " << ev;
+                    EXPECT_NE(a.i(), 0) << "a non-NULL pointer shown as NULL";
+                    if (c.has("late") && c["late"].has(arg)) ++late;
+                }
+                // uprobes read every struct of a libc call in the caller's context.
+                const bool uprobed = !raw && !kprobe() &&
+                                     (mode == "uprobe" || (mode == "auto" && ev != "msgsnd" &&
+                                                           ev != "mq_timedsend" && ev != "mq_timedreceive"));
+                if (uprobed || kprobe()) {
+                    EXPECT_EQ(a.type, Value::Object) << i << " " << ev << " " << storage;
+                }
+            }
+            if (!kprobe() && (mode == "late" || raw)) {
+                EXPECT_GT(late, 0) << "late reads happened, beside the arguments";
+            }
+            std::cerr << mode << (raw ? " raw" : " libc") << ": " << exact << " exact in args, " << late
+                      << " late reads beside them\n";
+        }
+    }
 }
 
 TEST_F(Integration, HostileAndLongNames) {

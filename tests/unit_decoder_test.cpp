@@ -90,8 +90,11 @@ void expect_same(const std::vector<std::string>& got, const std::vector<std::str
 TEST(Decoder, ReplayOfEveryEventOn61MatchesWhatWasPrinted) {
     Recording r = load_recording(kFixtures + "linux-6.1-kprobe-all");
     ASSERT_FALSE(r.pages.empty());
-    const auto want = lines(kFixtures + "linux-6.1-kprobe-all/expected.json");
+    auto want = lines(kFixtures + "linux-6.1-kprobe-all/expected.json");
     ASSERT_EQ(want.size(), 40u); // mqworkload all, through libc and through syscall(2)
+    // Since that recording msgctl's buf is a struct pointer (decoded for IPC_SET): NULL is null.
+    for (auto& l : want)
+        if (const auto p = l.find("\"buf\":0}"); p != std::string::npos) l.replace(p, 8, "\"buf\":null}");
     expect_same(replay(r), want);
 }
 

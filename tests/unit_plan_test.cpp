@@ -16,12 +16,20 @@ KernelFacts profile(const std::string& name) {
     return parse_facts(load_profile_dir(std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/" + name));
 }
 
-Plan plan_for(const KernelFacts& k, Backend b) {
+// Debian 12's libc.so.6: file offsets of the wrappers, by catalog event (msgrcv has none).
+LibcTarget libc() {
+    return LibcTarget{
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        {0x93d90, 0x94030, 0x93f50, 0x93fd0, 0x942c0, 0x93eb0, 0x10ca70, 0x10c9a0, 0, 0x10cb40}};
+}
+
+Plan plan_for(const KernelFacts& k, Backend b, UserReads reads = UserReads::Auto) {
     PlanOptions o;
     o.group = "mqtrace_42";
+    o.reads = reads;
     for (std::size_t i = 0; i < catalog().size(); ++i)
         o.events.push_back(static_cast<int>(i));
-    o.libcs.push_back(LibcTarget{"/usr/lib/x86_64-linux-gnu/libc.so.6", 0x93d90, 0x94030});
+    o.libcs.push_back(libc());
     return make_plan(k, b, o);
 }
 
@@ -85,7 +93,9 @@ TEST(Plan, Linux310UsesSysWrappersAndString) {
            "p:mqtrace_42/msgsnd sys_msgsnd msqid=%di:s32 msgp=%si:x64 msgp__mtype=+0(%si):s64 msgsz=%dx:u64 "
            "msgflg=%cx:s32",
            "r:mqtrace_42/msgsnd_ret sys_msgsnd ret=$retval:s64"}));
-    EXPECT_EQ(lines(p, "msgctl"), (L{"p:mqtrace_42/msgctl sys_msgctl msqid=%di:s32 cmd=%si:s32 buf=%dx:x64",
+    EXPECT_EQ(lines(p, "msgctl"), (L{"p:mqtrace_42/msgctl sys_msgctl msqid=%di:s32 cmd=%si:s32 buf=%dx:x64 "
+                                     "buf__msg_perm__uid=+4(%dx):u32 buf__msg_perm__gid=+8(%dx):u32 "
+                                     "buf__msg_perm__mode=+20(%dx):u16 buf__msg_qbytes=+88(%dx):u64",
                                      "r:mqtrace_42/msgctl_ret sys_msgctl ret=$retval:s64"}));
 }
 
@@ -130,7 +140,9 @@ TEST(Plan, Linux54UsesPtRegsWrappersUstringAndUserDeref) {
               "msgsz=+96(%di):u64 msgtyp=+56(%di):s64 msgflg=+72(%di):s32");
     EXPECT_EQ(
         lines(p, "msgctl"),
-        (L{"p:mqtrace_42/msgctl __x64_sys_msgctl msqid=+112(%di):s32 cmd=+104(%di):s32 buf=+96(%di):x64",
+        (L{"p:mqtrace_42/msgctl __x64_sys_msgctl msqid=+112(%di):s32 cmd=+104(%di):s32 buf=+96(%di):x64 "
+           "buf__msg_perm__uid=+u4(+96(%di)):u32 buf__msg_perm__gid=+u8(+96(%di)):u32 "
+           "buf__msg_perm__mode=+u20(+96(%di)):u16 buf__msg_qbytes=+u88(+96(%di)):u64",
            "r64:mqtrace_42/msgctl_ret __x64_sys_msgctl ret=$retval:s64"}));
 }
 
@@ -237,7 +249,8 @@ TEST(Plan, Linux618SyscallsAndUprobes) {
               (L{"syscalls/sys_enter_mq_unlink", "syscalls/sys_exit_mq_unlink",
                  "p:mqtrace_42/mq_unlink_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x94030 "
                  "u_name=%di:x64 u_name_str=+0(%di):ustring"}));
-    EXPECT_EQ(lines(p, "msgctl"), (L{"syscalls/sys_enter_msgctl", "syscalls/sys_exit_msgctl"}));
+    EXPECT_EQ(lines(p, "msgctl").at(1), "syscalls/sys_exit_msgctl");
+    EXPECT_EQ(lines(p, "msgrcv"), (L{"syscalls/sys_enter_msgrcv", "syscalls/sys_exit_msgrcv"}));
     // Entry fields are positional: the kernel names them (u_name, oflag, ...).
     const Probe& entry = p.events[0].alts[0].probes[0];
     ASSERT_EQ(entry.fields.size(), 4u);
@@ -245,15 +258,35 @@ TEST(Plan, Linux618SyscallsAndUprobes) {
     EXPECT_EQ(entry.fields[3].pos, 3);
 }
 
-TEST(Plan, LateNamesNeedNoUprobes) {
-    PlanOptions o;
-    o.group = "g";
-    o.events = {0, 1};
-    o.names = NameMode::Late;
-    o.libcs.push_back(LibcTarget{"/lib/libc.so.6", 1, 2});
-    const Plan p = make_plan(profile("linux-6.18-x86_64"), Backend::Syscalls, o);
-    for (const auto& ep : p.events)
-        EXPECT_EQ(ep.alts.at(0).probes.size(), 2u);
+// Which calls get a uprobe on their libc wrapper, per --user-reads mode.
+TEST(Plan, UserReadsModes) {
+    const KernelFacts k = profile("linux-6.18-x86_64");
+    auto wrapped = [&](UserReads r) {
+        std::string s;
+        for (const auto& ep : plan_for(k, Backend::Syscalls, r).events)
+            for (const auto& pr : ep.alts.at(0).probes)
+                if (pr.role == Role::Wrapper)
+                    s += (s.empty() ? "" : " ") + std::string(catalog()[ep.ev].name);
+        return s;
+    };
+    // auto: not on the calls made once per message, where a uprobe costs the most.
+    EXPECT_EQ(wrapped(UserReads::Auto), "mq_open mq_unlink mq_notify mq_getsetattr msgctl");
+    EXPECT_EQ(wrapped(UserReads::Uprobe),
+              "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr msgsnd msgctl");
+    EXPECT_EQ(wrapped(UserReads::Late), "");
+    const Plan p = plan_for(k, Backend::Syscalls, UserReads::Uprobe);
+    EXPECT_EQ(lines(p, "msgsnd").at(2),
+              "p:mqtrace_42/msgsnd_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x10c9a0 u_msgp=%si:x64 "
+              "u_msgp__mtype=+0(%si):s64");
+    EXPECT_EQ(lines(p, "msgctl").at(2),
+              "p:mqtrace_42/msgctl_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x10cb40 u_buf=%dx:x64 "
+              "u_buf__msg_perm__uid=+4(%dx):u32 u_buf__msg_perm__gid=+8(%dx):u32 "
+              "u_buf__msg_perm__mode=+20(%dx):u16 "
+              "u_buf__msg_qbytes=+88(%dx):u64");
+    EXPECT_EQ(
+        lines(p, "mq_timedsend").at(2),
+        "p:mqtrace_42/mq_timedsend_libc0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x93f50 u_abs_timeout=%r8:x64 "
+        "u_abs_timeout__tv_sec=+0(%r8):s64 u_abs_timeout__tv_nsec=+8(%r8):s64");
 }
 
 TEST(Plan, SyscallStringFieldsOfNewerKernelsAreAdopted) {
@@ -289,5 +322,7 @@ TEST(Plan, Arm64RegistersAndWrappers) {
               0u);
     EXPECT_EQ(lines(p, "mq_open")[2].rfind("p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%x3:x64 ", 0), 0u);
     EXPECT_EQ(lines(p, "msgctl").at(0),
-              "p:mqtrace_42/msgctl __arm64_sys_msgctl msqid=+0(%x0):s32 cmd=+8(%x0):s32 buf=+16(%x0):x64");
+              "p:mqtrace_42/msgctl __arm64_sys_msgctl msqid=+0(%x0):s32 cmd=+8(%x0):s32 buf=+16(%x0):x64 "
+              "buf__msg_perm__uid=+u4(+16(%x0)):u32 buf__msg_perm__gid=+u8(+16(%x0)):u32 "
+              "buf__msg_perm__mode=+u20(+16(%x0)):u16 buf__msg_qbytes=+u88(+16(%x0)):u64");
 }

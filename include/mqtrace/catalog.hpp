@@ -44,7 +44,7 @@ enum class RetKind { Fd, Int, Size };
 struct Member {
     std::string_view name;
     std::uint16_t offset; // bytes from the start of the struct (x86_64/arm64 LP64 layout)
-    std::uint8_t size;    // 4 or 8
+    std::uint8_t size;    // 2, 4 or 8
     bool is_signed;
     Decode decode;
 };
@@ -55,6 +55,15 @@ struct StructLayout {
     std::span<const Member> members;
 };
 
+// An argument that is input only for some values of another (msgctl's buf is
+// read by the kernel for IPC_SET, written for IPC_STAT): decoded only when
+// (value of arg & mask) == value.
+struct InputIf {
+    std::string_view arg;
+    std::int64_t mask;
+    std::int64_t value;
+};
+
 struct ArgSpec {
     std::string_view name;  // as in the syscall prototype (man 2)
     std::string_view ctype; // C type at the syscall boundary
@@ -63,6 +72,7 @@ struct ArgSpec {
     const StructLayout* layout; // for Decode::Struct
     std::string_view ktype;     // probe fetch type for the raw value: s32, u64, x64...
     std::string_view doc;       // one line for mqtrace(8) and --list
+    const InputIf* input_if = nullptr;
 };
 
 // Where an argument comes from at a probe point.
@@ -115,6 +125,7 @@ struct EventSpec {
     std::string_view libc_symbol;              // libc wrapper probed by uprobes (syscalls backend), or empty
     std::span<const FetchItem> libc_fetch;     // what the uprobe reads there, in the caller's context
     std::string_view doc;
+    bool per_message = false; // called once per message: a uprobe there costs the most (--user-reads auto)
 };
 
 std::span<const EventSpec> catalog();

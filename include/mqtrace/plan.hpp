@@ -64,18 +64,23 @@ struct EventPlan {
 };
 
 struct LibcTarget {
-    std::string path;          // as the processes map it
-    std::uint64_t mq_open = 0; // file offsets of the wrappers, 0 if absent
-    std::uint64_t mq_unlink = 0;
+    std::string path;                   // as the processes map it
+    std::vector<std::uint64_t> offsets; // by catalog event: file offset of its libc wrapper, 0 if absent
 };
 
-enum class NameMode { Auto, Uprobe, Late };
+// Syscalls backend: how the user memory behind pointer arguments is read.
+enum class UserReads {
+    Auto,   // uprobes on the libc wrappers of the calls made once per queue or rarely;
+            // late reads for the calls made once per message (see mqtrace(8) OVERHEAD)
+    Uprobe, // uprobes on the libc wrappers of all ten calls: in the caller's context
+    Late,   // no uprobes: everything read after the call (shown apart, under "late")
+};
 
 struct PlanOptions {
-    std::string group;               // unique probe group, e.g. mqtrace_1234
-    std::vector<int> events;         // catalog indices
-    std::vector<LibcTarget> libcs;   // for uprobes on the syscalls backend
-    NameMode names = NameMode::Auto; // syscalls backend: how queue names are captured
+    std::string group;                 // unique probe group, e.g. mqtrace_1234
+    std::vector<int> events;           // catalog indices
+    std::vector<LibcTarget> libcs;     // for uprobes on the syscalls backend
+    UserReads reads = UserReads::Auto; // syscalls backend
     // Tests only (MQTRACE_TEST_FIRST=event:symbol): try this kernel function
     // first as the event's boundary, to prove that the self-test rejects a
     // probe that never fires.

@@ -28,7 +28,7 @@ struct TraceOptions {
     double duration = 0; // seconds, 0 = until interrupted
     long count = 0;      // calls, 0 = unlimited
     bool dry_run = false;
-    NameMode names = NameMode::Auto;
+    UserReads reads = UserReads::Auto;
     std::size_t buffer_kb = 4096;
     std::string record_dir; // --record: save formats and raw sub-buffers here
 };

@@ -6,6 +6,11 @@
 //   mqworkload flood TAG N           N rounds of 9 calls as fast as possible (mq_open, send,
 //                                    receive, unlink, msgget, msgsnd, msgrcv, msgctl x2);
 //                                    prints "calls M" with the number of calls made
+//   mqworkload poison TAG N          N rounds of msgsnd, mq_timedsend, mq_timedreceive,
+//                                    mq_setattr, mq_notify and msgctl(IPC_SET) with buffers on
+//                                    the stack, in static storage and on the heap, each
+//                                    overwritten right after its call; prints
+//                                    "event storage value" for what each call passed
 //   mqworkload errors TAG            every early-failure path of the ten syscalls, through
 //                                    syscall(2): EFAULT for each pointer, EINVAL for each
 //                                    checked value, EBADF, ENOENT, and EACCES (from a child
@@ -30,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -198,6 +204,74 @@ int flood(const std::string& tag, long n) {
     return 0;
 }
 
+// Buffers reused call after call and rewritten right after each call, as real
+// programs do: what a late read finds is the poison, never the argument.
+int poison(const std::string& tag, int rounds) {
+    const std::string name = "/mqt-" + tag;
+    mq_attr attr{0, 8, 64, 0, {}};
+    const long fd = do_mq_open(name.c_str(), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &attr);
+    const long id = do_msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    if (fd < 0 || id < 0) return 1;
+    struct Msg {
+        long mtype;
+        char mtext[8];
+    };
+    struct Bufs {
+        Msg msg;
+        timespec ts;
+        mq_attr na;
+        sigevent sev;
+        msqid_ds ds;
+    };
+    static Bufs in_static;
+    Bufs on_stack{};
+    auto on_heap = std::make_unique<Bufs>();
+    msqid_ds cur{};
+    do_msgctl(static_cast<int>(id), IPC_STAT, &cur);
+    char buf[64];
+    unsigned prio;
+    for (int r = 0; r < rounds; ++r) {
+        const std::pair<const char*, Bufs*> where[] = {
+            {"stack", &on_stack}, {"static", &in_static}, {"heap", on_heap.get()}};
+        for (const auto& [storage, b] : where) {
+            const long v = 1000 + r;
+            b->msg = Msg{v, "x"};
+            do_msgsnd(static_cast<int>(id), &b->msg, 1, IPC_NOWAIT);
+            std::printf("msgsnd %s %ld\n", storage, v);
+            b->msg.mtype = 0x5a5a5a5a;
+            b->ts = timespec{4102444800 + v, v};
+            do_send(static_cast<int>(fd), "x", 1, 0, &b->ts);
+            std::printf("mq_timedsend %s %ld\n", storage, v);
+            b->ts = timespec{0x5a5a5a5a, 0x5a5a}; // poisoned, then set again for the receive
+            b->ts = timespec{4102444800 + v, v};
+            do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, &b->ts);
+            std::printf("mq_timedreceive %s %ld\n", storage, v);
+            b->ts = timespec{0x5a5a5a5a, 0x5a5a};
+            b->na = mq_attr{(v % 2) ? O_NONBLOCK : 0, 0, 0, 0, {}};
+            do_getsetattr(static_cast<int>(fd), &b->na, nullptr);
+            std::printf("mq_getsetattr %s %ld\n", storage, (v % 2) ? static_cast<long>(O_NONBLOCK) : 0L);
+            b->na = mq_attr{0x5a5a, 0x5a5a, 0x5a5a, 0x5a5a, {}};
+            b->sev = sigevent{};
+            b->sev.sigev_notify = SIGEV_NONE;
+            b->sev.sigev_signo = static_cast<int>(v);
+            do_notify(static_cast<int>(fd), &b->sev);
+            std::printf("mq_notify %s %ld\n", storage, v);
+            b->sev.sigev_signo = 0x5a5a;
+            do_notify(static_cast<int>(fd), nullptr); // removes it: the next round registers again
+            b->ds = cur;
+            b->ds.msg_qbytes = static_cast<msglen_t>(16384 + v);
+            do_msgctl(static_cast<int>(id), IPC_SET, &b->ds);
+            std::printf("msgctl %s %ld\n", storage, 16384 + v);
+            b->ds.msg_qbytes = 0x5a5a;
+        }
+    }
+    close(static_cast<int>(fd));
+    do_mq_unlink(name.c_str());
+    do_msgctl(static_cast<int>(id), IPC_RMID, nullptr);
+    linger();
+    return 0;
+}
+
 // An address that is never mapped (below mmap_min_addr).
 void* const kBad = reinterpret_cast<void*>(16);
 
@@ -304,9 +378,11 @@ int main(int argc, char** argv) {
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 2 && std::strcmp(argv[i], "block") == 0) return block(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "errors") == 0) return errors(argv[i + 1]);
+    if (argc - i >= 3 && std::strcmp(argv[i], "poison") == 0)
+        return poison(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 3 && std::strcmp(argv[i], "flood") == 0)
         return flood(argv[i + 1], std::atol(argv[i + 2]));
     std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
-                         "block TAG | errors TAG | flood TAG N\n");
+                         "block TAG | errors TAG | flood TAG N | poison TAG N\n");
     return 2;
 }

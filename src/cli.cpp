@@ -35,9 +35,11 @@ po::options_description options() {
         "auto (uprobes except on the calls made once per message)")(
         "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
         "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
-        "record", po::value<std::string>()->value_name("DIR"),
-        "also save the event formats and every raw ring-buffer page read into DIR (for replay and bug "
-        "reports)")(
+        "write,w", po::value<std::string>()->value_name("FILE"),
+        "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
+        "print", "with -w: also decode and print the events as they are recorded")(
+        "read,r", po::value<std::string>()->value_name("FILE"),
+        "decode a recording made with -w instead of tracing (-e, -p, -n, -f, -o apply)")(
         "record-profile", po::value<std::string>()->value_name("DIR"),
         "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")(
         "dry-run", "print the tracefs writes this kernel would get, then exit")(
@@ -117,8 +119,10 @@ Cli parse_cli(const std::vector<std::string>& args) {
         cli.action = Action::RecordProfile;
         cli.profile_dir = vm["record-profile"].as<std::string>();
     }
-    if (vm.count("record")) cli.trace.record_dir = vm["record"].as<std::string>();
     TraceOptions& t = cli.trace;
+    if (vm.count("write")) t.write_file = vm["write"].as<std::string>();
+    if (vm.count("read")) t.read_file = vm["read"].as<std::string>();
+    t.print = vm.count("print") != 0;
     choose(vm, "format", {{"text", OutputFormat::Text}, {"json", OutputFormat::Json}}, t.fmt.format,
            cli.error);
     choose(vm, "backend",
@@ -145,6 +149,15 @@ Cli parse_cli(const std::vector<std::string>& args) {
     if (t.buffer_kb < 8 || t.buffer_kb > (1u << 20)) cli.error = "--buffer-size must be 8 to 1048576 KiB";
     t.fmt.utc = vm.count("utc") != 0;
     t.dry_run = vm.count("dry-run") != 0;
+    // Combinations that cannot mean anything.
+    if (t.print && t.write_file.empty()) cli.error = "--print goes with -w";
+    if (!t.write_file.empty() && !t.print && (t.count > 0 || vm.count("output") || !vm["format"].defaulted()))
+        cli.error = "-w decodes nothing: -n, -o and -f need --print";
+    if (!t.read_file.empty() && !t.write_file.empty()) cli.error = "-r and -w do not go together";
+    if (!t.read_file.empty() && (t.dry_run || vm.count("duration") || !vm["backend"].defaulted() ||
+                                 !vm["user-reads"].defaulted() || !vm["buffer-size"].defaulted()))
+        cli.error =
+            "-r reads a recording: --backend, --user-reads, --buffer-size, -d and --dry-run do not apply";
     return cli;
 }
 
@@ -201,6 +214,7 @@ int run_cli(const std::vector<std::string>& args) {
     case Action::RecordProfile: return run_record_profile(cli.profile_dir);
     case Action::Trace: break;
     }
+    if (!cli.trace.read_file.empty()) return run_replay(cli.trace);
     return run_trace(cli.trace);
 }
 

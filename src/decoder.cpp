@@ -7,6 +7,7 @@ extern "C" {
 #include <kbuffer.h>
 }
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
@@ -113,11 +114,42 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
 
 Decoder::~Decoder() = default;
 
+// A sub-buffer's header (u64 timestamp, then a 64-bit commit word whose low
+// bits are the data size and bits 30/31 the missed-events flags) must describe
+// data inside the sub-buffer, and inside what was read: kbuffer trusts it.
+bool Decoder::sane(const void* page, std::size_t len) const {
+    constexpr std::size_t kHeader = 16;
+    if (len < kHeader || len > static_cast<std::size_t>(impl_->page)) return false;
+    std::uint64_t commit;
+    std::memcpy(&commit, static_cast<const unsigned char*>(page) + 8, 8);
+    const std::uint64_t size = commit & ((1ull << 30) - 1);
+    const bool stored = commit & (1ull << 30);
+    return kHeader + size + (stored ? 8 : 0) <= len;
+}
+
 int Decoder::page_size() const { return impl_->page; }
 
-void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const {
+void Decoder::page_losses(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const {
     auto& I = *impl_;
-    if (len < 16) return;
+    if (!sane(page, len)) return;
+    std::vector<unsigned char> copy(static_cast<std::size_t>(std::max<int>(I.page, static_cast<int>(len))),
+                                    0);
+    std::memcpy(copy.data(), page, len);
+    if (kbuffer_load_subbuffer(I.kbuf, copy.data()) < 0) return;
+    if (const int missed = kbuffer_missed_events(I.kbuf); missed != 0) {
+        Record lost;
+        lost.kind = RecordKind::Lost;
+        lost.ts = kbuffer_timestamp(I.kbuf);
+        lost.cpu = cpu;
+        lost.lost = missed;
+        out.push_back(std::move(lost));
+    }
+}
+
+void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out,
+                          bool inband_losses) const {
+    auto& I = *impl_;
+    if (!sane(page, len)) return;
     // kbuffer wants a writable sub-buffer of the full size; copy short reads.
     std::vector<unsigned char> copy;
     void* buf = const_cast<void*>(page);
@@ -132,7 +164,7 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
     for (void* d = kbuffer_read_event(I.kbuf, &ts); d; d = kbuffer_next_event(I.kbuf, &ts)) {
         if (first) {
             first = false;
-            if (int missed = kbuffer_missed_events(I.kbuf); missed != 0) {
+            if (int missed = kbuffer_missed_events(I.kbuf); missed != 0 && inband_losses) {
                 Record lost;
                 lost.kind = RecordKind::Lost;
                 lost.ts = ts;

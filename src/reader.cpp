@@ -157,14 +157,17 @@ void Reader::read_stats(Cpu& c) const {
 }
 
 std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                          std::vector<RawPage>* raw) {
+                          std::vector<RawPage>* raw, bool decode) {
     std::size_t pages = 0;
     for (auto& c : cpus_) {
         const std::size_t from = out.size();
         for (int i = 0; i < kMaxPages; ++i) {
             const int n = mqt_cpu_read(c.handle, page_.data());
             if (n <= 0) break;
-            d.decode_page(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
+            if (decode)
+                d.decode_page(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
+            else
+                d.page_losses(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
             if (raw)
                 raw->push_back(RawPage{c.cpu, std::string(reinterpret_cast<const char*>(page_.data()),
                                                           static_cast<std::size_t>(n))});

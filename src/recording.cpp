@@ -3,7 +3,9 @@
 
 #include "mqtrace/catalog.hpp"
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -53,35 +55,22 @@ E parse_enum(const std::string& s, const std::pair<const char*, E> (&names)[N]) 
 
 } // namespace
 
-void save_recording_meta(const std::string& dir, const std::string& header_page,
-                         const std::vector<Probe>& probes, const std::vector<std::string>& formats) {
-    std::filesystem::create_directories(dir + "/formats");
-    std::ofstream(dir + "/header_page", std::ios::binary) << header_page;
-    std::ofstream t(dir + "/probes");
-    for (std::size_t i = 0; i < probes.size(); ++i) {
-        const Probe& p = probes[i];
+namespace {
+
+std::string probe_table(const std::vector<Probe>& probes) {
+    std::ostringstream t;
+    for (const Probe& p : probes) {
         t << "probe " << kind_name(p.kind) << ' ' << role_name(p.role) << ' '
           << (p.ev >= 0 ? std::string(catalog()[p.ev].name) : "-") << ' ' << p.system << ' ' << p.event
           << '\n';
         for (const auto& f : p.fields)
             t << "field " << (f.name.empty() ? "-" : f.name) << ' ' << f.key << ' ' << source_name(f.src)
               << ' ' << f.pos << ' ' << f.bias << '\n';
-        std::ofstream(dir + "/formats/" + std::to_string(i), std::ios::binary) << formats.at(i);
     }
-    std::ofstream(dir + "/pages.bin", std::ios::binary | std::ios::trunc);
+    return t.str();
 }
 
-void append_recording_pages(const std::string& dir, const std::vector<RawPage>& pages) {
-    std::ofstream out(dir + "/pages.bin", std::ios::binary | std::ios::app);
-    for (const auto& p : pages) {
-        const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(p.cpu),
-                                      static_cast<std::uint32_t>(p.bytes.size())};
-        out.write(reinterpret_cast<const char*>(hdr), sizeof hdr);
-        out.write(p.bytes.data(), static_cast<std::streamsize>(p.bytes.size()));
-    }
-}
-
-Recording load_recording(const std::string& dir) {
+std::vector<Probe> parse_probe_table(const std::string& text) {
     static const std::pair<const char*, ProbeKind> kinds[] = {{"kprobe", ProbeKind::Kprobe},
                                                               {"kretprobe", ProbeKind::Kretprobe},
                                                               {"uprobe", ProbeKind::Uprobe},
@@ -94,41 +83,214 @@ Recording load_recording(const std::string& dir) {
                                                              {"kernel-copy", Source::KernelCopy},
                                                              {"user-at-entry", Source::UserAtEntry},
                                                              {"user-late", Source::UserLate}};
-    Recording r;
-    r.header_page = slurp(dir + "/header_page");
-    std::istringstream t(slurp(dir + "/probes"));
+    std::vector<Probe> out;
+    std::istringstream t(text);
     for (std::string line; std::getline(t, line);) {
         std::istringstream ls(line);
         std::string what;
         ls >> what;
         if (what == "probe") {
             std::string kind, role, ev, sys, event;
-            ls >> kind >> role >> ev >> sys >> event;
+            if (!(ls >> kind >> role >> ev >> sys >> event))
+                throw std::runtime_error("bad probe line: " + line);
             const EventSpec* spec = find_event(ev);
-            r.probes.push_back(Probe{parse_enum(kind, kinds),
-                                     sys,
-                                     event,
-                                     "",
-                                     {},
-                                     parse_enum(role, roles),
-                                     spec ? event_index(*spec) : -1});
-        } else if (what == "field" && !r.probes.empty()) {
+            if (!spec && ev != "-") throw std::runtime_error("unknown event in probe table: " + ev);
+            out.push_back(Probe{parse_enum(kind, kinds),
+                                sys,
+                                event,
+                                "",
+                                {},
+                                parse_enum(role, roles),
+                                spec ? event_index(*spec) : -1});
+        } else if (what == "field" && !out.empty()) {
             Field f;
             std::string src;
-            ls >> f.name >> f.key >> src >> f.pos >> f.bias;
+            if (!(ls >> f.name >> f.key >> src >> f.pos >> f.bias))
+                throw std::runtime_error("bad field line: " + line);
             if (f.name == "-") f.name.clear();
             f.src = parse_enum(src, sources);
-            r.probes.back().fields.push_back(std::move(f));
+            out.back().fields.push_back(std::move(f));
+        } else if (!what.empty()) {
+            throw std::runtime_error("bad probe table line: " + line);
         }
     }
+    return out;
+}
+
+template <typename T> T get(const std::string& b, std::size_t off) {
+    T v;
+    std::memcpy(&v, b.data() + off, sizeof v);
+    return v;
+}
+
+constexpr std::string_view kMagic = "MQTRACE-RECORDING 1\n";
+constexpr std::size_t kMaxPage = 1 << 20;
+
+} // namespace
+
+RecordingWriter::RecordingWriter(const std::string& path) : path_(path) {
+    f_ = std::fopen(path.c_str(), "wbe");
+    if (!f_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    if (std::fwrite(kMagic.data(), 1, kMagic.size(), f_) != kMagic.size())
+        throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    bytes_ = kMagic.size();
+}
+
+RecordingWriter::~RecordingWriter() {
+    if (f_) std::fclose(f_);
+}
+
+void RecordingWriter::chunk(char type, const std::string& payload) {
+    const auto len = static_cast<std::uint32_t>(payload.size());
+    char hdr[5];
+    hdr[0] = type;
+    std::memcpy(hdr + 1, &len, 4);
+    if (std::fwrite(hdr, 1, 5, f_) != 5 ||
+        std::fwrite(payload.data(), 1, payload.size(), f_) != payload.size())
+        throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+    bytes_ += 5 + payload.size();
+}
+
+void RecordingWriter::meta(const std::string& header_page, const std::vector<Probe>& probes,
+                           const std::vector<std::string>& formats, int self_tid, const std::string& kernel,
+                           std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks) {
+    chunk('H', header_page);
+    chunk('K', kernel);
+    chunk('S', std::to_string(self_tid));
+    chunk('C', std::string(reinterpret_cast<const char*>(&clock_offset_ns), 8));
+    for (const auto& t : tasks)
+        chunk('T', std::to_string(t.tid) + " " + std::to_string(t.pid) + " " + t.comm);
+    chunk('P', probe_table(probes));
+    for (const auto& f : formats)
+        chunk('F', f);
+}
+
+void RecordingWriter::page(int cpu, const void* bytes, std::size_t len) {
+    std::string payload(4 + len, '\0');
+    const auto c = static_cast<std::uint32_t>(cpu);
+    std::memcpy(payload.data(), &c, 4);
+    std::memcpy(payload.data() + 4, bytes, len);
+    chunk('D', payload);
+}
+
+void RecordingWriter::lost(const Record& r) {
+    std::string payload(20, '\0');
+    const auto c = static_cast<std::uint32_t>(r.cpu);
+    std::memcpy(payload.data(), &c, 4);
+    std::memcpy(payload.data() + 4, &r.ts, 8);
+    std::memcpy(payload.data() + 12, &r.lost, 8);
+    chunk('L', payload);
+}
+
+void RecordingWriter::flush() {
+    if (std::fflush(f_) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+}
+
+Recording parse_recording(const std::string& b) {
+    if (b.compare(0, kMagic.size(), kMagic) != 0) throw std::runtime_error("not an mqtrace recording");
+    Recording r;
+    r.exact_losses = true;
+    bool have_probes = false, data = false;
+    for (std::size_t off = kMagic.size(); off < b.size();) {
+        if (b.size() - off < 5)
+            throw std::runtime_error("truncated chunk header at offset " + std::to_string(off));
+        const char type = b[off];
+        const auto len = get<std::uint32_t>(b, off + 1);
+        if (len > b.size() - off - 5)
+            throw std::runtime_error("chunk at offset " + std::to_string(off) +
+                                     " runs past the end of the file");
+        const std::string payload = b.substr(off + 5, len);
+        const std::string where =
+            " (chunk '" + std::string(1, type) + "' at offset " + std::to_string(off) + ")";
+        off += 5 + len;
+        if ((type == 'D' || type == 'L') && (!have_probes || r.formats.size() != r.probes.size()))
+            throw std::runtime_error("data before the probe table and formats" + where);
+        if (data && type != 'D' && type != 'L') throw std::runtime_error("metadata after data" + where);
+        switch (type) {
+        case 'H': r.header_page = payload; break;
+        case 'K': r.kernel = payload; break;
+        case 'S': r.self_tid = std::atoi(payload.c_str()); break;
+        case 'C':
+            if (payload.size() != 8) throw std::runtime_error("bad clock offset" + where);
+            r.clock_offset_ns = get<std::int64_t>(payload, 0);
+            break;
+        case 'T': {
+            Recording::Task t{};
+            std::istringstream ts(payload);
+            if (!(ts >> t.tid >> t.pid)) throw std::runtime_error("bad task" + where);
+            ts.get();
+            std::getline(ts, t.comm);
+            r.tasks.push_back(std::move(t));
+            break;
+        }
+        case 'P':
+            if (have_probes) throw std::runtime_error("a second probe table" + where);
+            r.probes = parse_probe_table(payload);
+            have_probes = true;
+            break;
+        case 'F':
+            if (!have_probes || r.formats.size() >= r.probes.size())
+                throw std::runtime_error("an event format without its probe" + where);
+            r.formats.push_back(payload);
+            break;
+        case 'D': {
+            data = true;
+            if (payload.size() < 4 || payload.size() - 4 > kMaxPage)
+                throw std::runtime_error("bad page size" + where);
+            const auto cpu = get<std::uint32_t>(payload, 0);
+            if (cpu > 65535) throw std::runtime_error("bad cpu number" + where);
+            r.pages.push_back(RawPage{static_cast<int>(cpu), payload.substr(4)});
+            break;
+        }
+        case 'L': {
+            data = true;
+            if (payload.size() != 20) throw std::runtime_error("bad lost record" + where);
+            Record l;
+            l.kind = RecordKind::Lost;
+            const auto cpu = get<std::uint32_t>(payload, 0); // 0xffffffff: no CPU (kprobe misses)
+            if (cpu > 65535 && cpu != 0xffffffffu) throw std::runtime_error("bad cpu number" + where);
+            l.cpu = cpu == 0xffffffffu ? -1 : static_cast<int>(cpu);
+            l.ts = get<std::uint64_t>(payload, 4);
+            l.lost = get<std::int64_t>(payload, 12);
+            if (l.lost < 0) throw std::runtime_error("negative lost count" + where);
+            r.losses.push_back(l);
+            break;
+        }
+        default: throw std::runtime_error("unknown chunk type" + where);
+        }
+    }
+    if (!have_probes) throw std::runtime_error("no probe table");
+    if (r.formats.size() != r.probes.size()) throw std::runtime_error("event formats missing");
+    if (r.header_page.empty()) throw std::runtime_error("no header page");
+    return r;
+}
+
+Recording load_recording(const std::string& path) {
+    std::error_code ec;
+    // A fixture directory holding a recording file (scripts/vm/capture-fixtures).
+    if (std::filesystem::is_directory(path, ec) && std::filesystem::exists(path + "/recording.mqt", ec))
+        return load_recording(path + "/recording.mqt");
+    if (!std::filesystem::is_directory(path, ec)) {
+        try {
+            return parse_recording(slurp(path));
+        } catch (const std::runtime_error& e) {
+            throw std::runtime_error(path + ": " + e.what());
+        }
+    }
+    // The directory format of earlier versions (tests/fixtures): the pages' in-band loss counts.
+    Recording r;
+    r.header_page = slurp(path + "/header_page");
+    r.probes = parse_probe_table(slurp(path + "/probes"));
     for (std::size_t i = 0; i < r.probes.size(); ++i)
-        r.formats.push_back(slurp(dir + "/formats/" + std::to_string(i)));
-    const std::string pages = slurp(dir + "/pages.bin");
+        r.formats.push_back(slurp(path + "/formats/" + std::to_string(i)));
+    for (const auto& p : r.probes)
+        if (p.system.rfind("mqtrace_", 0) == 0) r.self_tid = std::atoi(p.system.c_str() + 8);
+    const std::string pages = slurp(path + "/pages.bin");
     for (std::size_t off = 0; off + 8 <= pages.size();) {
         std::uint32_t hdr[2];
         std::memcpy(hdr, pages.data() + off, sizeof hdr);
         off += 8;
-        if (off + hdr[1] > pages.size()) throw std::runtime_error("truncated pages.bin in " + dir);
+        if (hdr[1] > pages.size() - off) throw std::runtime_error("truncated pages.bin in " + path);
         r.pages.push_back(RawPage{static_cast<int>(hdr[0]), pages.substr(off, hdr[1])});
         off += hdr[1];
     }

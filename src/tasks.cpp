@@ -1,6 +1,8 @@
 // Task attribution. See include/mqtrace/tasks.hpp.
 #include "mqtrace/tasks.hpp"
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -21,6 +23,27 @@ TaskInfo from_proc(int tid) {
     return t;
 }
 } // namespace
+
+std::vector<TaskInfo> TaskTable::snapshot(std::vector<int>& tids) {
+    std::vector<TaskInfo> out;
+    tids.clear();
+    std::error_code ec;
+    for (const auto& p : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string pid = p.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::error_code ec2;
+        for (const auto& t : std::filesystem::directory_iterator(p.path() / "task", ec2)) {
+            const int tid = std::atoi(t.path().filename().c_str());
+            std::ifstream c(t.path() / "comm");
+            std::string comm;
+            std::getline(c, comm);
+            if (!c && comm.empty()) continue;
+            tids.push_back(tid);
+            out.push_back(TaskInfo{std::atoi(pid.c_str()), comm});
+        }
+    }
+    return out;
+}
 
 void TaskTable::on_new(int parent_tid, int child_tid, const std::string& comm, std::uint64_t clone_flags) {
     TaskInfo t;

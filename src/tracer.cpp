@@ -9,6 +9,7 @@
 #include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
+#include "mqtrace/replay.hpp"
 #include "mqtrace/selftest.hpp"
 #include "mqtrace/session.hpp"
 #include "mqtrace/tasks.hpp"
@@ -35,7 +36,7 @@ namespace {
 
 constexpr int kIntervalMs = 100;          // longest sleep between reads
 constexpr int kMinWakeMs = 10;            // shortest time between two wake-ups of the reader
-constexpr int kSelftestRounds = 30;       // x kIntervalMs: time for canaries to come back
+constexpr int kSelftestRounds = 300;      // x kMinWakeMs: time for canaries to come back (3 s)
 constexpr unsigned kMissCheckRounds = 20; // read kprobe_profile every this many rounds
 
 std::uint64_t now_mono() {
@@ -112,6 +113,7 @@ public:
         return !broken_;
     }
     long written() const { return written_; } // calls whose lines were written in full
+    std::size_t pending_bytes() const { return buf_.size(); }
     bool broken() const { return broken_; }
     int fd() const { return fd_; }
     // The reader of our pipe went away (poll reports POLLERR on the write end).
@@ -277,6 +279,21 @@ public:
         return kExitOk;
     }
 
+    void summary_recorded(const RecordingWriter& w) {
+        const auto t = reader_->totals();
+        std::uint64_t misses = 0;
+        for (const auto& [event, n] : misses_)
+            misses += n;
+        std::fprintf(stderr,
+                     "mqtrace: %llu bytes recorded to %s; lost events: %llu in the recording"
+                     " (ring buffer overrun %llu, dropped %llu, commit overrun %llu; kprobe misses %llu)\n",
+                     static_cast<unsigned long long>(w.bytes()), w.path().c_str(),
+                     static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(t.overrun),
+                     static_cast<unsigned long long>(t.dropped),
+                     static_cast<unsigned long long>(t.commit_overrun),
+                     static_cast<unsigned long long>(misses));
+    }
+
     // One line on stderr; its lost count is the sum of the stream's lost records.
     void summary() {
         if (!reader_) return;
@@ -325,12 +342,9 @@ private:
             for (const auto& p : plan_.events[i].alts[alt_[i]].probes)
                 push(p);
         decoder_ = std::make_unique<Decoder>(session_.header_page(), fmts);
-        if (!o_.record_dir.empty()) {
-            std::vector<std::string> texts;
-            for (const auto& f : fmts)
-                texts.push_back(f.format);
-            save_recording_meta(o_.record_dir, session_.header_page(), table_, texts);
-        }
+        formats_.clear();
+        for (const auto& f : fmts)
+            formats_.push_back(f.format);
         if (b_ == Backend::Syscalls) late_.emplace(table_);
         if (!correlator_)
             correlator_ = std::make_unique<Correlator>(table_, tasks_);
@@ -338,14 +352,15 @@ private:
             correlator_->set_probes(table_);
     }
 
-    // One drain round: read, merge, correlate. Returns sub-buffers read.
-    std::size_t round(std::vector<Item>& items, bool final) {
+    // One drain round: read, merge, correlate (with decode false, only read and
+    // record: -w). Returns sub-buffers read.
+    std::size_t round(std::vector<Item>& items, bool final, bool decode = true) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
         std::vector<RawPage> raw;
-        const std::size_t pages =
-            reader_->drain(*decoder_, recs, mark, o_.record_dir.empty() ? nullptr : &raw);
-        if (!raw.empty()) append_recording_pages(o_.record_dir, raw);
+        const std::size_t pages = reader_->drain(*decoder_, recs, mark, writer_ ? &raw : nullptr, decode);
+        if (writer_) record(raw, recs);
+        if (!decode) return pages;
         if (late_) late_->prefetch(recs, mem_);
         merger_.push(std::move(recs));
         std::vector<Record> ready;
@@ -359,16 +374,95 @@ private:
         return pages;
     }
 
+    // -w: the raw pages and the (exact) lost records of this round; kept in
+    // memory until the self-test has settled the probe table, then written.
+    void record(std::vector<RawPage>& raw, const std::vector<Record>& recs) {
+        for (auto& p : raw)
+            pending_pages_.push_back(std::move(p));
+        for (const auto& r : recs)
+            if (r.kind == RecordKind::Lost) pending_lost_.push_back(r);
+        if (!recording_) return;
+        for (const auto& p : pending_pages_)
+            writer_->page(p.cpu, p.bytes.data(), p.bytes.size());
+        for (const auto& r : pending_lost_)
+            writer_->lost(r);
+        pending_pages_.clear();
+        pending_lost_.clear();
+    }
+
+public:
+    // -w: the probe table is final; write it, then what was read so far.
+    void start_recording(RecordingWriter& w) {
+        writer_ = &w;
+        std::vector<int> tids;
+        const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
+        std::vector<Recording::Task> tasks;
+        for (std::size_t i = 0; i < tids.size(); ++i)
+            tasks.push_back(Recording::Task{tids[i], infos[i].pid, infos[i].comm});
+        w.meta(session_.header_page(), table_, formats_, self_tid_, k_.release + " " + k_.arch_name(),
+               o_.fmt.clock_offset_ns, tasks);
+        recording_ = true;
+        std::vector<RawPage> none;
+        record(none, {});
+        w.flush();
+    }
+    void record_to(RecordingWriter* w) { writer_ = w; }
+
+    // -w without --print: read and record, decode nothing, until a signal or the duration.
+    int loop_raw(RecordingWriter& w, int sigfd) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
+        for (int fd : reader_->fds())
+            fds.push_back({fd, POLLIN, 0});
+        std::vector<Item> none;
+        auto expired = [&] {
+            return o_.duration > 0 &&
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
+                       o_.duration;
+        };
+        try {
+            while (!expired()) {
+                const std::size_t pages = round(none, false, false);
+                w.flush();
+                if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0) break;
+                if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN)) break;
+            }
+            session_.tracing_on(false);
+            while (round(none, true, false) > 0) {
+            }
+            kprobe_losses(now_mono(), none);
+            w.flush();
+        } catch (const std::runtime_error& e) {
+            std::fprintf(stderr, "mqtrace: %s\n", e.what());
+            return kExitError;
+        }
+        for (const auto& it : none)
+            lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+        lost_ += reader_->reported();
+        return kExitOk;
+    }
+
+private:
     // Calls a kprobe missed: they never reached the ring buffer at all.
     void kprobe_losses(std::uint64_t ts, std::vector<Item>& items) {
         if (b_ != Backend::Kprobe) return;
         for (const auto& [event, misses] : session_.kprobe_misses()) {
             std::uint64_t& seen = misses_[event];
-            if (misses > seen)
+            if (misses > seen) {
                 items.push_back(Item{
                     false,
                     {},
                     LostNotice{ts, -1, static_cast<std::int64_t>(misses - seen), "kprobe misses: " + event}});
+                if (writer_) { // recorded without a CPU: "kprobe misses" when read back
+                    Record r;
+                    r.kind = RecordKind::Lost;
+                    r.ts = ts;
+                    r.cpu = -1;
+                    r.lost = static_cast<std::int64_t>(misses - seen);
+                    std::vector<RawPage> none;
+                    record(none, {r});
+                }
+            }
             seen = misses;
         }
     }
@@ -404,7 +498,7 @@ private:
                         break;
                     }
             }
-            if (left > 0) usleep(kIntervalMs * 1000);
+            if (left > 0) usleep(kMinWakeMs * 1000);
         }
         for (std::size_t k = 0; k < ks.size(); ++k) {
             const std::size_t e = slot(ks[k].ev);
@@ -443,7 +537,12 @@ private:
     Backend b_;
     TaskTable tasks_;
     ProcMemReader mem_;
-    std::optional<LateReads> late_; // syscalls backend
+    std::optional<LateReads> late_;     // syscalls backend
+    std::vector<std::string> formats_;  // event format texts, parallel to table_
+    RecordingWriter* writer_ = nullptr; // -w
+    bool recording_ = false;            // the table is written: pages go straight to the file
+    std::vector<RawPage> pending_pages_;
+    std::vector<Record> pending_lost_;
     Session session_;
     Plan plan_;
     std::vector<std::size_t> alt_;
@@ -500,8 +599,16 @@ namespace {
 // One backend from setup to teardown; throws Run::Unsupported when no probe
 // plan passes the self-test on this kernel.
 int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd) {
+    // Outputs first: one that cannot be opened leaves tracefs untouched.
+    std::optional<Output> out;
+    std::optional<RecordingWriter> rec;
+    if (!o.dry_run) {
+        if (!o.write_file.empty()) rec.emplace(o.write_file);
+        if (o.write_file.empty() || o.print) out.emplace(o.output);
+    }
     std::vector<std::string> log;
     Run run(o, k, b, o.dry_run ? &log : nullptr);
+    if (rec) run.record_to(&*rec);
     std::vector<Item> early;
     run.prepare(early);
     if (o.dry_run) {
@@ -517,21 +624,67 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
             std::printf("%s\n", l.c_str());
         return kExitOk;
     }
-    Output out(o.output);
+    if (rec) run.start_recording(*rec);
     // Probe points the self-test rejected: each was replaced by the next one.
     const std::string& f = run.failures();
     for (std::size_t p = 0, q; (q = f.find('\n', p)) != std::string::npos; p = q + 1)
         std::fprintf(stderr, "mqtrace: self-test rejected %s\n", f.substr(p, q - p).c_str());
-    std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend. Ctrl-C to end.\n",
-                 o.events.size(), backend_name(b));
-    if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
-    const int rc = run.loop(out, early, sigfd);
-    run.summary();
+    std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend%s. Ctrl-C to end.\n",
+                 o.events.size(), backend_name(b), rec ? (", recording to " + o.write_file).c_str() : "");
+    int rc;
+    if (!out) { // -w: the records made during the self-test are in the recording
+        rc = run.loop_raw(*rec, sigfd);
+        run.summary_recorded(*rec);
+    } else {
+        if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
+        rc = run.loop(*out, early, sigfd);
+        if (rec) rec->flush();
+        run.summary();
+    }
     run.close();
     return rc;
 }
 
 } // namespace
+
+int run_replay(const TraceOptions& o) {
+    return reported([&] {
+        const Recording r = load_recording(o.read_file);
+        std::vector<Item> items = replay(r);
+        Output out(o.output);
+        FormatOptions fmt = o.fmt;
+        fmt.clock_offset_ns = r.clock_offset_ns; // wall clock of the recording machine
+        if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
+        std::vector<bool> want(catalog().size(), false);
+        for (int e : o.events)
+            want[static_cast<std::size_t>(e)] = true;
+        long calls = 0;
+        std::uint64_t lost = 0;
+        for (const auto& it : items) {
+            if (it.is_call &&
+                (!want[static_cast<std::size_t>(it.call.ev)] || (o.pid > 0 && it.call.pid != o.pid)))
+                continue;
+            if (o.count > 0 && calls >= o.count) break;
+            if (it.is_call)
+                ++calls;
+            else
+                lost += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+            out.line(it, fmt);
+            if (out.pending_bytes() > (1 << 20) && !out.flush()) break;
+        }
+        out.flush();
+        std::fprintf(stderr,
+                     "mqtrace: %ld calls read from %s (recorded on %s), %ld written; lost events: %llu\n",
+                     calls, o.read_file.c_str(), r.kernel.empty() ? "an unknown kernel" : r.kernel.c_str(),
+                     out.written(), static_cast<unsigned long long>(lost));
+        if (out.broken() && out.error() != EPIPE) {
+            std::fprintf(stderr, "mqtrace: cannot write events to %s: %s\n", out.name().c_str(),
+                         std::strerror(out.error()));
+            return int{kExitError};
+        }
+        return int{kExitOk};
+    });
+}
 
 int run_trace(const TraceOptions& opts) {
     TraceOptions o = opts;

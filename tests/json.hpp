@@ -158,4 +158,46 @@ private:
 
 inline Value parse(const std::string& s) { return Parser(s).parse(); }
 
+// Canonical text of a value (object members in key order), for comparisons.
+inline std::string dump(const Value& v) {
+    switch (v.type) {
+    case Value::Null: return "null";
+    case Value::Bool: return v.b ? "true" : "false";
+    case Value::Number: return v.text;
+    case Value::String: {
+        std::string o = "\"";
+        for (unsigned char c : v.text) {
+            if (c == '"' || c == '\\') {
+                o += '\\';
+                o += static_cast<char>(c);
+            } else if (c < 0x20) {
+                static const char* hex = "0123456789abcdef";
+                o += "\\u00";
+                o += hex[c >> 4];
+                o += hex[c & 15];
+            } else {
+                o += static_cast<char>(c);
+            }
+        }
+        return o + "\"";
+    }
+    case Value::Array: {
+        std::string o = "[";
+        for (std::size_t i = 0; i < v.items.size(); ++i)
+            o += (i ? "," : "") + dump(v.items[i]);
+        return o + "]";
+    }
+    case Value::Object: {
+        std::string o = "{";
+        bool first = true;
+        for (const auto& [k, x] : v.fields) {
+            o += (first ? "\"" : ",\"") + k + "\":" + dump(x);
+            first = false;
+        }
+        return o + "}";
+    }
+    }
+    return "";
+}
+
 } // namespace testjson

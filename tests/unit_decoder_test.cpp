@@ -7,6 +7,7 @@
 #include "mqtrace/format.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
+#include "mqtrace/replay.hpp"
 #include "mqtrace/tasks.hpp"
 
 #include <gtest/gtest.h>
@@ -30,33 +31,13 @@ std::unique_ptr<Decoder> decoder_for(const Recording& r) {
 }
 
 // Replay a recording into JSON lines, as the live run would have printed them
-// (its own canary calls, made by the thread whose tid is in the group name, left out).
-std::vector<std::string> replay(const Recording& r, std::int64_t* first_ts = nullptr) {
-    auto dec = decoder_for(r);
-    std::vector<Record> recs;
-    for (const auto& p : r.pages)
-        dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
-    Merger m;
-    m.push(std::move(recs));
-    std::vector<Record> ordered;
-    m.release_all(ordered);
-    TaskTable tasks(false);
-    Correlator c(r.probes, tasks);
-    std::vector<Item> items;
-    for (const auto& rec : ordered)
-        c.feed(rec, items);
-    int self = -1;
-    for (const auto& p : r.probes)
-        if (p.system.rfind("mqtrace_", 0) == 0) self = std::stoi(p.system.substr(8));
+// (its own canary calls left out): the same code as mqtrace -r.
+std::vector<std::string> replay_lines(const Recording& r) {
     FormatOptions o;
     o.format = OutputFormat::Json;
     std::vector<std::string> out;
-    for (const auto& it : items) {
-        if (it.is_call && it.call.tid == self) continue;
-        if (first_ts && out.empty())
-            *first_ts = static_cast<std::int64_t>(it.is_call ? it.call.ts : it.lost.ts);
+    for (const auto& it : replay(r))
         out.push_back(format_item(it, o));
-    }
     return out;
 }
 
@@ -95,12 +76,12 @@ TEST(Decoder, ReplayOfEveryEventOn61MatchesWhatWasPrinted) {
     // Since that recording msgctl's buf is a struct pointer (decoded for IPC_SET): NULL is null.
     for (auto& l : want)
         if (const auto p = l.find("\"buf\":0}"); p != std::string::npos) l.replace(p, 8, "\"buf\":null}");
-    expect_same(replay(r), want);
+    expect_same(replay_lines(r), want);
 }
 
 TEST(Decoder, PagesWithMissedEventsBecomeLostRecords) {
     Recording r = load_recording(kFixtures + "linux-6.1-kprobe-lossy");
-    const auto got = replay(r);
+    const auto got = replay_lines(r);
     const auto want = lines(kFixtures + "linux-6.1-kprobe-lossy/expected.json");
     // Since that recording, a return whose entry was lost is shown too
     // ("entry-not-seen"), right after the lost record of its CPU: all else is
@@ -273,4 +254,63 @@ TEST(Losses, ReconcileWithTheKernelCounters) {
     v = {plain(1, 0)};
     reconcile_losses(v, 0, 0, 0, 99);
     EXPECT_EQ(v.size(), 1u);
+}
+
+// -w's file format: what is written reads back the same, and a damaged or
+// hostile file is an error with a reason, never a crash.
+TEST(Recording, FileRoundTripAndDamage) {
+    const Recording dir = load_recording(kFixtures + "linux-6.1-kprobe-lossy");
+    const std::string path = ::testing::TempDir() + "/mqtrace-roundtrip.mqt";
+    {
+        RecordingWriter w(path);
+        w.meta(dir.header_page, dir.probes, dir.formats, dir.self_tid, "6.1.0-test x86_64", 1000,
+               {{232, 232, "mq worker"}});
+        // The live writer records the in-band losses as lost records of their own.
+        for (const auto& p : dir.pages) {
+            w.page(p.cpu, p.bytes.data(), p.bytes.size());
+            std::vector<Record> l;
+            decoder_for(dir)->page_losses(p.cpu, p.bytes.data(), p.bytes.size(), l);
+            for (const auto& r : l)
+                w.lost(r);
+        }
+        w.flush();
+    }
+    const Recording file = load_recording(path);
+    EXPECT_TRUE(file.exact_losses);
+    EXPECT_EQ(file.kernel, "6.1.0-test x86_64");
+    EXPECT_EQ(file.self_tid, dir.self_tid);
+    EXPECT_EQ(file.clock_offset_ns, 1000);
+    ASSERT_EQ(file.tasks.size(), 1u);
+    EXPECT_EQ(file.tasks[0].comm, "mq worker");
+    ASSERT_EQ(file.pages.size(), dir.pages.size());
+    EXPECT_EQ(file.losses.size(), 10u);
+    // Same calls; lost records at the sub-buffer's time instead of its first event's.
+    auto calls = [](const std::vector<std::string>& v) {
+        std::vector<std::string> out;
+        for (const auto& l : v)
+            if (l.find("\"event\":\"lost\"") == std::string::npos) out.push_back(l);
+        return out;
+    };
+    EXPECT_EQ(calls(replay_lines(file)), calls(replay_lines(dir)));
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Every truncation, and bytes flipped all over: an error or a recording, never a crash.
+    for (std::size_t cut = 0; cut < bytes.size(); cut += 97) {
+        try {
+            const Recording r = parse_recording(bytes.substr(0, cut));
+            (void)replay(r);
+        } catch (const std::runtime_error&) {
+        }
+    }
+    std::string bad = bytes;
+    for (std::size_t i = 20; i < bad.size(); i += 131)
+        bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+    try {
+        (void)replay(parse_recording(bad));
+    } catch (const std::runtime_error&) {
+    }
+    EXPECT_THROW(parse_recording("MQTRACE-RECORDING 1\nD\xff\xff\xff\x7f"), std::runtime_error);
+    EXPECT_THROW(parse_recording("not a recording"), std::runtime_error);
+    EXPECT_THROW(load_recording(path + ".missing"), std::runtime_error);
+    std::remove(path.c_str());
 }

@@ -63,7 +63,7 @@ TEST(Docs, ManPageAndHelpListTheSameOptions) {
          ++it, ++shorts)
         EXPECT_NE(opts.find(".BR -" + (*it)[1].str() + " \", \" --" + (*it)[2].str()), std::string::npos)
             << "-" << (*it)[1] << " / --" << (*it)[2];
-    EXPECT_EQ(shorts, 7);
+    EXPECT_EQ(shorts, 9);
 }
 
 TEST(Docs, EveryEventAndArgumentIsDocumented) {

@@ -61,10 +61,16 @@ public:
     Decoder& operator=(const Decoder&) = delete;
 
     // Append the records of one sub-buffer. Unknown event ids are skipped.
-    void decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const;
+    // inband_losses: a lost record for the kernel's missed-events count on it.
+    void decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out,
+                     bool inband_losses = true) const;
+    // Only the lost record of a sub-buffer (missed events flagged on it), without
+    // decoding its events: what a recording run (-w) needs to account losses.
+    void page_losses(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const;
     int page_size() const;
 
 private:
+    bool sane(const void* page, std::size_t len) const;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -55,8 +55,9 @@ public:
     // events, commit overrun) are reported in full as lost-event records, at
     // the in-band markers where the kernel flagged them, the rest at ts.
     // raw (optional): a copy of every sub-buffer read (for --record).
+    // decode false (-w): only the lost records, from the sub-buffers' headers.
     std::size_t drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                      std::vector<RawPage>* raw = nullptr);
+                      std::vector<RawPage>* raw = nullptr, bool decode = true);
     static constexpr int kMaxPages = 64;
     // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {

@@ -1,12 +1,23 @@
-// Recordings: what a run read from the kernel (header_page, event formats, the
-// probe table and every raw sub-buffer), saved with --record DIR so that the
-// decoder and correlator can be replayed on it anywhere (tests/fixtures, bug
-// reports).
+// Recordings (-w FILE, -r FILE): what a run read from the kernel, raw and
+// undecoded, with everything needed to decode it later on any machine: the
+// header page, the probe table and each probe's event format, the recording
+// run's own thread (its self-test calls are not shown), the kernel it ran on,
+// every raw sub-buffer in the order it was read, and the lost-event records
+// made exact while recording.
+//
+// File format: the line "MQTRACE-RECORDING 1\n", then chunks of one type byte,
+// a little-endian u32 payload length and the payload:
+//   H header_page text   K "release arch"   S self tid (decimal)
+//   C i64 wall clock minus trace clock (ns)    T "tid pid comm" of a thread alive at the start
+//   P probe table text   F event format (one per probe, in table order)
+//   D u32 cpu + one sub-buffer    L u32 cpu, u64 ts, i64 count (a lost record)
+// Metadata (H K S C T P F) comes before the first D or L.
 #pragma once
 
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -22,11 +33,46 @@ struct Recording {
     std::vector<Probe> probes;        // the table Record::probe indexes
     std::vector<std::string> formats; // parallel to probes
     std::vector<RawPage> pages;       // in the order they were read
+    std::vector<Record> losses;       // exact lost records (file format)
+    bool exact_losses = false;        // false (directory format): the pages' in-band counts
+    int self_tid = -1;                // the recording run's thread: its calls are canaries
+    std::string kernel;               // "release arch" of the recording machine
+    std::int64_t clock_offset_ns = 0; // wall clock minus trace clock when recorded
+    struct Task {
+        int tid, pid;
+        std::string comm;
+    };
+    std::vector<Task> tasks; // threads alive when the recording started
 };
 
-void save_recording_meta(const std::string& dir, const std::string& header_page,
-                         const std::vector<Probe>& probes, const std::vector<std::string>& formats);
-void append_recording_pages(const std::string& dir, const std::vector<RawPage>& pages);
-Recording load_recording(const std::string& dir); // throws std::runtime_error
+class RecordingWriter {
+public:
+    // Throws std::runtime_error naming the file and the errno.
+    explicit RecordingWriter(const std::string& path);
+    ~RecordingWriter();
+    RecordingWriter(const RecordingWriter&) = delete;
+    RecordingWriter& operator=(const RecordingWriter&) = delete;
+
+    void meta(const std::string& header_page, const std::vector<Probe>& probes,
+              const std::vector<std::string>& formats, int self_tid, const std::string& kernel,
+              std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks);
+    void page(int cpu, const void* bytes, std::size_t len);
+    void lost(const Record& r);
+    void flush(); // throws on a write error (ENOSPC...)
+    std::uint64_t bytes() const { return bytes_; }
+    const std::string& path() const { return path_; }
+
+private:
+    void chunk(char type, const std::string& payload);
+    std::string path_;
+    std::FILE* f_ = nullptr;
+    std::uint64_t bytes_ = 0;
+};
+
+// A recording file (-w), or a directory saved by earlier versions
+// (tests/fixtures). Throws std::runtime_error saying what is wrong and where:
+// a damaged or hostile recording is an error, never a crash.
+Recording load_recording(const std::string& path);
+Recording parse_recording(const std::string& bytes); // the file format, from memory
 
 } // namespace mqtrace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace mqtrace {
 
@@ -22,6 +23,10 @@ public:
     void on_rename(int tid, const std::string& comm);
     void on_exit(int tid);
     const TaskInfo& lookup(int tid);
+    // A thread known from elsewhere (a recording's snapshot of /proc).
+    void seed(int tid, int pid, const std::string& comm) { tasks_[tid] = TaskInfo{pid, comm}; }
+    // Every thread alive now, from /proc: (tid, pid, comm).
+    static std::vector<TaskInfo> snapshot(std::vector<int>& tids);
 
 private:
     bool use_proc_;

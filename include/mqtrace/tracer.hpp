@@ -30,10 +30,13 @@ struct TraceOptions {
     bool dry_run = false;
     UserReads reads = UserReads::Auto;
     std::size_t buffer_kb = 4096;
-    std::string record_dir; // --record: save formats and raw sub-buffers here
+    std::string write_file; // -w: record the raw ring buffer here (no decoding unless print)
+    bool print = false;     // --print: with -w, also decode and print
+    std::string read_file;  // -r: decode this recording instead of tracing
 };
 
 int run_trace(const TraceOptions& o);
+int run_replay(const TraceOptions& o); // -r FILE
 int run_cleanup();
 int run_record_profile(const std::string& dir);
 

@@ -1,7 +1,8 @@
 # Record a kprobe run of every event (raw pages, formats, probe table) and the JSON it printed.
 # timeout: 300
 set -eu
-/bin/mqtrace --backend kprobe -f json --record /tmp/rec-all -o /tmp/rec-all/expected.json 2>/tmp/err &
+mkdir -p /tmp/rec-all
+/bin/mqtrace --backend kprobe -f json -w /tmp/rec-all/recording.mqt --print -o /tmp/rec-all/expected.json 2>/tmp/err &
 pid=$!
 i=0; while ! grep -q Tracing /tmp/err && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
 /bin/mqworkload all fixture

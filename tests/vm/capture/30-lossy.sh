@@ -1,7 +1,8 @@
 # Record a run whose ring buffer overflows (8 KiB per CPU): pages with missed events.
 # timeout: 300
 set -eu
-/bin/mqtrace --backend kprobe -e mq_open -f json --buffer-size 8 --record /tmp/rec-lossy -o /tmp/rec-lossy/expected.json 2>/tmp/err &
+mkdir -p /tmp/rec-lossy
+/bin/mqtrace --backend kprobe -e mq_open -f json --buffer-size 8 -w /tmp/rec-lossy/recording.mqt --print -o /tmp/rec-lossy/expected.json 2>/tmp/err &
 pid=$!
 i=0; while ! grep -q Tracing /tmp/err && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
 /bin/mqworkload race lossy 3000

@@ -1,0 +1,17 @@
+// Decoding a recording (-r FILE) with the same stages as a live run: decoder,
+// merge, late reads (which a recording cannot have: marked so), correlator.
+#pragma once
+
+#include "mqtrace/correlator.hpp"
+#include "mqtrace/recording.hpp"
+
+#include <vector>
+
+namespace mqtrace {
+
+// The calls and lost records of a recording, in stream order; the recording
+// run's own (self-test) calls left out. Throws std::runtime_error when the
+// recording's event formats do not parse.
+std::vector<Item> replay(const Recording& r);
+
+} // namespace mqtrace

@@ -31,10 +31,11 @@ po::options_description options() {
         "tracepoints)")(
         "user-reads", po::value<std::string>()->value_name("HOW")->default_value("auto"),
         "syscalls backend: how names and structs behind pointers are read: uprobe (uprobes on the libc "
-        "wrappers of all ten calls, in the caller's context), late (after the call, shown apart: cheapest), "
-        "auto (uprobes except on the calls made once per message)")(
-        "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
-        "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
+        "wrappers of all ten calls, in the caller's context), stack (perf copies of the caller's stack at "
+        "syscall entry), late (after the call, shown apart: cheapest), auto (uprobes except on the calls "
+        "made "
+        "once per message)")("buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
+                             "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
         "write,w", po::value<std::string>()->value_name("FILE"),
         "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
         "print", "with -w: also decode and print the events as they are recorded")(
@@ -129,8 +130,11 @@ Cli parse_cli(const std::vector<std::string>& args) {
            {{"auto", Backend::Auto}, {"kprobe", Backend::Kprobe}, {"syscalls", Backend::Syscalls}}, t.backend,
            cli.error);
     choose(vm, "user-reads",
-           {{"auto", UserReads::Auto}, {"uprobe", UserReads::Uprobe}, {"late", UserReads::Late}}, t.reads,
-           cli.error);
+           {{"auto", UserReads::Auto},
+            {"uprobe", UserReads::Uprobe},
+            {"stack", UserReads::Stack},
+            {"late", UserReads::Late}},
+           t.reads, cli.error);
     t.events = parse_events(vm.count("events") ? vm["events"].as<std::string>() : "all", cli.error);
     if (vm.count("pid")) {
         t.pid = vm["pid"].as<int>();

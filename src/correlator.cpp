@@ -206,7 +206,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
         ArgValue& a = c.args.at(lr.arg);
         const ArgSpec& spec = ev.args[lr.arg];
         if (a.content != Content::None) continue;
-        a.src = Source::UserLate;
+        a.src = lr.stack ? Source::UserStack : Source::UserLate;
         if (!lr.ok) {
             a.content = Content::Unreadable;
             a.why = lr.why;

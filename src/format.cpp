@@ -151,7 +151,7 @@ void put_tags(std::string& out, unsigned catalog_tags, Source src) {
         out += '"';
     };
     if (src == Source::KernelCopy) add("K");
-    if (src == Source::UserAtEntry || src == Source::UserLate) {
+    if (src == Source::UserAtEntry || src == Source::UserLate || src == Source::UserStack) {
         add("U");
         add("TOCTOU");
     }

@@ -193,6 +193,7 @@ const char* source_name(Source s) {
     case Source::KernelCopy: return "kernel-copy";
     case Source::UserAtEntry: return "user-at-entry";
     case Source::UserLate: return "user-late";
+    case Source::UserStack: return "user-stack";
     }
     return "?";
 }

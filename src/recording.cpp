@@ -82,7 +82,8 @@ std::vector<Probe> parse_probe_table(const std::string& text) {
     static const std::pair<const char*, Source> sources[] = {{"register", Source::Register},
                                                              {"kernel-copy", Source::KernelCopy},
                                                              {"user-at-entry", Source::UserAtEntry},
-                                                             {"user-late", Source::UserLate}};
+                                                             {"user-late", Source::UserLate},
+                                                             {"user-stack", Source::UserStack}};
     std::vector<Probe> out;
     std::istringstream t(text);
     for (std::string line; std::getline(t, line);) {

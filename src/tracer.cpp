@@ -12,6 +12,7 @@
 #include "mqtrace/replay.hpp"
 #include "mqtrace/selftest.hpp"
 #include "mqtrace/session.hpp"
+#include "mqtrace/stack.hpp"
 #include "mqtrace/tasks.hpp"
 
 #include <fcntl.h>
@@ -148,7 +149,9 @@ public:
         if (const char* t = std::getenv("MQTRACE_TEST_FIRST"); t && std::strchr(t, ':'))
             if (const EventSpec* ev = find_event(std::string_view(t, std::strchr(t, ':') - t)))
                 po.test_first.emplace_back(event_index(*ev), std::strchr(t, ':') + 1);
-        if (b == Backend::Syscalls && o.reads != UserReads::Late && k.uprobe_events) po.libcs = find_libcs();
+        if (b == Backend::Syscalls && (o.reads == UserReads::Auto || o.reads == UserReads::Uprobe) &&
+            k.uprobe_events)
+            po.libcs = find_libcs();
         plan_ = make_plan(k, b, po);
         for (const auto& ep : plan_.events)
             if (ep.alts.empty())
@@ -368,12 +371,71 @@ private:
             merger_.release_all(ready);
         else
             merger_.release(mark, ready);
+        if (stacks_) apply_stacks(ready);
         for (const auto& r : ready)
             correlator_->feed(r, items);
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
     }
 
+    // Stack copies (syscalls backend): values of pointers into the caller's
+    // stack as they were at syscall entry, in place of late reads. Copies pair
+    // with calls one to one, in order per thread; after any loss (of a record
+    // or of a copy) they no longer do, so that round keeps its late reads.
+    void apply_stacks(std::vector<Record>& ready) {
+        stacks_->drain();
+        bool lossy = stacks_->lost() != stack_lost_seen_;
+        stack_lost_seen_ = stacks_->lost();
+        for (const auto& r : ready)
+            lossy = lossy || r.kind == RecordKind::Lost;
+        if (lossy) {
+            stacks_->clear();
+            return;
+        }
+        for (auto& r : ready) {
+            if (r.kind != RecordKind::Event || r.late.empty()) continue;
+            const Probe& p = table_[static_cast<std::size_t>(r.probe)];
+            const std::size_t n = std::min(catalog()[p.ev].args.size(), r.values.size());
+            std::array<std::uint64_t, 6> args{};
+            for (std::size_t i = 0; i < n && i < args.size(); ++i)
+                args[i] = static_cast<std::uint64_t>(r.values[i].num);
+            const auto copy = stacks_->take(r.tid, r.ts, p.ev, args, n);
+            if (!copy) continue;
+            for (auto& lr : r.late) {
+                std::string bytes;
+                if (!from_stack(*copy, lr.addr, lr.len, bytes)) continue;
+                lr.ok = true;
+                lr.bytes = std::move(bytes);
+                lr.why.clear();
+                lr.stack = true;
+            }
+        }
+    }
+
+public:
+    // Perf events copying the caller's stack at each syscall entry that passes
+    // a pointer (--user-reads stack). If the kernel refuses, late reads stay.
+    void start_stacks() {
+        if (b_ != Backend::Syscalls || o_.reads != UserReads::Stack) return;
+        std::vector<std::pair<int, int>> tps;
+        for (std::size_t i = 0; i < table_.size(); ++i) {
+            const Probe& p = table_[i];
+            if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
+            bool pointers = false;
+            for (const auto& a : catalog()[p.ev].args)
+                pointers = pointers || a.decode == Decode::Name || a.decode == Decode::Struct;
+            const auto at = formats_[i].find("\nID: ");
+            if (pointers && at != std::string::npos)
+                tps.emplace_back(p.ev, std::atoi(formats_[i].c_str() + at + 5));
+        }
+        try {
+            stacks_ = std::make_unique<StackCopies>(tps, k_.arch, StackCopies::kDefaultBytes);
+        } catch (const std::runtime_error& e) {
+            std::fprintf(stderr, "mqtrace: %s; structures are read after the call instead\n", e.what());
+        }
+    }
+
+private:
     // -w: the raw pages and the (exact) lost records of this round; kept in
     // memory until the self-test has settled the probe table, then written.
     void record(std::vector<RawPage>& raw, const std::vector<Record>& recs) {
@@ -542,6 +604,8 @@ private:
     RecordingWriter* writer_ = nullptr; // -w
     bool recording_ = false;            // the table is written: pages go straight to the file
     std::vector<RawPage> pending_pages_;
+    std::unique_ptr<StackCopies> stacks_;
+    std::uint64_t stack_lost_seen_ = 0;
     std::vector<Record> pending_lost_;
     Session session_;
     Plan plan_;
@@ -625,6 +689,7 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
         return kExitOk;
     }
     if (rec) run.start_recording(*rec);
+    run.start_stacks();
     // Probe points the self-test rejected: each was replaced by the next one.
     const std::string& f = run.failures();
     for (std::size_t p = 0, q; (q = f.find('\n', p)) != std::string::npos; p = q + 1)

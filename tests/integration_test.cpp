@@ -646,6 +646,7 @@ TEST_F(Integration, FloodEveryCallShownOrReportedLost) {
 // rewritten buffer) are only ever beside the argument. With uprobes, every
 // struct of a libc call is an argument, exact. (Syscalls backend: the kprobe
 // backend reads at entry or the kernel's copy, and is held to the same rule.)
+// With perf stack copies, every struct on the caller's stack is an argument.
 TEST_F(Integration, NoArgumentDiffersFromWhatTheCallerPassed) {
     const std::map<std::string, std::pair<std::string, std::string>> field{
         {"msgsnd", {"msgp", "mtype"}},
@@ -654,8 +655,9 @@ TEST_F(Integration, NoArgumentDiffersFromWhatTheCallerPassed) {
         {"mq_getsetattr", {"newattr", "mq_flags"}},
         {"mq_notify", {"sevp", "sigev_signo"}},
         {"msgctl", {"buf", "msg_qbytes"}}};
-    const std::vector<std::string> modes =
-        kprobe() ? std::vector<std::string>{"auto"} : std::vector<std::string>{"late", "auto", "uprobe"};
+    const std::vector<std::string> modes = kprobe()
+                                               ? std::vector<std::string>{"auto"}
+                                               : std::vector<std::string>{"late", "auto", "uprobe", "stack"};
     for (const std::string& mode : modes) {
         for (const bool raw : {false, true}) {
             SCOPED_TRACE(mode + (raw ? " raw" : " libc"));
@@ -702,6 +704,13 @@ TEST_F(Integration, NoArgumentDiffersFromWhatTheCallerPassed) {
                                                            ev != "mq_timedsend" && ev != "mq_timedreceive"));
                 if (uprobed || kprobe()) {
                     EXPECT_EQ(a.type, Value::Object) << i << " " << ev << " " << storage;
+                }
+                // Perf copies of the caller's stack at syscall entry: every stack-resident struct.
+                if (mode == "stack" && storage == "stack") {
+                    EXPECT_EQ(a.type, Value::Object) << i << " " << ev;
+                    if (a.type == Value::Object) {
+                        EXPECT_EQ(source(c, arg), "user-stack") << i;
+                    }
                 }
             }
             if (!kprobe() && (mode == "late" || raw)) {

@@ -27,7 +27,8 @@ enum class Source {
     Register,    // an argument value (no memory read)
     KernelCopy,  // read from the kernel's own copy of user data
     UserAtEntry, // read from user memory in the caller's context, at entry (TOCTOU)
-    UserLate,    // read from /proc/PID/mem after the fact (TOCTOU, may fail)
+    UserLate,    // read from the process's memory after the call (TOCTOU, may fail)
+    UserStack,   // from the copy of the caller's stack a perf event took at syscall entry (TOCTOU)
 };
 const char* source_name(Source s);
 
@@ -74,6 +75,8 @@ enum class UserReads {
             // late reads for the calls made once per message (see mqtrace(8) OVERHEAD)
     Uprobe, // uprobes on the libc wrappers of all ten calls: in the caller's context
     Late,   // no uprobes: everything read after the call (shown apart, under "late")
+    Stack,  // no uprobes: perf stack copies at syscall entry for pointers into the stack, late reads for the
+            // rest
 };
 
 struct PlanOptions {

@@ -18,7 +18,8 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
     const Recording r = load_recording(std::string(MQTRACE_SOURCE_ROOT) + "/tests/fixtures/" + fixture);
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
-        fmts.push_back(EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
+        fmts.push_back(
+            EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
     const Decoder dec(r.header_page, fmts);
     FormatOptions o;
     o.format = f;

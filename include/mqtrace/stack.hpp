@@ -1,0 +1,75 @@
+// Stack copies (syscalls backend, --user-reads stack and auto): a perf event
+// on each syscall-entry tracepoint copies the top of the caller's user stack
+// when the syscall is entered, in the caller's context
+// (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER). A pointer argument into
+// that window is decoded from the copy: what the memory held when the kernel
+// was entered, not what it holds after the call. Pointers elsewhere (static
+// storage, the heap) fall back to late reads.
+#pragma once
+
+#include "mqtrace/kernel.hpp"
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mqtrace {
+
+struct StackCopy {
+    std::uint64_t ts = 0;                // CLOCK_MONOTONIC, as the trace's "mono" clock
+    int ev = -1;                         // catalog event
+    std::array<std::uint64_t, 6> args{}; // the syscall's argument registers
+    std::uint64_t sp = 0;                // the caller's stack pointer at syscall entry
+    std::string bytes;                   // the stack from sp upwards
+};
+
+// Finds in a copy the bytes of [addr, addr + len) or, with len 0, the
+// NUL-terminated string at addr; false if the copy does not hold them. Pure.
+bool from_stack(const StackCopy& s, std::uint64_t addr, std::size_t len, std::string& out);
+
+class StackCopies {
+public:
+    // One perf event per CPU per (catalog event, tracepoint id), all of a
+    // CPU's into one ring buffer. Throws std::runtime_error naming the errno
+    // if the kernel refuses (no perf events, perf_event_paranoid, lockdown).
+    StackCopies(const std::vector<std::pair<int, int>>& tracepoints, Arch arch, std::uint32_t stack_bytes);
+    ~StackCopies();
+    StackCopies(const StackCopies&) = delete;
+    StackCopies& operator=(const StackCopies&) = delete;
+
+    // Move every CPU's samples into the per-thread queues.
+    void drain();
+    // The copy taken when thread tid entered event ev with these arguments
+    // at about ts, or null. Taken copies and copies of that thread older than
+    // ts are forgotten: calls match copies one to one, in order.
+    // Only the first nargs arguments are compared.
+    std::optional<StackCopy> take(int tid, std::uint64_t ts, int ev, const std::array<std::uint64_t, 6>& args,
+                                  std::size_t nargs);
+    // Forget every copy (after a loss, order alone no longer pairs them).
+    void clear() { by_tid_.clear(); }
+    std::uint64_t lost() const { return lost_; } // samples the perf buffers dropped
+
+    static constexpr std::uint32_t kDefaultBytes = 1024; // perf record's cost figure was for 1 KiB
+
+private:
+    struct Buffer {
+        int fd = -1;
+        void* map = nullptr;
+        std::size_t size = 0; // mapping, including the metadata page
+    };
+    void parse(const unsigned char* rec, std::size_t len);
+    void release(); // unmap and close everything
+    Arch arch_;
+    std::vector<int> fds_;
+    std::vector<Buffer> buffers_; // one per CPU
+    std::unordered_map<std::uint64_t, int> ev_of_id_;
+    std::unordered_map<int, std::deque<StackCopy>> by_tid_;
+    std::vector<unsigned char> scratch_;
+    std::uint64_t lost_ = 0;
+};
+
+} // namespace mqtrace

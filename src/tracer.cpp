@@ -414,9 +414,10 @@ private:
 
 public:
     // Perf events copying the caller's stack at each syscall entry that passes
-    // a pointer (--user-reads stack). If the kernel refuses, late reads stay.
+    // a pointer (--user-reads stack; auto: the calls made once per message, the
+    // others have uprobes). If the kernel refuses, late reads stay.
     void start_stacks() {
-        if (b_ != Backend::Syscalls || o_.reads != UserReads::Stack) return;
+        if (b_ != Backend::Syscalls || (o_.reads != UserReads::Stack && o_.reads != UserReads::Auto)) return;
         std::vector<std::pair<int, int>> tps;
         for (std::size_t i = 0; i < table_.size(); ++i) {
             const Probe& p = table_[i];
@@ -424,6 +425,7 @@ public:
             bool pointers = false;
             for (const auto& a : catalog()[p.ev].args)
                 pointers = pointers || a.decode == Decode::Name || a.decode == Decode::Struct;
+            if (o_.reads == UserReads::Auto && !catalog()[p.ev].per_message) continue;
             const auto at = formats_[i].find("\nID: ");
             if (pointers && at != std::string::npos)
                 tps.emplace_back(p.ev, std::atoi(formats_[i].c_str() + at + 5));

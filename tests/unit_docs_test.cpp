@@ -112,7 +112,8 @@ TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     for (const char* e : {"returned", "thread-exited", "no-return-seen", "trace-ended"})
         EXPECT_NE(json.find(e), std::string::npos) << e;
     const std::string sources = section(page, ".SH VALUE SOURCES", ".SH ");
-    for (Source s : {Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate})
+    for (Source s :
+         {Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate, Source::UserStack})
         EXPECT_NE(sources.find(source_name(s)), std::string::npos) << source_name(s);
     const std::string tags = section(page, ".SH TAGS", ".SH ");
     for (const char* t : {"K", "U", "TOCTOU", "OPT"})

@@ -71,8 +71,8 @@ struct LibcTarget {
 
 // Syscalls backend: how the user memory behind pointer arguments is read.
 enum class UserReads {
-    Auto,   // uprobes on the libc wrappers of the calls made once per queue or rarely;
-            // late reads for the calls made once per message (see mqtrace(8) OVERHEAD)
+    Auto,   // uprobes on the libc wrappers of the calls made once per queue or rarely; for the
+            // calls made once per message, stack copies, then late reads (see mqtrace(8) OVERHEAD)
     Uprobe, // uprobes on the libc wrappers of all ten calls: in the caller's context
     Late,   // no uprobes: everything read after the call (shown apart, under "late")
     Stack,  // no uprobes: perf stack copies at syscall entry for pointers into the stack, late reads for the

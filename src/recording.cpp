@@ -183,6 +183,10 @@ void RecordingWriter::lost(const Record& r) {
     chunk('L', payload);
 }
 
+void RecordingWriter::round(std::uint64_t mark) {
+    chunk('R', std::string(reinterpret_cast<const char*>(&mark), 8));
+}
+
 void RecordingWriter::flush() {
     if (std::fflush(f_) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
 }
@@ -204,9 +208,11 @@ Recording parse_recording(const std::string& b) {
         const std::string where =
             " (chunk '" + std::string(1, type) + "' at offset " + std::to_string(off) + ")";
         off += 5 + len;
-        if ((type == 'D' || type == 'L') && (!have_probes || r.formats.size() != r.probes.size()))
+        if ((type == 'D' || type == 'L' || type == 'R') &&
+            (!have_probes || r.formats.size() != r.probes.size()))
             throw std::runtime_error("data before the probe table and formats" + where);
-        if (data && type != 'D' && type != 'L') throw std::runtime_error("metadata after data" + where);
+        if (data && type != 'D' && type != 'L' && type != 'R')
+            throw std::runtime_error("metadata after data" + where);
         switch (type) {
         case 'H': r.header_page = payload; break;
         case 'K': r.kernel = payload; break;
@@ -243,6 +249,11 @@ Recording parse_recording(const std::string& b) {
             r.pages.push_back(RawPage{static_cast<int>(cpu), payload.substr(4)});
             break;
         }
+        case 'R':
+            data = true;
+            if (payload.size() != 8) throw std::runtime_error("bad round mark" + where);
+            r.rounds.push_back(Recording::Round{r.pages.size(), get<std::uint64_t>(payload, 0)});
+            break;
         case 'L': {
             data = true;
             if (payload.size() != 20) throw std::runtime_error("bad lost record" + where);
@@ -255,6 +266,7 @@ Recording parse_recording(const std::string& b) {
             l.lost = get<std::int64_t>(payload, 12);
             if (l.lost < 0) throw std::runtime_error("negative lost count" + where);
             r.losses.push_back(l);
+            r.loss_round.push_back(r.rounds.size());
             break;
         }
         default: throw std::runtime_error("unknown chunk type" + where);

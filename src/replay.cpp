@@ -4,6 +4,9 @@
 #include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
 
+#include <algorithm>
+#include <optional>
+
 namespace mqtrace {
 namespace {
 
@@ -20,36 +23,63 @@ public:
 
 } // namespace
 
-std::vector<Item> replay(const Recording& r) {
+void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
         fmts.push_back(
             EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
     const Decoder dec(r.header_page, fmts);
-    std::vector<Record> recs;
-    for (const auto& p : r.pages)
-        dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs, !r.exact_losses);
-    recs.insert(recs.end(), r.losses.begin(), r.losses.end());
     bool syscalls = false;
     for (const auto& p : r.probes)
         syscalls = syscalls || (p.role == Role::Entry && p.kind == ProbeKind::Tracepoint);
-    if (syscalls) {
-        NotRecorded none;
-        LateReads(r.probes).prefetch(recs, none);
-    }
-    Merger m;
-    m.push(std::move(recs));
-    std::vector<Record> ordered;
-    m.release_all(ordered);
+    std::optional<LateReads> late;
+    if (syscalls) late.emplace(r.probes);
+    NotRecorded none;
     TaskTable tasks(false);
     for (const auto& t : r.tasks)
         tasks.seed(t.tid, t.pid, t.comm);
     Correlator c(r.probes, tasks);
+    Merger m;
+    // Round by round, as the recording run read them: at the end of a round,
+    // every record up to its mark has been read.
+    std::vector<Record> recs, ready;
     std::vector<Item> items;
-    for (const auto& rec : ordered)
-        c.feed(rec, items);
+    auto emit = [&] {
+        for (const auto& rec : ready)
+            c.feed(rec, items);
+        ready.clear();
+        for (auto& it : items)
+            if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
+        items.clear();
+    };
+    std::size_t next = 0, next_loss = 0;
+    auto decode_until = [&](std::size_t end, std::size_t round) {
+        recs.clear();
+        // The lost records the recording run reported in this round: before
+        // the round's records of the same time, as the in-band ones were.
+        for (; next_loss < r.losses.size() && r.loss_round[next_loss] <= round; ++next_loss)
+            recs.push_back(r.losses[next_loss]);
+        for (; next < end; ++next)
+            dec.decode_page(r.pages[next].cpu, r.pages[next].bytes.data(), r.pages[next].bytes.size(), recs,
+                            !r.exact_losses);
+        if (late) late->prefetch(recs, none);
+        m.push(std::move(recs));
+    };
+    for (std::size_t k = 0; k < r.rounds.size(); ++k) {
+        decode_until(std::min(r.rounds[k].pages, r.pages.size()), k);
+        m.release(r.rounds[k].mark, ready);
+        emit();
+    }
+    decode_until(r.pages.size(), SIZE_MAX);
+    m.release_all(ready);
+    emit();
     c.finish(items);
-    std::erase_if(items, [&](const Item& it) { return it.is_call && it.call.tid == r.self_tid; });
+    emit();
+}
+
+std::vector<Item> replay(const Recording& r) {
+    std::vector<Item> items;
+    replay(r, [&](Item&& it) { items.push_back(std::move(it)); });
     return items;
 }
 

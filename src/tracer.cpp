@@ -362,7 +362,7 @@ private:
         std::vector<Record> recs;
         std::vector<RawPage> raw;
         const std::size_t pages = reader_->drain(*decoder_, recs, mark, writer_ ? &raw : nullptr, decode);
-        if (writer_) record(raw, recs);
+        if (writer_) record(raw, recs, mark);
         if (!decode) return pages;
         if (late_) late_->prefetch(recs, mem_);
         merger_.push(std::move(recs));
@@ -440,7 +440,7 @@ public:
 private:
     // -w: the raw pages and the (exact) lost records of this round; kept in
     // memory until the self-test has settled the probe table, then written.
-    void record(std::vector<RawPage>& raw, const std::vector<Record>& recs) {
+    void record(std::vector<RawPage>& raw, const std::vector<Record>& recs, std::uint64_t mark = 0) {
         for (auto& p : raw)
             pending_pages_.push_back(std::move(p));
         for (const auto& r : recs)
@@ -450,6 +450,7 @@ private:
             writer_->page(p.cpu, p.bytes.data(), p.bytes.size());
         for (const auto& r : pending_lost_)
             writer_->lost(r);
+        if (mark) writer_->round(mark);
         pending_pages_.clear();
         pending_lost_.clear();
     }
@@ -717,7 +718,6 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
 int run_replay(const TraceOptions& o) {
     return reported([&] {
         const Recording r = load_recording(o.read_file);
-        std::vector<Item> items = replay(r);
         Output out(o.output);
         FormatOptions fmt = o.fmt;
         fmt.clock_offset_ns = r.clock_offset_ns; // wall clock of the recording machine
@@ -727,18 +727,22 @@ int run_replay(const TraceOptions& o) {
             want[static_cast<std::size_t>(e)] = true;
         long calls = 0;
         std::uint64_t lost = 0;
-        for (const auto& it : items) {
-            if (it.is_call &&
-                (!want[static_cast<std::size_t>(it.call.ev)] || (o.pid > 0 && it.call.pid != o.pid)))
-                continue;
-            if (o.count > 0 && calls >= o.count) break;
+        bool done = false;
+        replay(r, [&](Item&& it) { // streamed: memory stays small whatever the recording's size
+            if (done || (it.is_call && (!want[static_cast<std::size_t>(it.call.ev)] ||
+                                        (o.pid > 0 && it.call.pid != o.pid))))
+                return;
+            if (o.count > 0 && calls >= o.count) {
+                done = true;
+                return;
+            }
             if (it.is_call)
                 ++calls;
             else
                 lost += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
             out.line(it, fmt);
-            if (out.pending_bytes() > (1 << 20) && !out.flush()) break;
-        }
+            if (out.pending_bytes() > (1 << 20) && !out.flush()) done = true;
+        });
         out.flush();
         std::fprintf(stderr,
                      "mqtrace: %ld calls read from %s (recorded on %s), %ld written; lost events: %llu\n",

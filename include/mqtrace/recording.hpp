@@ -11,6 +11,7 @@
 //   C i64 wall clock minus trace clock (ns)    T "tid pid comm" of a thread alive at the start
 //   P probe table text   F event format (one per probe, in table order)
 //   D u32 cpu + one sub-buffer    L u32 cpu, u64 ts, i64 count (a lost record)
+//   R u64 mark: the end of a read round; records up to mark were all read
 // Metadata (H K S C T P F) comes before the first D or L.
 #pragma once
 
@@ -30,10 +31,16 @@ struct RawPage {
 
 struct Recording {
     std::string header_page;
-    std::vector<Probe> probes;        // the table Record::probe indexes
-    std::vector<std::string> formats; // parallel to probes
-    std::vector<RawPage> pages;       // in the order they were read
-    std::vector<Record> losses;       // exact lost records (file format)
+    std::vector<Probe> probes;           // the table Record::probe indexes
+    std::vector<std::string> formats;    // parallel to probes
+    std::vector<RawPage> pages;          // in the order they were read
+    std::vector<Record> losses;          // exact lost records (file format)
+    std::vector<std::size_t> loss_round; // parallel to losses: the round it was recorded in
+    struct Round {
+        std::size_t pages; // pages read before the round ended
+        std::uint64_t mark;
+    };
+    std::vector<Round> rounds;        // as the recording run read them (file format)
     bool exact_losses = false;        // false (directory format): the pages' in-band counts
     int self_tid = -1;                // the recording run's thread: its calls are canaries
     std::string kernel;               // "release arch" of the recording machine
@@ -58,6 +65,7 @@ public:
               std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks);
     void page(int cpu, const void* bytes, std::size_t len);
     void lost(const Record& r);
+    void round(std::uint64_t mark);
     void flush(); // throws on a write error (ENOSPC...)
     std::uint64_t bytes() const { return bytes_; }
     const std::string& path() const { return path_; }

@@ -5,6 +5,7 @@
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/recording.hpp"
 
+#include <functional>
 #include <vector>
 
 namespace mqtrace {
@@ -13,5 +14,7 @@ namespace mqtrace {
 // run's own (self-test) calls left out. Throws std::runtime_error when the
 // recording's event formats do not parse.
 std::vector<Item> replay(const Recording& r);
+// The same, streamed: each item to sink as soon as it is complete.
+void replay(const Recording& r, const std::function<void(Item&&)>& sink);
 
 } // namespace mqtrace

@@ -11,9 +11,10 @@
 #include <string.h>
 
 static int hidden(const char* path) {
-    static const char* const names[] = {"set_ftrace_filter", "set_ftrace_notrace", "set_ftrace_pid",
-                                        "set_ftrace_notrace_pid", "ftrace_enabled", "set_graph_function",
-                                        "set_graph_notrace", "function_profile_enabled", NULL};
+    static const char* const names[] = {
+        "set_ftrace_filter",      "set_ftrace_notrace",       "set_ftrace_pid",
+        "set_ftrace_notrace_pid", "ftrace_enabled",           "set_graph_function",
+        "set_graph_notrace",      "function_profile_enabled", NULL};
     const char* base = path ? strrchr(path, '/') : NULL;
     base = base ? base + 1 : path;
     for (int i = 0; base && names[i]; ++i)
@@ -21,13 +22,13 @@ static int hidden(const char* path) {
     return 0;
 }
 
-#define MODE_ARG                                                                                            \
-    mode_t mode = 0;                                                                                        \
-    if (flags & (O_CREAT | O_TMPFILE)) {                                                                    \
-        va_list ap;                                                                                         \
-        va_start(ap, flags);                                                                                \
-        mode = va_arg(ap, mode_t);                                                                          \
-        va_end(ap);                                                                                         \
+#define MODE_ARG                                                                                             \
+    mode_t mode = 0;                                                                                         \
+    if (flags & (O_CREAT | O_TMPFILE)) {                                                                     \
+        va_list ap;                                                                                          \
+        va_start(ap, flags);                                                                                 \
+        mode = va_arg(ap, mode_t);                                                                           \
+        va_end(ap);                                                                                          \
     }
 
 int open(const char* path, int flags, ...) {
@@ -65,7 +66,8 @@ FILE* fopen(const char* path, const char* m) {
         errno = ENOENT;
         return NULL;
     }
-    FILE* (*real)(const char*, const char*) = (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, "fopen");
+    FILE* (*real)(const char*, const char*) =
+        (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, "fopen");
     return real(path, m);
 }
 

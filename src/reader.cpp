@@ -157,13 +157,20 @@ void Reader::read_stats(Cpu& c) const {
 }
 
 std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                          std::vector<RawPage>* raw, bool decode) {
+                          std::vector<RawPage>* raw, bool decode, std::uint64_t* complete) {
     std::size_t pages = 0;
+    if (complete) *complete = ts;
     for (auto& c : cpus_) {
         const std::size_t from = out.size();
+        bool drained = false;
+        std::uint64_t last_page_ts = 0;
         for (int i = 0; i < kMaxPages; ++i) {
             const int n = mqt_cpu_read(c.handle, page_.data());
-            if (n <= 0) break;
+            if (n <= 0) {
+                drained = true;
+                break;
+            }
+            if (n >= 8) std::memcpy(&last_page_ts, page_.data(), 8); // the sub-buffer's time stamp
             if (decode)
                 d.decode_page(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
             else
@@ -173,6 +180,7 @@ std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint6
                                                           static_cast<std::size_t>(n))});
             ++pages;
         }
+        if (!drained && complete) *complete = std::min(*complete, last_page_ts);
         // After the reads: the counters include every loss the markers read so far refer to.
         read_stats(c);
         const std::uint64_t total = c.now.overrun + c.now.dropped + c.now.commit_overrun;

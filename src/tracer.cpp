@@ -166,6 +166,12 @@ public:
 
     // Install probes; with self-test, fall back per event until each works.
     void prepare(std::vector<Item>& early) {
+        // Who every thread alive now is: a process that exits before its
+        // records are read is still named (later ones come from task events).
+        std::vector<int> tids;
+        const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
+        for (std::size_t i = 0; i < tids.size(); ++i)
+            tasks_.seed(tids[i], infos[i].pid, infos[i].comm);
         // -p: the kernel records only the process (its threads now, and what
         // it creates later) and this thread, for the self-test's canaries.
         if (o_.pid > 0) {
@@ -361,8 +367,10 @@ private:
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
         std::vector<RawPage> raw;
-        const std::size_t pages = reader_->drain(*decoder_, recs, mark, writer_ ? &raw : nullptr, decode);
-        if (writer_) record(raw, recs, mark);
+        std::uint64_t complete = mark; // less if a CPU has sub-buffers left to read
+        const std::size_t pages =
+            reader_->drain(*decoder_, recs, mark, writer_ ? &raw : nullptr, decode, &complete);
+        if (writer_) record(raw, recs, complete);
         if (!decode) return pages;
         if (late_) late_->prefetch(recs, mem_);
         merger_.push(std::move(recs));
@@ -370,7 +378,7 @@ private:
         if (final)
             merger_.release_all(ready);
         else
-            merger_.release(mark, ready);
+            merger_.release(complete, ready);
         if (stacks_) apply_stacks(ready);
         for (const auto& r : ready)
             correlator_->feed(r, items);
@@ -593,8 +601,8 @@ private:
 
     bool keep(const Item& it) const {
         if (!it.is_call) return true;
-        if (it.call.pid == self_pid_ || it.call.tid == self_tid_) return false;
-        return o_.pid < 0 || it.call.pid == o_.pid;
+        // -p is filtered in the kernel (with the threads and children it creates).
+        return it.call.pid != self_pid_ && it.call.tid != self_tid_;
     }
 
     const TraceOptions& o_;

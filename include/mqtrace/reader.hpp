@@ -56,8 +56,12 @@ public:
     // the in-band markers where the kernel flagged them, the rest at ts.
     // raw (optional): a copy of every sub-buffer read (for --record).
     // decode false (-w): only the lost records, from the sub-buffers' headers.
+    // complete (optional): how far every record has now been read: ts, or
+    // less when a CPU still had sub-buffers left (the time its last one read
+    // begins at; each CPU's records come in time order).
     std::size_t drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                      std::vector<RawPage>* raw = nullptr, bool decode = true);
+                      std::vector<RawPage>* raw = nullptr, bool decode = true,
+                      std::uint64_t* complete = nullptr);
     static constexpr int kMaxPages = 64;
     // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {

@@ -19,7 +19,8 @@
 // --linger MS keeps the process (and the memory its calls pointed to) alive
 // for MS milliseconds before it exits, so that late reads can succeed.
 // --wait-file PATH waits until PATH exists before the first call (so that a
-// tracer can be pointed at this process with -p first).
+// tracer can be pointed at this process with -p first). --threads T: flood in
+// T threads.
 // The expected decoding of "all" is spelled out in tests/integration_test.cpp.
 #include <fcntl.h>
 #include <mqueue.h>
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -38,12 +40,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
 bool g_raw = false;
 int g_linger_ms = 0;
 const char* g_wait_file = nullptr;
+int g_threads = 1;
 
 // Called at the end of each scenario, while the memory its calls pointed to
 // is still alive: late reads then see the arguments as they were.
@@ -175,7 +179,7 @@ int block(const std::string& tag) {
     return 0;
 }
 
-int flood(const std::string& tag, long n) {
+long flood_one(const std::string& tag, long n) {
     const std::string name = "/mqt-" + tag;
     mq_attr attr{0, 4, 64, 0, {}};
     const timespec far{4102444800, 5};
@@ -199,71 +203,98 @@ int flood(const std::string& tag, long n) {
         do_msgctl(static_cast<int>(id), IPC_RMID, nullptr);
         calls += 9;
     }
-    std::printf("calls %ld\n", calls);
+    return calls;
+}
+
+// --threads T: T threads flood at once, each on queues of its own.
+int flood(const std::string& tag, long n) {
+    std::vector<long> calls(static_cast<std::size_t>(g_threads), 0);
+    std::vector<std::thread> ts;
+    for (int t = 1; t < g_threads; ++t)
+        ts.emplace_back(
+            [&, t] { calls[static_cast<std::size_t>(t)] = flood_one(tag + "-" + std::to_string(t), n); });
+    calls[0] = flood_one(tag, n);
+    for (auto& t : ts)
+        t.join();
+    long total = 0;
+    for (long c : calls)
+        total += c;
+    std::printf("calls %ld\n", total);
     linger();
     return 0;
 }
 
 // Buffers reused call after call and rewritten right after each call, as real
 // programs do: what a late read finds is the poison, never the argument.
+struct PoisonMsg {
+    long mtype;
+    char mtext[8];
+};
+struct PoisonBufs {
+    PoisonMsg msg;
+    timespec ts;
+    mq_attr na;
+    sigevent sev;
+    msqid_ds ds;
+};
+
+// One round of the six calls on buffers b, each poisoned right after its call.
+__attribute__((noinline)) void poison_round(long fd, long id, const msqid_ds& cur, long v,
+                                            const char* storage, PoisonBufs* b) {
+    char buf[64];
+    unsigned prio;
+    b->msg = PoisonMsg{v, "x"};
+    do_msgsnd(static_cast<int>(id), &b->msg, 1, IPC_NOWAIT);
+    std::printf("msgsnd %s %ld\n", storage, v);
+    b->msg.mtype = 0x5a5a5a5a;
+    b->ts = timespec{4102444800 + v, v};
+    do_send(static_cast<int>(fd), "x", 1, 0, &b->ts);
+    std::printf("mq_timedsend %s %ld\n", storage, v);
+    b->ts = timespec{0x5a5a5a5a, 0x5a5a}; // poisoned, then set again for the receive
+    b->ts = timespec{4102444800 + v, v};
+    do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, &b->ts);
+    std::printf("mq_timedreceive %s %ld\n", storage, v);
+    b->ts = timespec{0x5a5a5a5a, 0x5a5a};
+    b->na = mq_attr{(v % 2) ? O_NONBLOCK : 0, 0, 0, 0, {}};
+    do_getsetattr(static_cast<int>(fd), &b->na, nullptr);
+    std::printf("mq_getsetattr %s %ld\n", storage, (v % 2) ? static_cast<long>(O_NONBLOCK) : 0L);
+    b->na = mq_attr{0x5a5a, 0x5a5a, 0x5a5a, 0x5a5a, {}};
+    b->sev = sigevent{};
+    b->sev.sigev_notify = SIGEV_NONE;
+    b->sev.sigev_signo = static_cast<int>(v);
+    do_notify(static_cast<int>(fd), &b->sev);
+    std::printf("mq_notify %s %ld\n", storage, v);
+    b->sev.sigev_signo = 0x5a5a;
+    do_notify(static_cast<int>(fd), nullptr); // removes it: the next round registers again
+    b->ds = cur;
+    b->ds.msg_qbytes = static_cast<msglen_t>(16384 + v);
+    do_msgctl(static_cast<int>(id), IPC_SET, &b->ds);
+    std::printf("msgctl %s %ld\n", storage, 16384 + v);
+    b->ds.msg_qbytes = 0x5a5a;
+}
+
+// The stack buffers in a frame of their own, right above the calls': within
+// the top kilobyte of the stack at syscall entry, as a small program's are.
+__attribute__((noinline)) void poison_on_stack(long fd, long id, const msqid_ds& cur, long v) {
+    PoisonBufs on_stack{};
+    poison_round(fd, id, cur, v, "stack", &on_stack);
+}
+
 int poison(const std::string& tag, int rounds) {
     const std::string name = "/mqt-" + tag;
     mq_attr attr{0, 8, 64, 0, {}};
     const long fd = do_mq_open(name.c_str(), O_CREAT | O_RDWR | O_NONBLOCK, 0600, &attr);
     const long id = do_msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (fd < 0 || id < 0) return 1;
-    struct Msg {
-        long mtype;
-        char mtext[8];
-    };
-    struct Bufs {
-        Msg msg;
-        timespec ts;
-        mq_attr na;
-        sigevent sev;
-        msqid_ds ds;
-    };
-    static Bufs in_static;
-    Bufs on_stack{};
-    auto on_heap = std::make_unique<Bufs>();
+    static PoisonBufs in_static;
+    auto on_heap = std::make_unique<PoisonBufs>();
     msqid_ds cur{};
     do_msgctl(static_cast<int>(id), IPC_STAT, &cur);
-    char buf[64];
-    unsigned prio;
     for (int r = 0; r < rounds; ++r) {
-        const std::pair<const char*, Bufs*> where[] = {
-            {"stack", &on_stack}, {"static", &in_static}, {"heap", on_heap.get()}};
-        for (const auto& [storage, b] : where) {
-            const long v = 1000 + r;
-            b->msg = Msg{v, "x"};
-            do_msgsnd(static_cast<int>(id), &b->msg, 1, IPC_NOWAIT);
-            std::printf("msgsnd %s %ld\n", storage, v);
-            b->msg.mtype = 0x5a5a5a5a;
-            b->ts = timespec{4102444800 + v, v};
-            do_send(static_cast<int>(fd), "x", 1, 0, &b->ts);
-            std::printf("mq_timedsend %s %ld\n", storage, v);
-            b->ts = timespec{0x5a5a5a5a, 0x5a5a}; // poisoned, then set again for the receive
-            b->ts = timespec{4102444800 + v, v};
-            do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, &b->ts);
-            std::printf("mq_timedreceive %s %ld\n", storage, v);
-            b->ts = timespec{0x5a5a5a5a, 0x5a5a};
-            b->na = mq_attr{(v % 2) ? O_NONBLOCK : 0, 0, 0, 0, {}};
-            do_getsetattr(static_cast<int>(fd), &b->na, nullptr);
-            std::printf("mq_getsetattr %s %ld\n", storage, (v % 2) ? static_cast<long>(O_NONBLOCK) : 0L);
-            b->na = mq_attr{0x5a5a, 0x5a5a, 0x5a5a, 0x5a5a, {}};
-            b->sev = sigevent{};
-            b->sev.sigev_notify = SIGEV_NONE;
-            b->sev.sigev_signo = static_cast<int>(v);
-            do_notify(static_cast<int>(fd), &b->sev);
-            std::printf("mq_notify %s %ld\n", storage, v);
-            b->sev.sigev_signo = 0x5a5a;
-            do_notify(static_cast<int>(fd), nullptr); // removes it: the next round registers again
-            b->ds = cur;
-            b->ds.msg_qbytes = static_cast<msglen_t>(16384 + v);
-            do_msgctl(static_cast<int>(id), IPC_SET, &b->ds);
-            std::printf("msgctl %s %ld\n", storage, 16384 + v);
-            b->ds.msg_qbytes = 0x5a5a;
-        }
+        const long v = 1000 + r;
+        poison_on_stack(fd, id, cur, v);
+        poison_round(fd, id, cur, v, "static", &in_static);
+        poison_round(fd, id, cur, v, "heap", on_heap.get());
     }
     close(static_cast<int>(fd));
     do_mq_unlink(name.c_str());
@@ -368,6 +399,8 @@ int main(int argc, char** argv) {
             g_linger_ms = std::atoi(argv[++i]);
         else if (std::strcmp(argv[i], "--wait-file") == 0 && i + 1 < argc)
             g_wait_file = argv[++i];
+        else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            g_threads = std::max(1, std::atoi(argv[++i]));
         else
             break;
     }

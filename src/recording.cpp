@@ -187,6 +187,22 @@ void RecordingWriter::round(std::uint64_t mark) {
     chunk('R', std::string(reinterpret_cast<const char*>(&mark), 8));
 }
 
+void RecordingWriter::stack_copy(const StackCopy& s) {
+    std::string p(4 + 4 + 8 + 48 + 8, '\0');
+    const auto tid = static_cast<std::uint32_t>(s.tid);
+    const auto ev = static_cast<std::int32_t>(s.ev);
+    std::memcpy(p.data(), &tid, 4);
+    std::memcpy(p.data() + 4, &ev, 4);
+    std::memcpy(p.data() + 8, &s.ts, 8);
+    std::memcpy(p.data() + 16, s.args.data(), 48);
+    std::memcpy(p.data() + 64, &s.sp, 8);
+    chunk('U', p + s.bytes);
+}
+
+void RecordingWriter::stack_lost(std::uint64_t total) {
+    chunk('V', std::string(reinterpret_cast<const char*>(&total), 8));
+}
+
 void RecordingWriter::flush() {
     if (std::fflush(f_) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
 }
@@ -208,11 +224,10 @@ Recording parse_recording(const std::string& b) {
         const std::string where =
             " (chunk '" + std::string(1, type) + "' at offset " + std::to_string(off) + ")";
         off += 5 + len;
-        if ((type == 'D' || type == 'L' || type == 'R') &&
-            (!have_probes || r.formats.size() != r.probes.size()))
+        const bool is_data = type == 'D' || type == 'L' || type == 'R' || type == 'U' || type == 'V';
+        if (is_data && (!have_probes || r.formats.size() != r.probes.size()))
             throw std::runtime_error("data before the probe table and formats" + where);
-        if (data && type != 'D' && type != 'L' && type != 'R')
-            throw std::runtime_error("metadata after data" + where);
+        if (data && !is_data) throw std::runtime_error("metadata after data" + where);
         switch (type) {
         case 'H': r.header_page = payload; break;
         case 'K': r.kernel = payload; break;
@@ -253,6 +268,27 @@ Recording parse_recording(const std::string& b) {
             data = true;
             if (payload.size() != 8) throw std::runtime_error("bad round mark" + where);
             r.rounds.push_back(Recording::Round{r.pages.size(), get<std::uint64_t>(payload, 0)});
+            break;
+        case 'U': {
+            data = true;
+            if (payload.size() < 72) throw std::runtime_error("bad stack copy" + where);
+            StackCopy c;
+            c.tid = static_cast<int>(get<std::uint32_t>(payload, 0));
+            c.ev = get<std::int32_t>(payload, 4);
+            if (c.ev < 0 || c.ev >= static_cast<int>(catalog().size()))
+                throw std::runtime_error("bad event in stack copy" + where);
+            c.ts = get<std::uint64_t>(payload, 8);
+            std::memcpy(c.args.data(), payload.data() + 16, 48);
+            c.sp = get<std::uint64_t>(payload, 64);
+            c.bytes = payload.substr(72);
+            r.stacks.push_back(std::move(c));
+            r.stack_round.push_back(r.rounds.size());
+            break;
+        }
+        case 'V':
+            data = true;
+            if (payload.size() != 8) throw std::runtime_error("bad stack loss" + where);
+            r.stack_lossy.push_back(r.rounds.size());
             break;
         case 'L': {
             data = true;

@@ -3,6 +3,7 @@
 
 #include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
+#include "mqtrace/stack.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -52,7 +53,8 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
             if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
         items.clear();
     };
-    std::size_t next = 0, next_loss = 0;
+    StackQueue stacks;
+    std::size_t next = 0, next_loss = 0, next_stack = 0, next_lossy = 0;
     auto decode_until = [&](std::size_t end, std::size_t round) {
         recs.clear();
         // The lost records the recording run reported in this round: before
@@ -63,11 +65,19 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
             dec.decode_page(r.pages[next].cpu, r.pages[next].bytes.data(), r.pages[next].bytes.size(), recs,
                             !r.exact_losses);
         if (late) late->prefetch(recs, none);
+        for (; next_stack < r.stacks.size() && r.stack_round[next_stack] <= round; ++next_stack)
+            stacks.push(StackCopy(r.stacks[next_stack]));
         m.push(std::move(recs));
     };
     for (std::size_t k = 0; k < r.rounds.size(); ++k) {
         decode_until(std::min(r.rounds[k].pages, r.pages.size()), k);
         m.release(r.rounds[k].mark, ready);
+        if (!r.stacks.empty()) { // as the recording run used them, round by round
+            bool lossy = false;
+            for (; next_lossy < r.stack_lossy.size() && r.stack_lossy[next_lossy] <= k; ++next_lossy)
+                lossy = true;
+            apply_stack_copies(ready, r.probes, stacks, lossy);
+        }
         emit();
     }
     decode_until(r.pages.size(), SIZE_MAX);

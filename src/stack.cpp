@@ -1,6 +1,8 @@
 // Stack copies through perf events. See include/mqtrace/stack.hpp.
 #include "mqtrace/stack.hpp"
 
+#include "mqtrace/catalog.hpp"
+
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -123,7 +125,7 @@ void StackCopies::release() {
     fds_.clear();
 }
 
-void StackCopies::drain() {
+void StackCopies::drain(StackQueue& q, std::vector<StackCopy>* record) {
     for (auto& b : buffers_) {
         auto* meta = static_cast<perf_event_mmap_page*>(b.map);
         auto* data = static_cast<unsigned char*>(b.map) + meta->data_offset;
@@ -143,9 +145,10 @@ void StackCopies::drain() {
                 std::memcpy(scratch_.data() + (size - at), data, h.size - (size - at));
                 rec = scratch_.data();
             }
-            if (h.type == PERF_RECORD_SAMPLE)
-                parse(rec, h.size);
-            else if (h.type == PERF_RECORD_LOST && h.size >= sizeof h + 16)
+            if (StackCopy s; h.type == PERF_RECORD_SAMPLE && parse(rec, h.size, s)) {
+                if (record) record->push_back(s);
+                q.push(std::move(s));
+            } else if (h.type == PERF_RECORD_LOST && h.size >= sizeof h + 16)
                 lost_ += get<std::uint64_t>(rec + sizeof h + 8);
             tail += h.size;
         }
@@ -155,18 +158,17 @@ void StackCopies::drain() {
 
 // { u64 id; u32 pid, tid; u64 time; u64 abi; u64 regs[7]; u64 size; char data[size]; u64 dyn_size; }
 // The registers come in the order of their bits (see sampled_regs).
-void StackCopies::parse(const unsigned char* rec, std::size_t len) {
+bool StackCopies::parse(const unsigned char* rec, std::size_t len, StackCopy& s) const {
     constexpr std::size_t kRegs = 7;
     std::size_t off = sizeof(perf_event_header);
     auto need = [&](std::size_t n) { return off + n <= len; };
-    if (!need(32)) return;
+    if (!need(32)) return false;
     const auto id = get<std::uint64_t>(rec + off);
-    const auto tid = static_cast<int>(get<std::uint32_t>(rec + off + 12));
-    StackCopy s;
+    s.tid = static_cast<int>(get<std::uint32_t>(rec + off + 12));
     s.ts = get<std::uint64_t>(rec + off + 16);
     const auto abi = get<std::uint64_t>(rec + off + 24);
     off += 32;
-    if (abi == PERF_SAMPLE_REGS_ABI_NONE || !need(8 * kRegs)) return; // a kernel thread: no user stack
+    if (abi == PERF_SAMPLE_REGS_ABI_NONE || !need(8 * kRegs)) return false; // a kernel thread: no user stack
     std::array<std::uint64_t, kRegs> r{};
     for (std::size_t i = 0; i < kRegs; ++i)
         r[i] = get<std::uint64_t>(rec + off + 8 * i);
@@ -178,20 +180,20 @@ void StackCopies::parse(const unsigned char* rec, std::size_t len) {
         s.args = {r[0], r[1], r[2], r[3], r[4], r[5]};
         s.sp = r[6];
     }
-    if (!need(8)) return;
+    if (!need(8)) return false;
     const auto size = get<std::uint64_t>(rec + off);
     off += 8;
-    if (size == 0 || !need(size + 8)) return;
+    if (size == 0 || !need(size + 8)) return false;
     const auto dyn = get<std::uint64_t>(rec + off + size);
     s.bytes.assign(reinterpret_cast<const char*>(rec + off), std::min(size, dyn));
     const auto it = ev_of_id_.find(id);
-    if (it == ev_of_id_.end()) return;
+    if (it == ev_of_id_.end()) return false;
     s.ev = it->second;
-    by_tid_[tid].push_back(std::move(s));
+    return true;
 }
 
-std::optional<StackCopy> StackCopies::take(int tid, std::uint64_t ts, int ev,
-                                           const std::array<std::uint64_t, 6>& args, std::size_t nargs) {
+std::optional<StackCopy> StackQueue::take(int tid, std::uint64_t ts, int ev,
+                                          const std::array<std::uint64_t, 6>& args, std::size_t nargs) {
     auto it = by_tid_.find(tid);
     if (it == by_tid_.end()) return std::nullopt;
     auto& q = it->second;
@@ -209,6 +211,37 @@ std::optional<StackCopy> StackCopies::take(int tid, std::uint64_t ts, int ev,
         }
     if (q.empty()) by_tid_.erase(it);
     return out;
+}
+
+void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q,
+                        bool lossy) {
+    for (const auto& r : ready)
+        lossy = lossy || r.kind == RecordKind::Lost;
+    if (lossy) {
+        q.clear();
+        return;
+    }
+    for (auto& r : ready) {
+        if (r.kind != RecordKind::Event || r.late.empty() || r.probe < 0 ||
+            static_cast<std::size_t>(r.probe) >= table.size())
+            continue;
+        const Probe& p = table[static_cast<std::size_t>(r.probe)];
+        if (p.ev < 0) continue;
+        const std::size_t n = std::min(catalog()[p.ev].args.size(), r.values.size());
+        std::array<std::uint64_t, 6> args{};
+        for (std::size_t i = 0; i < n && i < args.size(); ++i)
+            args[i] = static_cast<std::uint64_t>(r.values[i].num);
+        const auto copy = q.take(r.tid, r.ts, p.ev, args, n);
+        if (!copy) continue;
+        for (auto& lr : r.late) {
+            std::string bytes;
+            if (!from_stack(*copy, lr.addr, lr.len, bytes)) continue;
+            lr.ok = true;
+            lr.bytes = std::move(bytes);
+            lr.why.clear();
+            lr.stack = true;
+        }
+    }
 }
 
 } // namespace mqtrace

@@ -370,6 +370,12 @@ private:
         std::uint64_t complete = mark; // less if a CPU has sub-buffers left to read
         const std::size_t pages =
             reader_->drain(*decoder_, recs, mark, writer_ ? &raw : nullptr, decode, &complete);
+        if (stacks_) { // the copies taken for this round's records, recorded before its end mark
+            std::vector<StackCopy> taken;
+            stacks_->drain(stack_queue_, writer_ ? &taken : nullptr);
+            if (writer_) record_stacks(taken);
+            if (!decode) stack_queue_.clear(); // -w alone: -r pairs them
+        }
         if (writer_) record(raw, recs, complete);
         if (!decode) return pages;
         if (late_) late_->prefetch(recs, mem_);
@@ -391,32 +397,19 @@ private:
     // with calls one to one, in order per thread; after any loss (of a record
     // or of a copy) they no longer do, so that round keeps its late reads.
     void apply_stacks(std::vector<Record>& ready) {
-        stacks_->drain();
-        bool lossy = stacks_->lost() != stack_lost_seen_;
+        const bool lossy = stacks_->lost() != stack_lost_seen_;
         stack_lost_seen_ = stacks_->lost();
-        for (const auto& r : ready)
-            lossy = lossy || r.kind == RecordKind::Lost;
-        if (lossy) {
-            stacks_->clear();
-            return;
-        }
-        for (auto& r : ready) {
-            if (r.kind != RecordKind::Event || r.late.empty()) continue;
-            const Probe& p = table_[static_cast<std::size_t>(r.probe)];
-            const std::size_t n = std::min(catalog()[p.ev].args.size(), r.values.size());
-            std::array<std::uint64_t, 6> args{};
-            for (std::size_t i = 0; i < n && i < args.size(); ++i)
-                args[i] = static_cast<std::uint64_t>(r.values[i].num);
-            const auto copy = stacks_->take(r.tid, r.ts, p.ev, args, n);
-            if (!copy) continue;
-            for (auto& lr : r.late) {
-                std::string bytes;
-                if (!from_stack(*copy, lr.addr, lr.len, bytes)) continue;
-                lr.ok = true;
-                lr.bytes = std::move(bytes);
-                lr.why.clear();
-                lr.stack = true;
-            }
+        apply_stack_copies(ready, table_, stack_queue_, lossy);
+    }
+
+    // -w: the stack copies of this round, and whether copies were lost.
+    void record_stacks(const std::vector<StackCopy>& taken) {
+        if (!recording_) return; // copies start with the recording (start_stacks)
+        for (const auto& c : taken)
+            writer_->stack_copy(c);
+        if (stacks_->lost() != stack_lost_recorded_) {
+            stack_lost_recorded_ = stacks_->lost();
+            writer_->stack_lost(stack_lost_recorded_);
         }
     }
 
@@ -616,7 +609,8 @@ private:
     bool recording_ = false;            // the table is written: pages go straight to the file
     std::vector<RawPage> pending_pages_;
     std::unique_ptr<StackCopies> stacks_;
-    std::uint64_t stack_lost_seen_ = 0;
+    StackQueue stack_queue_;
+    std::uint64_t stack_lost_seen_ = 0, stack_lost_recorded_ = 0;
     std::vector<Record> pending_lost_;
     Session session_;
     Plan plan_;

@@ -786,8 +786,7 @@ TEST_F(Integration, NoArgumentDiffersFromWhatTheCallerPassed) {
 // recording, and say so. And -w alone decodes and prints nothing.
 TEST_F(Integration, RecordingReadsBackAsTheLiveRunPrinted) {
     const std::string file = tmpfile("rec.mqt"), plain = tmpfile("plain.mqt");
-    // Late reads only: stack copies, like late reads, are not in a recording (yet).
-    Tracer live({"-w", file, "--print", "--user-reads", "late"});
+    Tracer live({"-w", file, "--print"});
     Tracer rec({"-w", plain}, false);
     ASSERT_NO_FATAL_FAILURE(live.ready());
     ASSERT_NO_FATAL_FAILURE(rec.ready());

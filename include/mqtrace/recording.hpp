@@ -12,11 +12,15 @@
 //   P probe table text   F event format (one per probe, in table order)
 //   D u32 cpu + one sub-buffer    L u32 cpu, u64 ts, i64 count (a lost record)
 //   R u64 mark: the end of a read round; records up to mark were all read
+//   U a stack copy (--user-reads stack/auto): u32 tid, i32 event, u64 ts,
+//     u64 args[6], u64 sp, then the stack bytes
+//   V u64 stack copies the perf buffers had lost so far (when it grows)
 // Metadata (H K S C T P F) comes before the first D or L.
 #pragma once
 
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
+#include "mqtrace/stack.hpp"
 
 #include <cstdio>
 #include <string>
@@ -40,11 +44,14 @@ struct Recording {
         std::size_t pages; // pages read before the round ended
         std::uint64_t mark;
     };
-    std::vector<Round> rounds;        // as the recording run read them (file format)
-    bool exact_losses = false;        // false (directory format): the pages' in-band counts
-    int self_tid = -1;                // the recording run's thread: its calls are canaries
-    std::string kernel;               // "release arch" of the recording machine
-    std::int64_t clock_offset_ns = 0; // wall clock minus trace clock when recorded
+    std::vector<Round> rounds;            // as the recording run read them (file format)
+    std::vector<StackCopy> stacks;        // stack copies taken at syscall entry
+    std::vector<std::size_t> stack_round; // parallel to stacks: the round it was recorded in
+    std::vector<std::size_t> stack_lossy; // rounds in which stack copies were lost
+    bool exact_losses = false;            // false (directory format): the pages' in-band counts
+    int self_tid = -1;                    // the recording run's thread: its calls are canaries
+    std::string kernel;                   // "release arch" of the recording machine
+    std::int64_t clock_offset_ns = 0;     // wall clock minus trace clock when recorded
     struct Task {
         int tid, pid;
         std::string comm;
@@ -66,6 +73,8 @@ public:
     void page(int cpu, const void* bytes, std::size_t len);
     void lost(const Record& r);
     void round(std::uint64_t mark);
+    void stack_copy(const StackCopy& s);
+    void stack_lost(std::uint64_t total);
     void flush(); // throws on a write error (ENOSPC...)
     std::uint64_t bytes() const { return bytes_; }
     const std::string& path() const { return path_; }

@@ -7,6 +7,7 @@
 // storage, the heap) fall back to late reads.
 #pragma once
 
+#include "mqtrace/decoder.hpp"
 #include "mqtrace/kernel.hpp"
 
 #include <array>
@@ -20,6 +21,7 @@
 namespace mqtrace {
 
 struct StackCopy {
+    int tid = 0;
     std::uint64_t ts = 0;                // CLOCK_MONOTONIC, as the trace's "mono" clock
     int ev = -1;                         // catalog event
     std::array<std::uint64_t, 6> args{}; // the syscall's argument registers
@@ -31,6 +33,32 @@ struct StackCopy {
 // NUL-terminated string at addr; false if the copy does not hold them. Pure.
 bool from_stack(const StackCopy& s, std::uint64_t addr, std::size_t len, std::string& out);
 
+// Copies waiting for their calls, per thread; and their use. Pure.
+class StackQueue {
+public:
+    void push(StackCopy&& s) { by_tid_[s.tid].push_back(std::move(s)); }
+    // The copy taken when thread tid entered event ev with these arguments
+    // at about ts, or null. Taken copies and copies of that thread older than
+    // ts are forgotten: calls match copies one to one, in order.
+    // Only the first nargs arguments are compared.
+    std::optional<StackCopy> take(int tid, std::uint64_t ts, int ev, const std::array<std::uint64_t, 6>& args,
+                                  std::size_t nargs);
+    // Forget every copy (after a loss, order alone no longer pairs them).
+    void clear() { by_tid_.clear(); }
+
+private:
+    std::unordered_map<int, std::deque<StackCopy>> by_tid_;
+};
+
+// Decode from the copies the pointer arguments of the syscall entries in
+// ready (records whose Record::late lists what no probe read): values the
+// copy holds replace the late reads (LateRead::stack). lossy: records or
+// copies were lost since the last call: copies no longer pair with calls by
+// order, so none is used and all are forgotten.
+void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q,
+                        bool lossy);
+
+// The perf events that take the copies.
 class StackCopies {
 public:
     // One perf event per CPU per (catalog event, tracepoint id), all of a
@@ -41,16 +69,8 @@ public:
     StackCopies(const StackCopies&) = delete;
     StackCopies& operator=(const StackCopies&) = delete;
 
-    // Move every CPU's samples into the per-thread queues.
-    void drain();
-    // The copy taken when thread tid entered event ev with these arguments
-    // at about ts, or null. Taken copies and copies of that thread older than
-    // ts are forgotten: calls match copies one to one, in order.
-    // Only the first nargs arguments are compared.
-    std::optional<StackCopy> take(int tid, std::uint64_t ts, int ev, const std::array<std::uint64_t, 6>& args,
-                                  std::size_t nargs);
-    // Forget every copy (after a loss, order alone no longer pairs them).
-    void clear() { by_tid_.clear(); }
+    // Every CPU's new copies into q (and, with record, a copy of each into it).
+    void drain(StackQueue& q, std::vector<StackCopy>* record = nullptr);
     std::uint64_t lost() const { return lost_; } // samples the perf buffers dropped
 
     static constexpr std::uint32_t kDefaultBytes = 1024; // perf record's cost figure was for 1 KiB
@@ -61,13 +81,12 @@ private:
         void* map = nullptr;
         std::size_t size = 0; // mapping, including the metadata page
     };
-    void parse(const unsigned char* rec, std::size_t len);
+    bool parse(const unsigned char* rec, std::size_t len, StackCopy& out) const;
     void release(); // unmap and close everything
     Arch arch_;
     std::vector<int> fds_;
     std::vector<Buffer> buffers_; // one per CPU
     std::unordered_map<std::uint64_t, int> ev_of_id_;
-    std::unordered_map<int, std::deque<StackCopy>> by_tid_;
     std::vector<unsigned char> scratch_;
     std::uint64_t lost_ = 0;
 };

@@ -336,9 +336,21 @@ bool valid_utf8(std::string_view s) {
 // escapes for quote, backslash, newline, tab and CR, and everything else as
 // \xNN (terminal) or \u00NN (JSON). JSON lets valid UTF-8 through.
 void append_escaped(std::string& out, std::string_view s, bool json) {
-    const bool keep_high = json && valid_utf8(s);
+    bool high = false;
+    for (unsigned char c : s)
+        high = high || c >= 0x80;
+    const bool keep_high = json && high && valid_utf8(s);
     static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned char c : s) {
+    auto plain = [&](unsigned char c) {
+        return c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && (c < 0x80 || keep_high);
+    };
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t j = i;
+        while (j < s.size() && plain(static_cast<unsigned char>(s[j])))
+            ++j;
+        out.append(s.data() + i, j - i); // runs of plain bytes at once
+        if (j == s.size()) break;
+        const auto c = static_cast<unsigned char>(s[j]);
         switch (c) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
@@ -346,14 +358,11 @@ void append_escaped(std::string& out, std::string_view s, bool json) {
         case '\t': out += "\\t"; break;
         case '\r': out += "\\r"; break;
         default:
-            if (c < 0x20 || c == 0x7f || (c >= 0x80 && !keep_high)) {
-                out += json ? "\\u00" : "\\x";
-                out += kHex[c >> 4];
-                out += kHex[c & 15];
-            } else {
-                out += static_cast<char>(c);
-            }
+            out += json ? "\\u00" : "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
         }
+        i = j + 1;
     }
 }
 

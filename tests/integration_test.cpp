@@ -778,6 +778,20 @@ TEST_F(Integration, NoArgumentDiffersFromWhatTheCallerPassed) {
                       << " late reads beside them\n";
         }
     }
+    // The same program exiting at once: late reads fail, and every pointer it
+    // passed is still shown (as its address), never as NULL.
+    Tracer t(
+        {"-e", "msgsnd,mq_timedsend,mq_timedreceive,mq_getsetattr,mq_notify,msgctl", "--user-reads", "late"});
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    Workload w = run_workload({"--raw", "poison", tag(), "5"});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    std::size_t non_null = 0;
+    for (const auto& c : t.calls(w.pid)) {
+        const auto& [arg, member] = field.at(c["event"].s());
+        if (c["event"].s() == "msgctl" && (c["args"]["cmd"].i() & 0xff) != 1) continue;
+        if (!c["args"][arg].is_null()) ++non_null;
+    }
+    EXPECT_EQ(non_null, w.report.size()) << "a non-NULL pointer shown as NULL";
 }
 
 // tcpdump-style: -w records the raw ring buffer, -r decodes it later into

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -83,6 +84,11 @@ public:
             if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
             own_ = true;
         }
+        // A terminal or a pipe gets each line as it comes (a person, or a
+        // consumer such as jq, is waiting for it); a file gets large blocks.
+        struct stat st {};
+        line_buffered_ =
+            isatty(fd_) || (fstat(fd_, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
     }
     ~Output() {
         flush();
@@ -95,6 +101,7 @@ public:
         append_item(it, f, buf_);
         buf_ += '\n';
         pending_ += it.is_call;
+        if (line_buffered_) flush();
     }
     bool flush() {
         std::size_t off = 0;
@@ -133,6 +140,7 @@ private:
     int err_ = 0;
     std::string buf_;
     long pending_ = 0, written_ = 0;
+    bool line_buffered_ = false;
 };
 
 // One attempt with one backend: the session, its probes, and the loop.

@@ -7,6 +7,7 @@
 #include "mqtrace/elf.hpp"
 #include "mqtrace/kernel.hpp"
 #include "mqtrace/late.hpp"
+#include "mqtrace/output.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
 #include "mqtrace/replay.hpp"
@@ -74,74 +75,6 @@ std::vector<int> threads_of(int pid) {
 }
 
 int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission : kExitError; }
-
-// Buffered writer to stdout or -o FILE; a closed pipe ends the run quietly.
-class Output {
-public:
-    explicit Output(const std::string& path) : name_(path.empty() ? "standard output" : path) {
-        if (!path.empty()) {
-            fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-            own_ = true;
-        }
-        // A terminal or a pipe gets each line as it comes (a person, or a
-        // consumer such as jq, is waiting for it); a file gets large blocks.
-        struct stat st {};
-        line_buffered_ =
-            isatty(fd_) || (fstat(fd_, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
-    }
-    ~Output() {
-        flush();
-        if (own_) close(fd_);
-    }
-    Output(const Output&) = delete;
-    Output& operator=(const Output&) = delete;
-    // The item's line, formatted straight into the output buffer.
-    void line(const Item& it, const FormatOptions& f) {
-        append_item(it, f, buf_);
-        buf_ += '\n';
-        pending_ += it.is_call;
-        if (line_buffered_) flush();
-    }
-    bool flush() {
-        std::size_t off = 0;
-        while (!broken_ && off < buf_.size()) {
-            ssize_t n = write(fd_, buf_.data() + off, buf_.size() - off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                broken_ = true;
-                err_ = errno;
-                break;
-            }
-            off += static_cast<std::size_t>(n);
-        }
-        if (!broken_) written_ += pending_;
-        pending_ = 0;
-        buf_.clear();
-        return !broken_;
-    }
-    long written() const { return written_; } // calls whose lines were written in full
-    std::size_t pending_bytes() const { return buf_.size(); }
-    bool broken() const { return broken_; }
-    int fd() const { return fd_; }
-    // The reader of our pipe went away (poll reports POLLERR on the write end).
-    void closed_by_reader() {
-        broken_ = true;
-        err_ = EPIPE;
-    }
-    int error() const { return err_; }
-    const std::string& name() const { return name_; }
-
-private:
-    std::string name_;
-    int fd_ = 1;
-    bool own_ = false;
-    bool broken_ = false;
-    int err_ = 0;
-    std::string buf_;
-    long pending_ = 0, written_ = 0;
-    bool line_buffered_ = false;
-};
 
 // One attempt with one backend: the session, its probes, and the loop.
 class Run {
@@ -296,35 +229,27 @@ public:
         return kExitOk;
     }
 
-    void summary_recorded(const RecordingWriter& w) {
-        const auto t = reader_->totals();
-        std::uint64_t misses = 0;
-        for (const auto& [event, n] : misses_)
-            misses += n;
-        std::fprintf(stderr,
-                     "mqtrace: %llu bytes recorded to %s; lost events: %llu in the recording"
-                     " (ring buffer overrun %llu, dropped %llu, commit overrun %llu; kprobe misses %llu)\n",
-                     static_cast<unsigned long long>(w.bytes()), w.path().c_str(),
-                     static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(t.overrun),
-                     static_cast<unsigned long long>(t.dropped),
-                     static_cast<unsigned long long>(t.commit_overrun),
-                     static_cast<unsigned long long>(misses));
-    }
-
-    // One line on stderr; its lost count is the sum of the stream's lost records.
-    void summary() {
+    // One line on stderr; its lost count is the sum of the stream's (or the
+    // recording's) lost records, then the kernel's counters they came from.
+    void summary(const RecordingWriter* w = nullptr) {
         if (!reader_) return;
         const auto t = reader_->totals();
         std::uint64_t misses = 0;
         for (const auto& [event, n] : misses_)
             misses += n;
-        std::fprintf(stderr,
-                     "mqtrace: %ld calls traced, %ld written; lost events: %llu in the stream"
-                     " (ring buffer overrun %llu, dropped %llu, commit overrun %llu; kprobe misses %llu)\n",
-                     calls_, written_, static_cast<unsigned long long>(lost_),
-                     static_cast<unsigned long long>(t.overrun), static_cast<unsigned long long>(t.dropped),
-                     static_cast<unsigned long long>(t.commit_overrun),
-                     static_cast<unsigned long long>(misses));
+        char head[512];
+        if (w)
+            std::snprintf(head, sizeof head, "%llu bytes recorded to %s; lost events: %llu in the recording",
+                          static_cast<unsigned long long>(w->bytes()), w->path().c_str(),
+                          static_cast<unsigned long long>(lost_));
+        else
+            std::snprintf(head, sizeof head, "%ld calls traced, %ld written; lost events: %llu in the stream",
+                          calls_, written_, static_cast<unsigned long long>(lost_));
+        std::fprintf(
+            stderr,
+            "mqtrace: %s (ring buffer overrun %llu, dropped %llu, commit overrun %llu; kprobe misses %llu)\n",
+            head, static_cast<unsigned long long>(t.overrun), static_cast<unsigned long long>(t.dropped),
+            static_cast<unsigned long long>(t.commit_overrun), static_cast<unsigned long long>(misses));
     }
 
     void close() {
@@ -712,7 +637,7 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
     int rc;
     if (!out) { // -w: the records made during the self-test are in the recording
         rc = run.loop_raw(*rec, sigfd);
-        run.summary_recorded(*rec);
+        run.summary(&*rec);
     } else {
         if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
         rc = run.loop(*out, early, sigfd);

@@ -226,3 +226,41 @@ TEST(Escape, TerminalAndJson) {
     EXPECT_EQ(t.find('\x1b'), std::string::npos);
     EXPECT_EQ(t.find('\x07'), std::string::npos);
 }
+
+// RFC 3629 exactly: the sequences a lax check lets through are rejected.
+TEST(Escape, Utf8ValidationIsStrict) {
+    EXPECT_TRUE(valid_utf8(""));
+    EXPECT_TRUE(valid_utf8("\x7f"));
+    EXPECT_TRUE(valid_utf8("\xc2\x80"));          // U+0080
+    EXPECT_TRUE(valid_utf8("\xe0\xa0\x80"));      // U+0800
+    EXPECT_TRUE(valid_utf8("\xed\x9f\xbf"));      // U+D7FF
+    EXPECT_TRUE(valid_utf8("\xee\x80\x80"));      // U+E000
+    EXPECT_TRUE(valid_utf8("\xf0\x90\x80\x80"));  // U+10000
+    EXPECT_TRUE(valid_utf8("\xf4\x8f\xbf\xbf"));  // U+10FFFF
+    EXPECT_FALSE(valid_utf8("\xc1\xbf"));         // overlong 2-byte
+    EXPECT_FALSE(valid_utf8("\xe0\x9f\xbf"));     // overlong 3-byte
+    EXPECT_FALSE(valid_utf8("\xf0\x8f\xbf\xbf")); // overlong 4-byte
+    EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));     // surrogate U+D800
+    EXPECT_FALSE(valid_utf8("\xed\xbf\xbf"));     // surrogate U+DFFF
+    EXPECT_FALSE(valid_utf8("\xf4\x90\x80\x80")); // U+110000
+    EXPECT_FALSE(valid_utf8("\xf5\x80\x80\x80")); // lead byte F5
+    EXPECT_FALSE(valid_utf8("\x80"));             // lone continuation
+    EXPECT_FALSE(valid_utf8("\xe2\x82"));         // truncated
+    EXPECT_FALSE(valid_utf8("\xf0\x90\x80"));     // truncated
+    EXPECT_FALSE(valid_utf8(std::string("\xe2\x00\xac", 3)));
+    // Invalid input: every byte >= 0x80 escaped, so the JSON string is ASCII.
+    const std::string j = escape_json("\xed\xa0\x80x");
+    EXPECT_EQ(j, "\\u00ed\\u00a0\\u0080x");
+    // Every single byte and every pair: text never carries a control, DEL, C1
+    // or any byte >= 0x80 raw; JSON never carries a control or invalid UTF-8.
+    for (int a = 0; a < 256; ++a)
+        for (int b = 0; b < 256; ++b) {
+            const std::string s{static_cast<char>(a), static_cast<char>(b)};
+            for (unsigned char c : escape_c(s))
+                ASSERT_TRUE(c >= 0x20 && c < 0x7f) << a << " " << b;
+            const std::string js = escape_json(s);
+            ASSERT_TRUE(valid_utf8(js)) << a << " " << b;
+            for (unsigned char c : js)
+                ASSERT_TRUE(c >= 0x20 && c != 0x7f) << a << " " << b;
+        }
+}

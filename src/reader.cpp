@@ -156,38 +156,40 @@ void Reader::read_stats(Cpu& c) const {
     c.now.commit_overrun = stat_value(st, "commit overrun");
 }
 
-std::size_t Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                          std::vector<RawPage>* raw, bool decode, std::uint64_t* complete) {
-    std::size_t pages = 0;
-    if (complete) *complete = ts;
+Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
+                              const DrainOptions& o) {
+    Drained r{0, ts};
+    bool any_behind = false;
+    for (const auto& c : cpus_)
+        any_behind = any_behind || c.behind;
     for (auto& c : cpus_) {
         const std::size_t from = out.size();
-        bool drained = false;
-        std::uint64_t last_page_ts = 0;
-        for (int i = 0; i < kMaxPages; ++i) {
+        const bool hold = o.hold_ahead && any_behind && !c.behind;
+        c.behind = true;
+        for (int i = 0; !hold && i < kMaxPages; ++i) {
             const int n = mqt_cpu_read(c.handle, page_.data());
             if (n <= 0) {
-                drained = true;
+                c.behind = false;
                 break;
             }
-            if (n >= 8) std::memcpy(&last_page_ts, page_.data(), 8); // the sub-buffer's time stamp
-            if (decode)
+            if (n >= 8) std::memcpy(&c.last_ts, page_.data(), 8); // the sub-buffer's time stamp
+            if (o.decode)
                 d.decode_page(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
             else
                 d.page_losses(c.cpu, page_.data(), static_cast<std::size_t>(n), out);
-            if (raw)
-                raw->push_back(RawPage{c.cpu, std::string(reinterpret_cast<const char*>(page_.data()),
-                                                          static_cast<std::size_t>(n))});
-            ++pages;
+            if (o.raw)
+                o.raw->push_back(RawPage{c.cpu, std::string(reinterpret_cast<const char*>(page_.data()),
+                                                            static_cast<std::size_t>(n))});
+            ++r.pages;
         }
-        if (!drained && complete) *complete = std::min(*complete, last_page_ts);
+        if (c.behind) r.complete = std::min(r.complete, c.last_ts);
         // After the reads: the counters include every loss the markers read so far refer to.
         read_stats(c);
         const std::uint64_t total = c.now.overrun + c.now.dropped + c.now.commit_overrun;
         reconcile_losses(out, from, c.cpu, total - c.reported, ts);
         c.reported = total;
     }
-    return pages;
+    return r;
 }
 
 Reader::Totals Reader::totals() const {

@@ -41,6 +41,7 @@ constexpr int kIntervalMs = 100;          // longest sleep between reads
 constexpr int kMinWakeMs = 10;            // shortest time between two wake-ups of the reader
 constexpr int kSelftestRounds = 300;      // x kMinWakeMs: time for canaries to come back (3 s)
 constexpr unsigned kMissCheckRounds = 20; // read kprobe_profile every this many rounds
+constexpr std::size_t kMaxPending = 8000; // records waiting to be merged: memory stays bounded
 
 std::uint64_t now_mono() {
     timespec t{};
@@ -300,9 +301,9 @@ private:
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record> recs;
         std::vector<RawPage> raw;
-        std::uint64_t complete = mark; // less if a CPU has sub-buffers left to read
-        const std::size_t pages =
-            reader_->drain(*decoder_, recs, mark, writer_ ? &raw : nullptr, decode, &complete);
+        // Records waiting for a CPU that is behind stay in the kernel's buffer, not ours.
+        const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr};
+        const auto [pages, complete] = reader_->drain(*decoder_, recs, mark, how);
         if (stacks_) { // the copies taken for this round's records, recorded before its end mark
             std::vector<StackCopy> taken;
             stacks_->drain(stack_queue_, writer_ ? &taken : nullptr);

@@ -48,20 +48,27 @@ public:
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
 
+    struct DrainOptions {
+        bool decode = true;      // false (-w): only the lost records, from the sub-buffers' headers
+        bool hold_ahead = false; // leave in the kernel the CPUs that are ahead of one still behind
+        std::vector<RawPage>* raw = nullptr; // a copy of every sub-buffer read (-w)
+    };
+    struct Drained {
+        std::size_t pages = 0;
+        std::uint64_t complete = 0; // every record up to here has now been read
+    };
     // Read the sub-buffers available now on every CPU (non-blocking; at most
     // kMaxPages per CPU, so that one round's memory is bounded: call again
-    // when it returns more than 0). Then make the losses exact: the kernel's
-    // per-CPU counts of lost events (per_cpu/cpuN/stats: overrun, dropped
-    // events, commit overrun) are reported in full as lost-event records, at
-    // the in-band markers where the kernel flagged them, the rest at ts.
-    // raw (optional): a copy of every sub-buffer read (for --record).
-    // decode false (-w): only the lost records, from the sub-buffers' headers.
-    // complete (optional): how far every record has now been read: ts, or
-    // less when a CPU still had sub-buffers left (the time its last one read
-    // begins at; each CPU's records come in time order).
-    std::size_t drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                      std::vector<RawPage>* raw = nullptr, bool decode = true,
-                      std::uint64_t* complete = nullptr);
+    // when pages > 0). complete is ts, or less when a CPU still had
+    // sub-buffers left (the time its last one read begins at; each CPU's
+    // records come in time order). With hold_ahead, a CPU that is caught up
+    // while another is behind is not read: its records wait in the kernel's
+    // buffer (which may then overwrite and report them) rather than in ours.
+    // Then make the losses exact: the kernel's per-CPU counts of lost events
+    // (per_cpu/cpuN/stats: overrun, dropped events, commit overrun) are
+    // reported in full as lost-event records, at the in-band markers where
+    // the kernel flagged them, the rest at ts.
+    Drained drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts, const DrainOptions& o);
     static constexpr int kMaxPages = 64;
     // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {
@@ -79,6 +86,8 @@ private:
         int stats_fd;
         std::uint64_t reported = 0; // lost events reported so far
         Totals now;                 // as last read
+        bool behind = false;        // sub-buffers were left unread in the last round
+        std::uint64_t last_ts = 0;  // time stamp of the last sub-buffer read
     };
     void read_stats(Cpu& c) const;
     Session& s_;

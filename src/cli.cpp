@@ -19,7 +19,8 @@ po::options_description options() {
     d.add_options()(
         "events,e", po::value<std::string>()->value_name("LIST"),
         "trace only these events: comma-separated names, or 'posix', 'sysv', 'all' (default all)")(
-        "pid,p", po::value<int>()->value_name("PID"), "trace only this process")(
+        "pid,p", po::value<int>()->value_name("PID"),
+        "trace only this process (its threads, and what it creates later; filtered in the kernel)")(
         "format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
         "output format: text or json (one object per line)")(
         "output,o", po::value<std::string>()->value_name("FILE"), "write events to FILE instead of stdout")(
@@ -31,11 +32,11 @@ po::options_description options() {
         "tracepoints)")(
         "user-reads", po::value<std::string>()->value_name("HOW")->default_value("auto"),
         "syscalls backend: how names and structs behind pointers are read: uprobe (uprobes on the libc "
-        "wrappers of all ten calls, in the caller's context), stack (perf copies of the caller's stack at "
-        "syscall entry), late (after the call, shown apart: cheapest), auto (uprobes except on the calls "
-        "made "
-        "once per message)")("buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
-                             "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
+        "wrappers of the calls that pass one, in the caller's context), stack (perf copies of the caller's "
+        "stack at syscall entry), late (after the call, shown apart: cheapest), auto (uprobes on the calls "
+        "made once per queue, stack copies on those made once per message)")(
+        "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
+        "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
         "write,w", po::value<std::string>()->value_name("FILE"),
         "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
         "print", "with -w: also decode and print the events as they are recorded")(

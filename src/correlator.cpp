@@ -124,9 +124,11 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
     case Role::TaskExit: {
         const int tid = static_cast<int>(num(0));
         if (auto it = open_.find(tid); it != open_.end()) {
-            it->second.end = CallEnd::ThreadExited;
-            it->second.ts_end = r.ts;
-            out.push_back(Item{true, std::move(it->second), {}});
+            if (it->second.ev >= 0) { // a call in progress: it never returns
+                it->second.end = CallEnd::ThreadExited;
+                it->second.ts_end = r.ts;
+                out.push_back(Item{true, std::move(it->second), {}});
+            }
             open_.erase(it);
         }
         wrapper_.erase(tid);
@@ -165,18 +167,17 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
         if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
         if (c.ret == -EFAULT) distrust_probe_reads(c);
         out.push_back(Item{true, std::move(c), {}});
-        open_.erase(it);
+        c.ev = -1; // the thread's slot stays, for its next call
         return;
     }
     }
 }
 
 void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) {
-    if (auto it = open_.find(r.tid); it != open_.end()) {
+    if (auto it = open_.find(r.tid); it != open_.end() && it->second.ev >= 0) {
         // A new call on this thread: the previous one's return was lost.
         it->second.end = CallEnd::NoReturnSeen;
         out.push_back(Item{true, std::move(it->second), {}});
-        open_.erase(it);
     }
     const EventSpec& ev = catalog()[p.ev];
     Call c;
@@ -314,6 +315,7 @@ void Correlator::distrust_probe_reads(Call& c) {
 
 void Correlator::finish(std::vector<Item>& out) {
     for (auto& [tid, c] : open_) {
+        if (c.ev < 0) continue;
         c.end = CallEnd::TraceEnded;
         out.push_back(Item{true, std::move(c), {}});
     }

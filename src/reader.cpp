@@ -37,6 +37,7 @@ void Merger::push(std::vector<Record>&& batch) {
 }
 
 void Merger::release(std::uint64_t watermark, std::vector<Record>& out) {
+    out.reserve(out.size() + pending());
     for (;;) {
         Queue* best = nullptr;
         for (auto& q : cpus_)

@@ -85,7 +85,7 @@ private:
     std::vector<Probe> probes_;
     std::vector<std::vector<FieldUse>> uses_; // by probe, parallel to its fields
     TaskTable& tasks_;
-    std::unordered_map<int, Call> open_;      // by tid
+    std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
 };
 

@@ -260,6 +260,81 @@ public:
 
     Backend backend() const { return b_; }
 
+    // Perf events copying the caller's stack at each syscall entry that passes
+    // a pointer (--user-reads stack; auto: the calls made once per message, the
+    // others have uprobes). If the kernel refuses, late reads stay.
+    void start_stacks() {
+        if (b_ != Backend::Syscalls || (o_.reads != UserReads::Stack && o_.reads != UserReads::Auto)) return;
+        std::vector<std::pair<int, int>> tps;
+        for (std::size_t i = 0; i < table_.size(); ++i) {
+            const Probe& p = table_[i];
+            if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
+            bool pointers = false;
+            for (const auto& a : catalog()[p.ev].args)
+                pointers = pointers || a.decode == Decode::Name || a.decode == Decode::Struct;
+            if (o_.reads == UserReads::Auto && !catalog()[p.ev].per_message) continue;
+            const auto at = formats_[i].find("\nID: ");
+            if (pointers && at != std::string::npos)
+                tps.emplace_back(p.ev, std::atoi(formats_[i].c_str() + at + 5));
+        }
+        try {
+            stacks_ = std::make_unique<StackCopies>(tps, k_.arch, StackCopies::kDefaultBytes);
+        } catch (const std::runtime_error& e) {
+            std::fprintf(stderr, "mqtrace: %s; structures are read after the call instead\n", e.what());
+        }
+    }
+
+    // -w: the probe table is final; write it, then what was read so far.
+    void start_recording(RecordingWriter& w) {
+        writer_ = &w;
+        std::vector<int> tids;
+        const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
+        std::vector<Recording::Task> tasks;
+        for (std::size_t i = 0; i < tids.size(); ++i)
+            tasks.push_back(Recording::Task{tids[i], infos[i].pid, infos[i].comm});
+        w.meta(session_.header_page(), table_, formats_, self_tid_, k_.release + " " + k_.arch_name(),
+               o_.fmt.clock_offset_ns, tasks);
+        recording_ = true;
+        std::vector<RawPage> none;
+        record(none, {});
+        w.flush();
+    }
+    void record_to(RecordingWriter* w) { writer_ = w; }
+
+    // -w without --print: read and record, decode nothing, until a signal or the duration.
+    int loop_raw(RecordingWriter& w, int sigfd) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
+        for (int fd : reader_->fds())
+            fds.push_back({fd, POLLIN, 0});
+        std::vector<Item> none;
+        auto expired = [&] {
+            return o_.duration > 0 &&
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
+                       o_.duration;
+        };
+        try {
+            while (!expired()) {
+                const std::size_t pages = round(none, false, false);
+                w.flush();
+                if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0) break;
+                if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN)) break;
+            }
+            session_.tracing_on(false);
+            while (round(none, true, false) > 0) {
+            }
+            kprobe_losses(now_mono(), none);
+            w.flush();
+        } catch (const std::runtime_error& e) {
+            std::fprintf(stderr, "mqtrace: %s\n", e.what());
+            return kExitError;
+        }
+        for (const auto& it : none)
+            lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+        lost_ += reader_->reported();
+        return kExitOk;
+    }
+
 private:
     void install(std::size_t i) {
         for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
@@ -347,32 +422,6 @@ private:
         }
     }
 
-public:
-    // Perf events copying the caller's stack at each syscall entry that passes
-    // a pointer (--user-reads stack; auto: the calls made once per message, the
-    // others have uprobes). If the kernel refuses, late reads stay.
-    void start_stacks() {
-        if (b_ != Backend::Syscalls || (o_.reads != UserReads::Stack && o_.reads != UserReads::Auto)) return;
-        std::vector<std::pair<int, int>> tps;
-        for (std::size_t i = 0; i < table_.size(); ++i) {
-            const Probe& p = table_[i];
-            if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
-            bool pointers = false;
-            for (const auto& a : catalog()[p.ev].args)
-                pointers = pointers || a.decode == Decode::Name || a.decode == Decode::Struct;
-            if (o_.reads == UserReads::Auto && !catalog()[p.ev].per_message) continue;
-            const auto at = formats_[i].find("\nID: ");
-            if (pointers && at != std::string::npos)
-                tps.emplace_back(p.ev, std::atoi(formats_[i].c_str() + at + 5));
-        }
-        try {
-            stacks_ = std::make_unique<StackCopies>(tps, k_.arch, StackCopies::kDefaultBytes);
-        } catch (const std::runtime_error& e) {
-            std::fprintf(stderr, "mqtrace: %s; structures are read after the call instead\n", e.what());
-        }
-    }
-
-private:
     // -w: the raw pages and the (exact) lost records of this round; kept in
     // memory until the self-test has settled the probe table, then written.
     void record(std::vector<RawPage>& raw, const std::vector<Record>& recs, std::uint64_t mark = 0) {
@@ -390,59 +439,6 @@ private:
         pending_lost_.clear();
     }
 
-public:
-    // -w: the probe table is final; write it, then what was read so far.
-    void start_recording(RecordingWriter& w) {
-        writer_ = &w;
-        std::vector<int> tids;
-        const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
-        std::vector<Recording::Task> tasks;
-        for (std::size_t i = 0; i < tids.size(); ++i)
-            tasks.push_back(Recording::Task{tids[i], infos[i].pid, infos[i].comm});
-        w.meta(session_.header_page(), table_, formats_, self_tid_, k_.release + " " + k_.arch_name(),
-               o_.fmt.clock_offset_ns, tasks);
-        recording_ = true;
-        std::vector<RawPage> none;
-        record(none, {});
-        w.flush();
-    }
-    void record_to(RecordingWriter* w) { writer_ = w; }
-
-    // -w without --print: read and record, decode nothing, until a signal or the duration.
-    int loop_raw(RecordingWriter& w, int sigfd) {
-        const auto t0 = std::chrono::steady_clock::now();
-        std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
-        for (int fd : reader_->fds())
-            fds.push_back({fd, POLLIN, 0});
-        std::vector<Item> none;
-        auto expired = [&] {
-            return o_.duration > 0 &&
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
-                       o_.duration;
-        };
-        try {
-            while (!expired()) {
-                const std::size_t pages = round(none, false, false);
-                w.flush();
-                if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0) break;
-                if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN)) break;
-            }
-            session_.tracing_on(false);
-            while (round(none, true, false) > 0) {
-            }
-            kprobe_losses(now_mono(), none);
-            w.flush();
-        } catch (const std::runtime_error& e) {
-            std::fprintf(stderr, "mqtrace: %s\n", e.what());
-            return kExitError;
-        }
-        for (const auto& it : none)
-            lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
-        lost_ += reader_->reported();
-        return kExitOk;
-    }
-
-private:
     // Calls a kprobe missed: they never reached the ring buffer at all.
     void kprobe_losses(std::uint64_t ts, std::vector<Item>& items) {
         if (b_ != Backend::Kprobe) return;

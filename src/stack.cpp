@@ -197,8 +197,10 @@ std::optional<StackCopy> StackQueue::take(int tid, std::uint64_t ts, int ev,
     auto it = by_tid_.find(tid);
     if (it == by_tid_.end()) return std::nullopt;
     auto& q = it->second;
-    while (!q.empty() && q.front().ts + kMatchNs < ts)
+    while (!q.empty() && q.front().ts + kMatchNs < ts) {
         q.pop_front();
+        --waiting_;
+    }
     std::optional<StackCopy> out;
     for (auto s = q.begin(); s != q.end() && s->ts <= ts + kMatchNs; ++s)
         if (s->ev == ev) {
@@ -206,6 +208,7 @@ std::optional<StackCopy> StackQueue::take(int tid, std::uint64_t ts, int ev,
                            args.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(nargs, 6)),
                            s->args.begin()))
                 out = std::move(*s);
+            waiting_ -= static_cast<std::size_t>(s - q.begin()) + 1;
             q.erase(q.begin(), s + 1); // this thread's copies before it can pair with nothing any more
             break;
         }
@@ -222,11 +225,12 @@ void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& ta
         return;
     }
     for (auto& r : ready) {
-        if (r.kind != RecordKind::Event || r.late.empty() || r.probe < 0 ||
-            static_cast<std::size_t>(r.probe) >= table.size())
+        if (r.kind != RecordKind::Event || r.probe < 0 || static_cast<std::size_t>(r.probe) >= table.size())
             continue;
         const Probe& p = table[static_cast<std::size_t>(r.probe)];
-        if (p.ev < 0) continue;
+        // Every syscall entry takes its copy, also one with nothing to decode
+        // (a NULL timeout): copies never pile up.
+        if (p.ev < 0 || p.role != Role::Entry) continue;
         const std::size_t n = std::min(catalog()[p.ev].args.size(), r.values.size());
         std::array<std::uint64_t, 6> args{};
         for (std::size_t i = 0; i < n && i < args.size(); ++i)

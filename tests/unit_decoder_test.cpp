@@ -2,12 +2,14 @@
 // (scripts/vm/capture-fixtures): replaying them through the decoder, merger and
 // correlator must give exactly the JSON lines mqtrace printed live.
 #include "json.hpp"
+#include "mqtrace/catalog.hpp"
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
 #include "mqtrace/replay.hpp"
+#include "mqtrace/stack.hpp"
 #include "mqtrace/tasks.hpp"
 
 #include <gtest/gtest.h>
@@ -313,4 +315,95 @@ TEST(Recording, FileRoundTripAndDamage) {
     EXPECT_THROW(parse_recording("not a recording"), std::runtime_error);
     EXPECT_THROW(load_recording(path + ".missing"), std::runtime_error);
     std::remove(path.c_str());
+}
+
+namespace {
+StackCopy copy_at(int tid, std::uint64_t ts, int ev, std::uint64_t sp, std::array<std::uint64_t, 6> args,
+                  std::string bytes) {
+    StackCopy c;
+    c.tid = tid;
+    c.ts = ts;
+    c.ev = ev;
+    c.sp = sp;
+    c.args = args;
+    c.bytes = std::move(bytes);
+    return c;
+}
+} // namespace
+
+// Stack copies pair with syscall entries one to one, in order per thread, by
+// event and arguments; a call with nothing to decode still takes its copy;
+// after a loss none is used.
+TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
+    const int msgsnd = event_index(*find_event("msgsnd"));
+    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_msgsnd", "", {}, Role::Entry, msgsnd};
+    for (int i = 0; i < 4; ++i) {
+        Field f;
+        f.key = std::string(find_event("msgsnd")->args[static_cast<std::size_t>(i)].name);
+        f.pos = i;
+        entry.fields.push_back(f);
+    }
+    const std::vector<Probe> table{entry};
+    auto call = [&](std::uint64_t ts, std::uint64_t msgp) {
+        Record r;
+        r.ts = ts;
+        r.tid = 7;
+        r.probe = 0;
+        r.values.resize(4);
+        r.values[0].num = 3;
+        r.values[1].num = static_cast<std::int64_t>(msgp);
+        r.values[2].num = 5;
+        if (msgp) {
+            LateRead lr;
+            lr.arg = 1;
+            lr.addr = msgp;
+            lr.len = 8;
+            lr.ok = true;
+            lr.bytes = "poisoned";
+            r.late.push_back(lr);
+        }
+        return r;
+    };
+    const std::string mtype42("\x2a\0\0\0\0\0\0\0", 8), mtype43("\x2b\0\0\0\0\0\0\0", 8);
+    StackQueue q;
+    q.push(copy_at(7, 100, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype42));
+    q.push(
+        copy_at(7, 200, msgsnd, 0x1000, {3, 0, 5, 0, 0, 0}, std::string(16, 'x'))); // NULL: nothing to decode
+    q.push(copy_at(7, 300, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype43));
+    std::vector<Record> ready{call(101, 0x1010), call(201, 0), call(301, 0x1010)};
+    apply_stack_copies(ready, table, q, false);
+    EXPECT_TRUE(ready[0].late[0].stack);
+    EXPECT_EQ(ready[0].late[0].bytes, mtype42);
+    EXPECT_TRUE(ready[2].late[0].stack);
+    EXPECT_EQ(ready[2].late[0].bytes, mtype43) << "the NULL call took its own copy";
+    // Other arguments: not this call's copy.
+    q.push(copy_at(7, 400, msgsnd, 0x1000, {4, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype42));
+    ready = {call(401, 0x1010)};
+    apply_stack_copies(ready, table, q, false);
+    EXPECT_FALSE(ready[0].late[0].stack);
+    EXPECT_EQ(ready[0].late[0].bytes, "poisoned");
+    // Outside the copied window: stays late.
+    q.push(copy_at(7, 500, msgsnd, 0x1000, {3, 0x2000, 5, 0, 0, 0}, std::string(24, 'x')));
+    ready = {call(501, 0x2000)};
+    apply_stack_copies(ready, table, q, false);
+    EXPECT_FALSE(ready[0].late[0].stack);
+    // A loss in the round: no copy is used, all are forgotten.
+    q.push(copy_at(7, 600, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype42));
+    Record lost;
+    lost.kind = RecordKind::Lost;
+    lost.lost = 1;
+    ready = {lost, call(601, 0x1010)};
+    apply_stack_copies(ready, table, q, false);
+    EXPECT_FALSE(ready[1].late[0].stack);
+    ready = {call(602, 0x1010)};
+    apply_stack_copies(ready, table, q, false);
+    EXPECT_FALSE(ready[0].late[0].stack) << "the copy was forgotten with the loss";
+    // Strings end inside the copy, or are not taken from it.
+    StackCopy s = copy_at(7, 0, msgsnd, 0x1000, {}, std::string("ab\0cd", 5));
+    std::string out;
+    EXPECT_TRUE(from_stack(s, 0x1000, 0, out));
+    EXPECT_EQ(out, "ab");
+    EXPECT_FALSE(from_stack(s, 0x1003, 0, out));
+    EXPECT_FALSE(from_stack(s, 0xfff, 1, out));
+    EXPECT_FALSE(from_stack(s, 0x1004, 2, out));
 }

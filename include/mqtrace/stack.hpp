@@ -36,7 +36,13 @@ bool from_stack(const StackCopy& s, std::uint64_t addr, std::size_t len, std::st
 // Copies waiting for their calls, per thread; and their use. Pure.
 class StackQueue {
 public:
-    void push(StackCopy&& s) { by_tid_[s.tid].push_back(std::move(s)); }
+    // A bound on copies waiting (a thread whose calls never come back, a
+    // process that exited): past it, all are forgotten.
+    static constexpr std::size_t kMaxWaiting = 65536;
+    void push(StackCopy&& s) {
+        if (++waiting_ > kMaxWaiting) clear();
+        by_tid_[s.tid].push_back(std::move(s));
+    }
     // The copy taken when thread tid entered event ev with these arguments
     // at about ts, or null. Taken copies and copies of that thread older than
     // ts are forgotten: calls match copies one to one, in order.
@@ -44,10 +50,14 @@ public:
     std::optional<StackCopy> take(int tid, std::uint64_t ts, int ev, const std::array<std::uint64_t, 6>& args,
                                   std::size_t nargs);
     // Forget every copy (after a loss, order alone no longer pairs them).
-    void clear() { by_tid_.clear(); }
+    void clear() {
+        by_tid_.clear();
+        waiting_ = 0;
+    }
 
 private:
     std::unordered_map<int, std::deque<StackCopy>> by_tid_;
+    std::size_t waiting_ = 0; // copies in by_tid_
 };
 
 // Decode from the copies the pointer arguments of the syscall entries in

@@ -22,6 +22,18 @@ static int hidden(const char* path) {
     return 0;
 }
 
+/* Fail as if the file did not exist when it is one of those; else call the
+ * real function of that name (type: its function pointer type). */
+#define HIDE(path, fail)                                                                                     \
+    do {                                                                                                     \
+        if (hidden(path)) {                                                                                  \
+            errno = ENOENT;                                                                                  \
+            return fail;                                                                                     \
+        }                                                                                                    \
+    } while (0)
+#define REAL(type, name) ((type)dlsym(RTLD_NEXT, name))
+
+/* open's third argument is there only with O_CREAT or O_TMPFILE. */
 #define MODE_ARG                                                                                             \
     mode_t mode = 0;                                                                                         \
     if (flags & (O_CREAT | O_TMPFILE)) {                                                                     \
@@ -31,70 +43,47 @@ static int hidden(const char* path) {
         va_end(ap);                                                                                          \
     }
 
+typedef int (*open_fn)(const char*, int, ...);
+typedef int (*openat_fn)(int, const char*, int, ...);
+typedef FILE* (*fopen_fn)(const char*, const char*);
+typedef int (*access_fn)(const char*, int);
+struct stat;
+typedef int (*stat_fn)(const char*, struct stat*);
+
 int open(const char* path, int flags, ...) {
     MODE_ARG
-    if (hidden(path)) {
-        errno = ENOENT;
-        return -1;
-    }
-    int (*real)(const char*, int, ...) = (int (*)(const char*, int, ...))dlsym(RTLD_NEXT, "open");
-    return real(path, flags, mode);
+    HIDE(path, -1);
+    return REAL(open_fn, "open")(path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
     MODE_ARG
-    if (hidden(path)) {
-        errno = ENOENT;
-        return -1;
-    }
-    int (*real)(const char*, int, ...) = (int (*)(const char*, int, ...))dlsym(RTLD_NEXT, "open64");
-    return real(path, flags, mode);
+    HIDE(path, -1);
+    return REAL(open_fn, "open64")(path, flags, mode);
 }
 
 int openat(int dir, const char* path, int flags, ...) {
     MODE_ARG
-    if (hidden(path)) {
-        errno = ENOENT;
-        return -1;
-    }
-    int (*real)(int, const char*, int, ...) = (int (*)(int, const char*, int, ...))dlsym(RTLD_NEXT, "openat");
-    return real(dir, path, flags, mode);
+    HIDE(path, -1);
+    return REAL(openat_fn, "openat")(dir, path, flags, mode);
 }
 
 FILE* fopen(const char* path, const char* m) {
-    if (hidden(path)) {
-        errno = ENOENT;
-        return NULL;
-    }
-    FILE* (*real)(const char*, const char*) =
-        (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, "fopen");
-    return real(path, m);
+    HIDE(path, NULL);
+    return REAL(fopen_fn, "fopen")(path, m);
 }
 
 int access(const char* path, int m) {
-    if (hidden(path)) {
-        errno = ENOENT;
-        return -1;
-    }
-    int (*real)(const char*, int) = (int (*)(const char*, int))dlsym(RTLD_NEXT, "access");
-    return real(path, m);
+    HIDE(path, -1);
+    return REAL(access_fn, "access")(path, m);
 }
 
-struct stat;
 int stat(const char* path, struct stat* st) {
-    if (hidden(path)) {
-        errno = ENOENT;
-        return -1;
-    }
-    int (*real)(const char*, struct stat*) = (int (*)(const char*, struct stat*))dlsym(RTLD_NEXT, "stat");
-    return real(path, st);
+    HIDE(path, -1);
+    return REAL(stat_fn, "stat")(path, st);
 }
 
 int stat64(const char* path, struct stat* st) {
-    if (hidden(path)) {
-        errno = ENOENT;
-        return -1;
-    }
-    int (*real)(const char*, struct stat*) = (int (*)(const char*, struct stat*))dlsym(RTLD_NEXT, "stat64");
-    return real(path, st);
+    HIDE(path, -1);
+    return REAL(stat_fn, "stat64")(path, st);
 }

@@ -10,36 +10,67 @@ extern "C" {
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
-#include <unordered_map>
 
 namespace mqtrace {
 
 struct Decoder::Impl {
+    // Where a field lies in a record, copied out of libtraceevent's format once.
+    struct Slot {
+        int offset = 0, size = 0;
+        bool dynamic = false, relative = false, char_array = false, is_signed = false;
+    };
     struct Ev {
-        int probe;
-        std::vector<tep_format_field*> fields;
+        int probe = -1; // -1: not ours
+        std::vector<Slot> fields;
     };
     tep_handle* tep = nullptr;
     kbuffer* kbuf = nullptr;
     int page = 4096;
-    std::unordered_map<int, Ev> by_id;
+    bool swap = false;                  // the pages' byte order is not this machine's
+    std::vector<Ev> by_id;              // indexed by event id (16 bits)
+    std::vector<unsigned char> scratch; // full-size copy of a short read
+
+    // Numbers are read in the recording machine's byte order; tep_read_number
+    // swaps when the file says so, the native cases are read directly.
+    std::uint64_t number(const unsigned char* p, int size) const {
+        if (swap) return tep_read_number(tep, p, size);
+        switch (size) {
+        case 1: return *p;
+        case 2: {
+            std::uint16_t v;
+            std::memcpy(&v, p, 2);
+            return v;
+        }
+        case 4: {
+            std::uint32_t v;
+            std::memcpy(&v, p, 4);
+            return v;
+        }
+        case 8: {
+            std::uint64_t v;
+            std::memcpy(&v, p, 8);
+            return v;
+        }
+        default: return tep_read_number(tep, p, size);
+        }
+    }
 
     ~Impl() {
         if (kbuf) kbuffer_free(kbuf);
         if (tep) tep_free(tep);
     }
 
-    void value(const tep_format_field* f, const unsigned char* data, std::size_t size, FieldValue& v) const {
+    void value(const Slot* f, const unsigned char* data, std::size_t size, FieldValue& v) const {
         if (f->offset + f->size > static_cast<int>(size)) {
             v.fault = true;
             return;
         }
-        if (f->flags & TEP_FIELD_IS_DYNAMIC) {
+        if (f->dynamic) {
             v.is_str = true;
-            const auto dl = static_cast<std::uint32_t>(tep_read_number(tep, data + f->offset, 4));
+            const auto dl = static_cast<std::uint32_t>(number(data + f->offset, 4));
             std::size_t off = dl & 0xffff;
             const std::size_t len = dl >> 16;
-            if (f->flags & TEP_FIELD_IS_RELATIVE) off += f->offset + f->size;
+            if (f->relative) off += static_cast<std::size_t>(f->offset + f->size);
             if (len == 0 || off + len > size) {
                 v.fault = true; // failed fetch, or a string too long for the kernel to record
                 return;
@@ -48,14 +79,14 @@ struct Decoder::Impl {
             v.str.assign(s, strnlen(s, len));
             return;
         }
-        if ((f->flags & TEP_FIELD_IS_ARRAY) && (f->flags & TEP_FIELD_IS_STRING)) {
+        if (f->char_array) {
             v.is_str = true;
             const char* s = reinterpret_cast<const char*>(data + f->offset);
-            v.str.assign(s, strnlen(s, f->size));
+            v.str.assign(s, strnlen(s, static_cast<std::size_t>(f->size)));
             return;
         }
-        std::uint64_t n = tep_read_number(tep, data + f->offset, f->size);
-        if ((f->flags & TEP_FIELD_IS_SIGNED) && f->size < 8) {
+        std::uint64_t n = number(data + f->offset, f->size);
+        if (f->is_signed && f->size < 8) {
             const int shift = 64 - 8 * f->size;
             n = static_cast<std::uint64_t>(static_cast<std::int64_t>(n << shift) >> shift);
         }
@@ -78,6 +109,7 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
         if (o != std::string::npos && s != std::string::npos)
             I.page = std::stoi(hp.substr(o + 7)) + std::stoi(hp.substr(s + 5));
     }
+    I.swap = tep_is_file_bigendian(I.tep) != tep_is_local_bigendian(I.tep);
     I.kbuf = tep_kbuffer(I.tep);
     if (!I.kbuf) throw std::runtime_error("cannot allocate kbuffer");
     for (const auto& e : events) {
@@ -88,6 +120,9 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
         std::string name = e.format.substr(np + 6, e.format.find('\n', np) - np - 6);
         tep_event* ev = tep_find_event_by_name(I.tep, e.system.c_str(), name.c_str());
         if (!ev) throw std::runtime_error("event " + e.system + "/" + name + " not parsed");
+        if (e.fields.size() > kMaxFields)
+            throw std::runtime_error("event " + e.system + "/" + name + " fetches more than " +
+                                     std::to_string(kMaxFields) + " fields");
         Impl::Ev d{e.probe, {}};
         // Syscall tracepoint arguments follow __syscall_nr, in prototype order.
         std::vector<tep_format_field*> positional;
@@ -106,9 +141,15 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
             if (!f)
                 throw std::runtime_error("event " + e.system + "/" + name + " has no field '" +
                                          (fl.name.empty() ? fl.key : fl.name) + "'");
-            d.fields.push_back(f);
+            d.fields.push_back(Impl::Slot{f->offset, f->size, (f->flags & TEP_FIELD_IS_DYNAMIC) != 0,
+                                          (f->flags & TEP_FIELD_IS_RELATIVE) != 0,
+                                          (f->flags & TEP_FIELD_IS_ARRAY) && (f->flags & TEP_FIELD_IS_STRING),
+                                          (f->flags & TEP_FIELD_IS_SIGNED) != 0});
         }
-        I.by_id.emplace(ev->id, std::move(d));
+        if (ev->id < 0 || ev->id > 0xffff) throw std::runtime_error("event " + name + " has an invalid id");
+        if (I.by_id.size() <= static_cast<std::size_t>(ev->id))
+            I.by_id.resize(static_cast<std::size_t>(ev->id) + 1);
+        I.by_id[static_cast<std::size_t>(ev->id)] = std::move(d);
     }
 }
 
@@ -151,12 +192,11 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
     auto& I = *impl_;
     if (!sane(page, len)) return;
     // kbuffer wants a writable sub-buffer of the full size; copy short reads.
-    std::vector<unsigned char> copy;
     void* buf = const_cast<void*>(page);
     if (static_cast<int>(len) < I.page) {
-        copy.assign(static_cast<std::size_t>(I.page), 0);
-        std::memcpy(copy.data(), page, len);
-        buf = copy.data();
+        I.scratch.assign(static_cast<std::size_t>(I.page), 0);
+        std::memcpy(I.scratch.data(), page, len);
+        buf = I.scratch.data();
     }
     if (kbuffer_load_subbuffer(I.kbuf, buf) < 0) return;
     unsigned long long ts = 0;
@@ -176,18 +216,17 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
         const auto* data = static_cast<const unsigned char*>(d);
         const int size = kbuffer_event_size(I.kbuf);
         if (size < 8) continue;
-        const int id = static_cast<int>(tep_read_number(I.tep, data, 2));
-        auto it = I.by_id.find(id);
-        if (it == I.by_id.end()) continue;
-        Record r;
+        const auto id = static_cast<std::size_t>(I.number(data, 2));
+        if (id >= I.by_id.size() || I.by_id[id].probe < 0) continue;
+        const Impl::Ev& e = I.by_id[id];
+        Record& r = out.emplace_back();
         r.ts = ts;
         r.cpu = cpu;
-        r.tid = static_cast<int>(tep_read_number(I.tep, data + 4, 4));
-        r.probe = it->second.probe;
-        r.values.resize(it->second.fields.size());
-        for (std::size_t i = 0; i < it->second.fields.size(); ++i)
-            I.value(it->second.fields[i], data, static_cast<std::size_t>(size), r.values[i]);
-        out.push_back(std::move(r));
+        r.tid = static_cast<int>(I.number(data + 4, 4));
+        r.probe = e.probe;
+        r.values.resize(e.fields.size());
+        for (std::size_t i = 0; i < e.fields.size(); ++i)
+            I.value(&e.fields[i], data, static_cast<std::size_t>(size), r.values[i]);
     }
 }
 

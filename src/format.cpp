@@ -4,8 +4,11 @@
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/xlat.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace mqtrace {
@@ -13,15 +16,112 @@ namespace {
 
 constexpr std::int64_t kOCreat = 0100;
 
-std::string hexbytes(std::string_view s) {
-    static const char* d = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : s) {
-        out += d[c >> 4];
-        out += d[c & 15];
+// Bytes that pass unescaped: printable ASCII but quote and backslash (1), and
+// bytes >= 0x80 (2), which pass only in JSON strings that are valid UTF-8.
+constexpr std::array<unsigned char, 256> kClass = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0x20; c < 0x7f; ++c)
+        t[static_cast<std::size_t>(c)] = 1;
+    t['"'] = t['\\'] = 0;
+    for (int c = 0x80; c < 0x100; ++c)
+        t[static_cast<std::size_t>(c)] = 2;
+    return t;
+}();
+
+// One line is written in place: the caller's buffer grows ahead of each
+// variable-length piece and is cut back to what was written at the end.
+class Writer {
+public:
+    explicit Writer(std::string& out) : out_(out), p_(out.data() + out.size()), end_(p_) {}
+    ~Writer() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    void lit(std::string_view s) {
+        room(s.size());
+        std::memcpy(p_, s.data(), s.size());
+        p_ += s.size();
     }
-    return out;
-}
+    void ch(char c) {
+        room(1);
+        *p_++ = c;
+    }
+    template <typename T> void num(T v) {
+        room(24);
+        p_ = std::to_chars(p_, p_ + 24, v).ptr;
+    }
+    // Escaped bytes (see append_escaped); at most 6 bytes out per byte in.
+    void esc(std::string_view s, bool json) {
+        room(6 * s.size());
+        bool keep_high = false;
+        if (json)
+            for (unsigned char c : s)
+                if (c >= 0x80) {
+                    keep_high = valid_utf8(s);
+                    break;
+                }
+        const unsigned pass = keep_high ? 3 : 1;
+        static constexpr char kHex[] = "0123456789abcdef";
+        const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+        const std::size_t n = s.size();
+        for (std::size_t i = 0; i < n;) {
+            std::size_t j = i;
+            while (j < n && (kClass[b[j]] & pass))
+                ++j;
+            std::memcpy(p_, b + i, j - i); // runs of plain bytes at once
+            p_ += j - i;
+            if (j == n) break;
+            const unsigned char c = b[j];
+            i = j + 1;
+            *p_++ = '\\';
+            switch (c) {
+            case '"': *p_++ = '"'; break;
+            case '\\': *p_++ = '\\'; break;
+            case '\n': *p_++ = 'n'; break;
+            case '\t': *p_++ = 't'; break;
+            case '\r': *p_++ = 'r'; break;
+            default:
+                if (json) {
+                    std::memcpy(p_, "u00", 3);
+                    p_ += 3;
+                } else {
+                    *p_++ = 'x';
+                }
+                *p_++ = kHex[c >> 4];
+                *p_++ = kHex[c & 15];
+            }
+        }
+    }
+    void hex(std::string_view s) {
+        room(2 * s.size());
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (unsigned char c : s) {
+            *p_++ = kHex[c >> 4];
+            *p_++ = kHex[c & 15];
+        }
+    }
+    // Left-justify what was written since `from` in a column of `width`, then a space.
+    void column(std::size_t from, std::size_t width) {
+        const std::size_t n = size() - from;
+        const std::size_t fill = (n < width ? width - n : 0) + 1;
+        room(fill);
+        std::memset(p_, ' ', fill);
+        p_ += fill;
+    }
+    std::size_t size() const { return static_cast<std::size_t>(p_ - out_.data()); }
+
+private:
+    void room(std::size_t n) {
+        if (static_cast<std::size_t>(end_ - p_) >= n) return;
+        const std::size_t used = size();
+        out_.resize(used + n + 512); // the string itself grows geometrically
+        p_ = out_.data() + used;
+        end_ = out_.data() + out_.size();
+    }
+    std::string& out_;
+    char* p_;
+    char* end_;
+};
 
 // strace omits mode and attr of mq_open when O_CREAT is not set: they are unused.
 bool shown(const Call& c, std::size_t i) {
@@ -30,39 +130,70 @@ bool shown(const Call& c, std::size_t i) {
     return c.args[1].present && (c.args[1].raw & kOCreat);
 }
 
-std::string struct_text(const StructLayout& l, const ArgValue& a) {
-    std::string out = "{";
-    for (std::size_t m = 0; m < l.members.size(); ++m) {
-        if (m) out += ", ";
-        out += std::string(l.members[m].name) + "=";
-        out += render_scalar(l.members[m].decode, m < a.members.size() ? a.members[m] : 0);
+bool decoded(const ArgSpec& spec, const ArgValue& a) {
+    return a.content == Content::Str || (a.content == Content::Struct && spec.layout);
+}
+
+void text_content(Writer& w, const ArgSpec& spec, const ArgValue& a) {
+    if (a.content == Content::Str) {
+        w.ch('"');
+        w.esc(a.str, false);
+        w.ch('"');
+        return;
     }
-    return out + "}";
+    const StructLayout& l = *spec.layout;
+    w.ch('{');
+    for (std::size_t m = 0; m < l.members.size(); ++m) {
+        if (m) w.lit(", ");
+        w.lit(l.members[m].name);
+        w.ch('=');
+        w.lit(render_scalar(l.members[m].decode, m < a.members.size() ? a.members[m] : 0));
+    }
+    w.ch('}');
 }
 
 // A value read after the call (user-late) may not be what the kernel saw: the
 // argument is its address, and the late read follows it behind '~'.
-std::string arg_text(const ArgSpec& spec, const ArgValue& a) {
-    std::string value;
-    if (a.content == Content::Str)
-        value = "\"" + escape_c(a.str) + "\"";
-    else if (a.content == Content::Struct && spec.layout)
-        value = struct_text(*spec.layout, a);
-    if (!value.empty() && a.src != Source::UserLate) return value;
-    if (!a.present) return value.empty() ? "?" : "?~" + value;
-    const bool pointer = spec.decode == Decode::Name || spec.decode == Decode::Struct;
-    std::string out = render_scalar(pointer ? Decode::Ptr : spec.decode, a.raw);
-    if (a.content == Content::Unreadable) return out + " <unreadable: " + a.why + ">";
-    return value.empty() ? out : out + "~" + value;
+void text_arg(Writer& w, const ArgSpec& spec, const ArgValue& a) {
+    const bool value = decoded(spec, a);
+    if (value && a.src != Source::UserLate) {
+        text_content(w, spec, a);
+        return;
+    }
+    if (!a.present) {
+        w.ch('?');
+    } else {
+        const bool pointer = spec.decode == Decode::Name || spec.decode == Decode::Struct;
+        w.lit(render_scalar(pointer ? Decode::Ptr : spec.decode, a.raw));
+        if (a.content == Content::Unreadable) {
+            w.lit(" <unreadable: ");
+            w.esc(a.why, false);
+            w.ch('>');
+            return;
+        }
+    }
+    if (value) {
+        w.ch('~');
+        text_content(w, spec, a);
+    }
+}
+
+void text_args(Writer& w, const Call& c) {
+    const EventSpec& ev = catalog()[c.ev];
+    bool first = true;
+    for (std::size_t i = 0; i < ev.args.size(); ++i) {
+        if (!shown(c, i)) continue;
+        if (!first) w.lit(", ");
+        first = false;
+        w.lit(ev.args[i].name);
+        w.ch('=');
+        text_arg(w, ev.args[i], c.args[i]);
+    }
 }
 
 bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
 
-std::string ret_text(const Call& c) {
-    if (!has_ret(c)) return "?";
-    if (c.ret < 0 && c.ret >= -4095) return "-1 " + errno_name(static_cast<int>(-c.ret));
-    return std::to_string(c.ret);
-}
+bool is_error(std::int64_t ret) { return ret < 0 && ret >= -4095; }
 
 const char* end_name(CallEnd e) {
     switch (e) {
@@ -75,80 +206,106 @@ const char* end_name(CallEnd e) {
     return "?";
 }
 
-std::string time_text(std::uint64_t ts, const FormatOptions& o) {
+// HH:MM:SS.uuuuuu; the broken-down time is computed once per second.
+void time_text(Writer& w, std::uint64_t ts, const FormatOptions& o) {
     const std::int64_t ns = static_cast<std::int64_t>(ts) + o.clock_offset_ns;
-    const time_t sec = static_cast<time_t>(ns / 1000000000);
-    tm t{};
-    if (o.utc)
-        gmtime_r(&sec, &t);
-    else
-        localtime_r(&sec, &t);
-    char b[40];
-    std::snprintf(b, sizeof b, "%02d:%02d:%02d.%06lld", t.tm_hour, t.tm_min, t.tm_sec,
-                  static_cast<long long>((ns % 1000000000) / 1000));
-    return b;
+    const std::int64_t sec = ns / 1000000000;
+    auto& cache = o.time_cache;
+    if (cache.sec != sec) {
+        const auto t0 = static_cast<time_t>(sec);
+        tm t{};
+        if (o.utc)
+            gmtime_r(&t0, &t);
+        else
+            localtime_r(&t0, &t);
+        const int f[3] = {t.tm_hour, t.tm_min, t.tm_sec};
+        for (int i = 0; i < 3; ++i) {
+            cache.hms[3 * i] = static_cast<char>('0' + f[i] / 10 % 10);
+            cache.hms[3 * i + 1] = static_cast<char>('0' + f[i] % 10);
+            cache.hms[3 * i + 2] = i < 2 ? ':' : '.';
+        }
+        cache.sec = sec;
+    }
+    w.lit(std::string_view(cache.hms, 9));
+    char us[6];
+    auto v = static_cast<unsigned>((ns % 1000000000) / 1000);
+    for (int i = 5; i >= 0; --i, v /= 10)
+        us[i] = static_cast<char>('0' + v % 10);
+    w.lit(std::string_view(us, 6));
 }
 
-std::string text_line(const Call& c, const FormatOptions& o) {
+void text_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
-    char head[160];
-    std::string comm = escape_c(c.comm.empty() ? "?" : c.comm);
-    std::string lat =
-        c.end == CallEnd::Returned ? std::to_string((c.ts_end - c.ts) / 1000) : std::string("-");
-    std::snprintf(head, sizeof head, "%-15s %-7s %-7d %-16s %-15s %-15s %-8s ", time_text(c.ts, o).c_str(),
-                  c.pid < 0 ? "?" : std::to_string(c.pid).c_str(), c.tid, comm.c_str(),
-                  std::string(ev.name).c_str(), ret_text(c).c_str(), lat.c_str());
-    std::string line = head + (c.end == CallEnd::EntryNotSeen ? std::string() : render_args_text(c));
-    if (c.end != CallEnd::Returned) line += std::string(" <") + end_name(c.end) + ">";
-    return line;
+    std::size_t col = w.size();
+    time_text(w, c.ts, o);
+    w.column(col, 15);
+    col = w.size();
+    c.pid < 0 ? w.ch('?') : w.num(c.pid);
+    w.column(col, 7);
+    col = w.size();
+    w.num(c.tid);
+    w.column(col, 7);
+    col = w.size();
+    c.comm.empty() ? w.ch('?') : w.esc(c.comm, false);
+    w.column(col, 16);
+    col = w.size();
+    w.lit(ev.name);
+    w.column(col, 15);
+    col = w.size();
+    if (!has_ret(c)) {
+        w.ch('?');
+    } else if (is_error(c.ret)) {
+        w.lit("-1 ");
+        w.lit(errno_name(static_cast<int>(-c.ret)));
+    } else {
+        w.num(c.ret);
+    }
+    w.column(col, 15);
+    col = w.size();
+    c.end == CallEnd::Returned ? w.num((c.ts_end - c.ts) / 1000) : w.ch('-');
+    w.column(col, 8);
+    if (c.end != CallEnd::EntryNotSeen) text_args(w, c);
+    if (c.end != CallEnd::Returned) {
+        w.lit(" <");
+        w.lit(end_name(c.end));
+        w.ch('>');
+    }
 }
 
-// JSON is appended to one buffer, numbers with std::to_chars: no temporary
-// strings on the per-event path.
-void put(std::string& out, std::string_view s) { out.append(s.data(), s.size()); }
-
-template <typename T> void put_num(std::string& out, T v) {
-    char b[24];
-    const auto r = std::to_chars(b, b + sizeof b, v);
-    out.append(b, static_cast<std::size_t>(r.ptr - b));
-}
-
-void put_str(std::string& out, std::string_view s) {
-    out += '"';
-    append_escaped(out, s, true);
-    out += '"';
+void json_str(Writer& w, std::string_view s) {
+    w.ch('"');
+    w.esc(s, true);
+    w.ch('"');
 }
 
 // "name": the key of an object member, after a comma unless first.
-void put_key(std::string& out, std::string_view name, bool first) {
-    if (!first) out += ',';
-    out += '"';
-    put(out, name);
-    put(out, "\":");
+void json_key(Writer& w, std::string_view name, bool first) {
+    w.lit(first ? "\"" : ",\"");
+    w.lit(name);
+    w.lit("\":");
 }
 
-void put_content(std::string& out, const ArgSpec& spec, const ArgValue& a) {
+void json_content(Writer& w, const ArgSpec& spec, const ArgValue& a) {
     if (a.content == Content::Str) {
-        put_str(out, a.str);
+        json_str(w, a.str);
         return;
     }
-    out += '{';
+    w.ch('{');
     for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
-        put_key(out, spec.layout->members[m].name, m == 0);
-        put_num(out, m < a.members.size() ? a.members[m] : 0);
+        json_key(w, spec.layout->members[m].name, m == 0);
+        w.num(m < a.members.size() ? a.members[m] : 0);
     }
-    out += '}';
+    w.ch('}');
 }
 
-void put_tags(std::string& out, unsigned catalog_tags, Source src) {
-    out += '[';
+void json_tags(Writer& w, unsigned catalog_tags, Source src) {
+    w.ch('[');
     bool first = true;
     auto add = [&](std::string_view t) {
-        if (!first) out += ',';
+        w.lit(first ? "\"" : ",\"");
         first = false;
-        out += '"';
-        put(out, t);
-        out += '"';
+        w.lit(t);
+        w.ch('"');
     };
     if (src == Source::KernelCopy) add("K");
     if (src == Source::UserAtEntry || src == Source::UserLate || src == Source::UserStack) {
@@ -156,94 +313,120 @@ void put_tags(std::string& out, unsigned catalog_tags, Source src) {
         add("TOCTOU");
     }
     if (catalog_tags & kTagOPT) add("OPT");
-    out += ']';
+    w.ch(']');
 }
 
-void json_line(const Call& c, const FormatOptions& o, std::string& j) {
+void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
-    put(j, "{\"event\":\"");
-    put(j, ev.name);
-    put(j, "\",\"time_ns\":");
-    put_num(j, static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
-    put(j, ",\"cpu\":");
-    put_num(j, c.cpu);
-    put(j, ",\"pid\":");
-    c.pid < 0 ? put(j, "null") : put_num(j, c.pid);
-    put(j, ",\"tid\":");
-    put_num(j, c.tid);
-    put(j, ",\"comm\":");
-    c.comm.empty() ? put(j, "null") : put_str(j, c.comm);
+    w.lit("{\"event\":\"");
+    w.lit(ev.name);
+    w.lit("\",\"time_ns\":");
+    w.num(static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
+    w.lit(",\"cpu\":");
+    w.num(c.cpu);
+    w.lit(",\"pid\":");
+    c.pid < 0 ? w.lit("null") : w.num(c.pid);
+    w.lit(",\"tid\":");
+    w.num(c.tid);
+    w.lit(",\"comm\":");
+    c.comm.empty() ? w.lit("null") : json_str(w, c.comm);
     const bool done = has_ret(c);
-    put(j, ",\"ret\":");
-    done ? put_num(j, c.ret) : put(j, "null");
-    put(j, ",\"errno\":");
-    if (done && c.ret < 0 && c.ret >= -4095)
-        put_str(j, errno_name(static_cast<int>(-c.ret)));
+    w.lit(",\"ret\":");
+    done ? w.num(c.ret) : w.lit("null");
+    w.lit(",\"errno\":");
+    if (done && is_error(c.ret))
+        json_str(w, errno_name(static_cast<int>(-c.ret)));
     else
-        put(j, "null");
-    put(j, ",\"latency_ns\":");
-    c.end == CallEnd::Returned ? put_num(j, c.ts_end - c.ts) : put(j, "null");
-    put(j, ",\"end\":\"");
-    put(j, end_name(c.end));
-    put(j, "\",\"args\":{");
+        w.lit("null");
+    w.lit(",\"latency_ns\":");
+    c.end == CallEnd::Returned ? w.num(c.ts_end - c.ts) : w.lit("null");
+    w.lit(",\"end\":\"");
+    w.lit(end_name(c.end));
+    w.lit("\",\"args\":{");
     bool any_late = false;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         const ArgSpec& spec = ev.args[i];
         const ArgValue& a = c.args[i];
-        const bool decoded = a.content == Content::Str || (a.content == Content::Struct && spec.layout);
+        const bool value = decoded(spec, a);
         const bool pointer = spec.decode == Decode::Struct || spec.decode == Decode::Name;
-        put_key(j, spec.name, i == 0);
-        if (decoded && a.src != Source::UserLate)
-            put_content(j, spec, a);
+        json_key(w, spec.name, i == 0);
+        if (value && a.src != Source::UserLate)
+            json_content(w, spec, a);
         else if (!a.present || (pointer && a.raw == 0))
-            put(j, "null"); // unknown, or a NULL pointer
+            w.lit("null"); // unknown, or a NULL pointer
         else if (spec.decode == Decode::UInt || spec.decode == Decode::Ptr || pointer)
-            put_num(j, static_cast<std::uint64_t>(a.raw)); // an address is never null when it is not NULL
+            w.num(static_cast<std::uint64_t>(a.raw)); // an address is never null when it is not NULL
         else
-            put_num(j, a.raw);
-        any_late = any_late || (decoded && a.src == Source::UserLate);
+            w.num(a.raw);
+        any_late = any_late || (value && a.src == Source::UserLate);
     }
-    j += '}';
+    w.ch('}');
     if (any_late) { // read after the call: beside the arguments, never as one
-        put(j, ",\"late\":{");
+        w.lit(",\"late\":{");
         bool first = true;
         for (std::size_t i = 0; i < ev.args.size(); ++i) {
             const ArgValue& a = c.args[i];
-            const bool decoded =
-                a.content == Content::Str || (a.content == Content::Struct && ev.args[i].layout);
-            if (!decoded || a.src != Source::UserLate) continue;
-            put_key(j, ev.args[i].name, first);
+            if (!decoded(ev.args[i], a) || a.src != Source::UserLate) continue;
+            json_key(w, ev.args[i].name, first);
             first = false;
-            put_content(j, ev.args[i], a);
+            json_content(w, ev.args[i], a);
         }
-        j += '}';
+        w.ch('}');
     }
-    put(j, ",\"arg_info\":{");
+    w.lit(",\"arg_info\":{");
     bool first = true;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         const ArgSpec& spec = ev.args[i];
         const ArgValue& a = c.args[i];
         if (a.content == Content::None) continue;
-        put_key(j, spec.name, first);
+        json_key(w, spec.name, first);
         first = false;
-        put(j, "{\"tags\":");
-        put_tags(j, spec.tags, a.src);
-        put(j, ",\"source\":\"");
-        put(j, source_name(a.src));
-        j += '"';
+        w.lit("{\"tags\":");
+        json_tags(w, spec.tags, a.src);
+        w.lit(",\"source\":\"");
+        w.lit(source_name(a.src));
+        w.ch('"');
         if (a.content == Content::Unreadable) {
-            put(j, ",\"unreadable\":");
-            put_str(j, a.why);
+            w.lit(",\"unreadable\":");
+            json_str(w, a.why);
         }
         if (a.content == Content::Str && !valid_utf8(a.str)) {
-            put(j, ",\"hex\":\"");
-            put(j, hexbytes(a.str));
-            j += '"';
+            w.lit(",\"hex\":\"");
+            w.hex(a.str);
+            w.ch('"');
         }
-        if (a.suspect_fault) put(j, ",\"suspect_fault\":true");
-        j += '}';
+        if (a.suspect_fault) w.lit(",\"suspect_fault\":true");
+        w.ch('}');
     }
-    put(j, "}}");
+    w.lit("}}");
+}
+
+void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
+    if (o.format == OutputFormat::Json) {
+        w.lit("{\"event\":\"lost\",\"time_ns\":");
+        w.num(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns);
+        w.lit(",\"cpu\":");
+        l.cpu < 0 ? w.lit("null") : w.num(l.cpu);
+        w.lit(",\"count\":");
+        l.count < 0 ? w.lit("null") : w.num(l.count);
+        w.lit(",\"where\":");
+        json_str(w, l.where);
+        w.ch('}');
+        return;
+    }
+    std::size_t col = w.size();
+    time_text(w, l.ts, o);
+    w.column(col, 15);
+    w.lit("-       -       -                LOST            ");
+    l.count < 0 ? w.lit("unknown") : w.num(l.count);
+    w.lit(" events lost");
+    if (l.cpu >= 0) {
+        w.lit(" on cpu ");
+        w.num(l.cpu);
+    }
+    w.lit(" (");
+    w.esc(l.where, false);
+    w.ch(')');
 }
 
 } // namespace
@@ -256,40 +439,20 @@ std::string text_header() {
 }
 
 std::string render_args_text(const Call& c) {
-    const EventSpec& ev = catalog()[c.ev];
     std::string out;
-    for (std::size_t i = 0; i < ev.args.size(); ++i) {
-        if (!shown(c, i)) continue;
-        if (!out.empty()) out += ", ";
-        out += std::string(ev.args[i].name) + "=" + arg_text(ev.args[i], c.args[i]);
-    }
+    Writer w(out);
+    text_args(w, c);
     return out;
 }
 
 void append_item(const Item& it, const FormatOptions& o, std::string& out) {
-    if (it.is_call && o.format == OutputFormat::Json) {
-        json_line(it.call, o, out);
-        return;
-    }
-    if (it.is_call) {
-        out += text_line(it.call, o);
-        return;
-    }
-    const LostNotice& l = it.lost;
-    const std::string count = l.count < 0 ? "unknown" : std::to_string(l.count);
-    if (o.format == OutputFormat::Json) {
-        out += "{\"event\":\"lost\",\"time_ns\":" +
-               std::to_string(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns) +
-               ",\"cpu\":" + (l.cpu < 0 ? std::string("null") : std::to_string(l.cpu)) +
-               ",\"count\":" + (l.count < 0 ? std::string("null") : count) + ",\"where\":\"" +
-               escape_json(l.where) + "\"}";
-        return;
-    }
-    char head[160];
-    std::snprintf(head, sizeof head, "%-15s %-7s %-7s %-16s %-15s ", time_text(l.ts, o).c_str(), "-", "-",
-                  "-", "LOST");
-    const std::string where = l.cpu < 0 ? "" : " on cpu " + std::to_string(l.cpu);
-    out += head + count + " events lost" + where + " (" + escape_c(l.where) + ")";
+    Writer w(out);
+    if (!it.is_call)
+        lost_line(w, it.lost, o);
+    else if (o.format == OutputFormat::Json)
+        json_line(w, it.call, o);
+    else
+        text_line(w, it.call, o);
 }
 
 std::string format_item(const Item& it, const FormatOptions& o) {
@@ -336,34 +499,8 @@ bool valid_utf8(std::string_view s) {
 // escapes for quote, backslash, newline, tab and CR, and everything else as
 // \xNN (terminal) or \u00NN (JSON). JSON lets valid UTF-8 through.
 void append_escaped(std::string& out, std::string_view s, bool json) {
-    bool high = false;
-    for (unsigned char c : s)
-        high = high || c >= 0x80;
-    const bool keep_high = json && high && valid_utf8(s);
-    static constexpr char kHex[] = "0123456789abcdef";
-    auto plain = [&](unsigned char c) {
-        return c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && (c < 0x80 || keep_high);
-    };
-    for (std::size_t i = 0; i < s.size();) {
-        std::size_t j = i;
-        while (j < s.size() && plain(static_cast<unsigned char>(s[j])))
-            ++j;
-        out.append(s.data() + i, j - i); // runs of plain bytes at once
-        if (j == s.size()) break;
-        const auto c = static_cast<unsigned char>(s[j]);
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-            out += json ? "\\u00" : "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-        i = j + 1;
-    }
+    Writer w(out);
+    w.esc(s, json);
 }
 
 std::string escape(std::string_view s, bool json) {

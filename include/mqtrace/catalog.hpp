@@ -49,6 +49,11 @@ struct Member {
     Decode decode;
 };
 
+// Capacities of a call's argument list and of one struct's decoded members
+// (checked against the catalog by its unit test).
+inline constexpr std::size_t kMaxArgs = 6;
+inline constexpr std::size_t kMaxMembers = 12;
+
 struct StructLayout {
     std::string_view ctype;
     std::uint16_t size;

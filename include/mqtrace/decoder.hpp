@@ -4,6 +4,7 @@
 #pragma once
 
 #include "mqtrace/plan.hpp"
+#include "mqtrace/small_vec.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -21,6 +22,9 @@ struct FieldValue {
 };
 
 enum class RecordKind { Event, Lost };
+
+// The most fields one probe may fetch (the Decoder refuses more).
+inline constexpr std::size_t kMaxFields = 16;
 
 // Memory read from the traced process right after its record was read (the
 // syscalls backend's "late" reads, see Correlator::prefetch).

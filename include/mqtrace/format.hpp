@@ -17,6 +17,11 @@ struct FormatOptions {
     OutputFormat format = OutputFormat::Text;
     std::int64_t clock_offset_ns = 0; // added to trace timestamps to get the Unix time
     bool utc = false;                 // text times in UTC instead of local time
+    // The last second's "HH:MM:SS." (text times): a cache, not an option.
+    mutable struct {
+        std::int64_t sec = INT64_MIN;
+        char hms[9] = {};
+    } time_cache;
 };
 
 std::string text_header();

@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <string>
 
 using namespace mqtrace;
@@ -48,11 +49,24 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
         benchmark::DoNotOptimize(out.data());
     }
     st.counters["calls_per_s"] = benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kIsRate);
+    st.counters["calls"] = benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kAvgIterations);
 }
 
 } // namespace
 
-BENCHMARK_CAPTURE(pipeline, json, OutputFormat::Json, "linux-6.1-kprobe-lossy");
-BENCHMARK_CAPTURE(pipeline, text, OutputFormat::Text, "linux-6.1-kprobe-lossy");
-
-BENCHMARK_MAIN();
+// MQTRACE_BENCH_ITERATIONS=N fixes the iteration count, for instruction
+// counts that repeat exactly (valgrind --tool=callgrind, see scripts/bench).
+int main(int argc, char** argv) {
+    const char* fixture = "linux-6.1-kprobe-lossy";
+    auto* json = benchmark::RegisterBenchmark("pipeline/json", pipeline, OutputFormat::Json, fixture);
+    auto* text = benchmark::RegisterBenchmark("pipeline/text", pipeline, OutputFormat::Text, fixture);
+    if (const char* n = std::getenv("MQTRACE_BENCH_ITERATIONS")) {
+        json->Iterations(std::atoll(n));
+        text->Iterations(std::atoll(n));
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,6 +1,7 @@
 // Probe plans against recorded kernel profiles (tests/profiles): the exact
 // tracefs lines each kind of kernel gets, in order of preference.
 #include "mqtrace/catalog.hpp"
+#include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
 
 #include <gtest/gtest.h>
@@ -223,6 +224,24 @@ TEST(Plan, EveryKernelAnchorsEveryCallAtTheSyscallBoundary) {
     // This machine: no kprobes; the syscall tracepoints see every call.
     for (const auto& ep : plan_for(profile("linux-6.18-x86_64"), Backend::Syscalls).events)
         EXPECT_EQ(ep.alts.at(0).probes.at(0).event, "sys_enter_" + std::string(catalog()[ep.ev].name));
+}
+
+// Records hold their fields inline (SmallVec): no probe of any plan may fetch
+// more than the Decoder takes.
+TEST(Plan, NoProbeFetchesMoreThanARecordHolds) {
+    for (const char* name : {"linux-3.10-x86_64", "linux-4.14-x86_64", "linux-5.4-x86_64", "linux-6.1-x86_64",
+                             "linux-6.18-x86_64"})
+        for (Backend b : {Backend::Kprobe, Backend::Syscalls})
+            for (UserReads r : {UserReads::Auto, UserReads::Uprobe, UserReads::Late, UserReads::Stack}) {
+                const KernelFacts k = profile(name);
+                if (!backend_unavailable(k, b).empty()) continue;
+                PlanOptions o;
+                o.reads = r;
+                for (const auto& ep : make_plan(k, b, o).events)
+                    for (const auto& alt : ep.alts)
+                        for (const auto& pr : alt.probes)
+                            EXPECT_LE(pr.fields.size(), kMaxFields) << name << " " << pr.event;
+            }
 }
 
 TEST(Plan, TestHookTriesASymbolFirst) {

@@ -49,9 +49,8 @@ struct Member {
     Decode decode;
 };
 
-// Capacities of a call's argument list and of one struct's decoded members
-// (checked against the catalog by its unit test).
-inline constexpr std::size_t kMaxArgs = 6;
+// The most members of one struct that are decoded (held inline in a call's
+// argument; checked against the catalog by its unit test).
 inline constexpr std::size_t kMaxMembers = 12;
 
 struct StructLayout {

@@ -389,8 +389,10 @@ private:
         if (!decode) return pages;
         if (late_) late_->prefetch(recs, mem_);
         merger_.push(std::move(recs));
+        // The last rounds (tracing off) still drain CPUs that are behind: what
+        // the others read waits for them, until nothing is left to read.
         std::vector<Record> ready;
-        if (final)
+        if (final && pages == 0)
             merger_.release_all(ready);
         else
             merger_.release(complete, ready);

@@ -1,10 +1,10 @@
 // Ring-buffer page decoding with libtraceevent. See include/mqtrace/decoder.hpp.
 #include "mqtrace/decoder.hpp"
 
-// kbuffer.h has no extern "C" guard of its own.
+#include "mqtrace/subbuf.hpp"
+
 extern "C" {
 #include <event-parse.h>
-#include <kbuffer.h>
 }
 
 #include <algorithm>
@@ -24,11 +24,10 @@ struct Decoder::Impl {
         std::vector<Slot> fields;
     };
     tep_handle* tep = nullptr;
-    kbuffer* kbuf = nullptr;
-    int page = 4096;
-    bool swap = false;                  // the pages' byte order is not this machine's
-    std::vector<Ev> by_id;              // indexed by event id (16 bits)
-    std::vector<unsigned char> scratch; // full-size copy of a short read
+    SubbufLayout layout;
+    bool swap = false;     // the pages' byte order is not this machine's
+    std::vector<Ev> by_id; // indexed by event id (16 bits)
+    Subbuf sb;             // the sub-buffer being decoded (its event list is reused)
 
     // Numbers are read in the recording machine's byte order; tep_read_number
     // swaps when the file says so, the native cases are read directly.
@@ -56,7 +55,6 @@ struct Decoder::Impl {
     }
 
     ~Impl() {
-        if (kbuf) kbuffer_free(kbuf);
         if (tep) tep_free(tep);
     }
 
@@ -103,15 +101,8 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
     std::string hp(header_page);
     if (tep_parse_header_page(I.tep, hp.data(), hp.size(), 8) != 0)
         throw std::runtime_error("cannot parse events/header_page");
-    // The data field of header_page gives the sub-buffer size.
-    if (auto p = hp.find("char data;"); p != std::string::npos) {
-        auto o = hp.find("offset:", p), s = hp.find("size:", p);
-        if (o != std::string::npos && s != std::string::npos)
-            I.page = std::stoi(hp.substr(o + 7)) + std::stoi(hp.substr(s + 5));
-    }
+    I.layout = parse_header_page(hp);
     I.swap = tep_is_file_bigendian(I.tep) != tep_is_local_bigendian(I.tep);
-    I.kbuf = tep_kbuffer(I.tep);
-    if (!I.kbuf) throw std::runtime_error("cannot allocate kbuffer");
     for (const auto& e : events) {
         if (tep_parse_event(I.tep, e.format.data(), e.format.size(), e.system.c_str()) != 0)
             throw std::runtime_error("cannot parse the format of an event of " + e.system);
@@ -155,78 +146,61 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
 
 Decoder::~Decoder() = default;
 
-// A sub-buffer's header (u64 timestamp, then a 64-bit commit word whose low
-// bits are the data size and bits 30/31 the missed-events flags) must describe
-// data inside the sub-buffer, and inside what was read: kbuffer trusts it.
+// A sub-buffer's header (u64 timestamp, then the commit word whose low bits
+// are the data size and bits 30/31 the missed-events flags) must describe
+// data inside the sub-buffer, and inside what was read.
 bool Decoder::sane(const void* page, std::size_t len) const {
-    constexpr std::size_t kHeader = 16;
-    if (len < kHeader || len > static_cast<std::size_t>(impl_->page)) return false;
-    std::uint64_t commit;
-    std::memcpy(&commit, static_cast<const unsigned char*>(page) + 8, 8);
+    const SubbufLayout& l = impl_->layout;
+    if (len < l.data_offset || len > l.page) return false;
+    std::uint64_t commit = 0;
+    std::memcpy(&commit, static_cast<const unsigned char*>(page) + 8, l.commit_size);
     const std::uint64_t size = commit & ((1ull << 30) - 1);
     const bool stored = commit & (1ull << 30);
-    return kHeader + size + (stored ? 8 : 0) <= len;
+    return l.data_offset + size + (stored ? l.commit_size : 0) <= len;
 }
 
-int Decoder::page_size() const { return impl_->page; }
+int Decoder::page_size() const { return static_cast<int>(impl_->layout.page); }
 
 void Decoder::page_losses(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const {
     auto& I = *impl_;
-    if (!sane(page, len)) return;
-    std::vector<unsigned char> copy(static_cast<std::size_t>(std::max<int>(I.page, static_cast<int>(len))),
-                                    0);
-    std::memcpy(copy.data(), page, len);
-    if (kbuffer_load_subbuffer(I.kbuf, copy.data()) < 0) return;
-    if (const int missed = kbuffer_missed_events(I.kbuf); missed != 0) {
-        Record lost;
+    if (!sane(page, len) || !walk_subbuffer(static_cast<const unsigned char*>(page), len, I.layout, I.sb))
+        return;
+    if (I.sb.missed != 0) {
+        Record& lost = out.emplace_back();
         lost.kind = RecordKind::Lost;
-        lost.ts = kbuffer_timestamp(I.kbuf);
+        lost.ts = I.sb.events.empty() ? I.sb.ts : I.sb.events.front().ts;
         lost.cpu = cpu;
-        lost.lost = missed;
-        out.push_back(std::move(lost));
+        lost.lost = I.sb.missed;
     }
 }
 
 void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out,
                           bool inband_losses) const {
     auto& I = *impl_;
-    if (!sane(page, len)) return;
-    // kbuffer wants a writable sub-buffer of the full size; copy short reads.
-    void* buf = const_cast<void*>(page);
-    if (static_cast<int>(len) < I.page) {
-        I.scratch.assign(static_cast<std::size_t>(I.page), 0);
-        std::memcpy(I.scratch.data(), page, len);
-        buf = I.scratch.data();
+    const auto* bytes = static_cast<const unsigned char*>(page);
+    if (!sane(page, len) || !walk_subbuffer(bytes, len, I.layout, I.sb)) return;
+    if (I.sb.missed != 0 && inband_losses && !I.sb.events.empty()) {
+        Record& lost = out.emplace_back();
+        lost.kind = RecordKind::Lost;
+        lost.ts = I.sb.events.front().ts;
+        lost.cpu = cpu;
+        lost.lost = I.sb.missed;
     }
-    if (kbuffer_load_subbuffer(I.kbuf, buf) < 0) return;
-    unsigned long long ts = 0;
-    bool first = true;
-    for (void* d = kbuffer_read_event(I.kbuf, &ts); d; d = kbuffer_next_event(I.kbuf, &ts)) {
-        if (first) {
-            first = false;
-            if (int missed = kbuffer_missed_events(I.kbuf); missed != 0 && inband_losses) {
-                Record lost;
-                lost.kind = RecordKind::Lost;
-                lost.ts = ts;
-                lost.cpu = cpu;
-                lost.lost = missed;
-                out.push_back(std::move(lost));
-            }
-        }
-        const auto* data = static_cast<const unsigned char*>(d);
-        const int size = kbuffer_event_size(I.kbuf);
+    for (const SubbufEvent& ev : I.sb.events) {
+        const unsigned char* data = bytes + ev.offset;
+        const std::size_t size = ev.size;
         if (size < 8) continue;
         const auto id = static_cast<std::size_t>(I.number(data, 2));
         if (id >= I.by_id.size() || I.by_id[id].probe < 0) continue;
         const Impl::Ev& e = I.by_id[id];
         Record& r = out.emplace_back();
-        r.ts = ts;
+        r.ts = ev.ts;
         r.cpu = cpu;
         r.tid = static_cast<int>(I.number(data + 4, 4));
         r.probe = e.probe;
         r.values.resize(e.fields.size());
         for (std::size_t i = 0; i < e.fields.size(); ++i)
-            I.value(&e.fields[i], data, static_cast<std::size_t>(size), r.values[i]);
+            I.value(&e.fields[i], data, size, r.values[i]);
     }
 }
 

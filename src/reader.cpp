@@ -111,7 +111,7 @@ void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std:
                recs.end());
 }
 
-Reader::Reader(Session& s, int page_size) : s_(s) {
+Reader::Reader(Session& s, int page_size) {
     for (int cpu : s.cpus()) {
         mqt_cpu* h = mqt_cpu_open(s.instance(), cpu, page_size);
         if (!h) throw TracefsError("cannot open trace_pipe_raw of cpu " + std::to_string(cpu), errno);

@@ -243,18 +243,19 @@ std::vector<std::string> cleanup_stale(bool include_live_owners) {
     };
     // Instances first: removing one disables the events enabled in it, which
     // lets their probes be deleted.
-    // tracefs_instances() takes a POSIX basic regex: no "+".
-    if (char** list = mqt_instances("^mqtrace_[0-9][0-9]*$")) {
-        for (char** p = list; *p; ++p) {
-            if (!stale(*p)) continue;
-            if (mqt_instance* i = mqt_instance_open(*p)) {
-                const int r = mqt_instance_destroy(i);
-                mqt_instance_free(i);
-                done.push_back(std::string(r < 0 ? "could not remove" : "removed") + " instance " + *p +
-                               (r < 0 ? std::string(": ") + std::strerror(-r) : ""));
-            }
+    // (Listed here, not with tracefs_instances(): libtracefs 1.6 leaks its regex.)
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/instances", ec))
+        if (owner_pid(e.path().filename().string()) > 0) names.push_back(e.path().filename().string());
+    for (const auto& name : names) {
+        if (!stale(name)) continue;
+        if (mqt_instance* i = mqt_instance_open(name.c_str())) {
+            const int r = mqt_instance_destroy(i);
+            mqt_instance_free(i);
+            done.push_back(std::string(r < 0 ? "could not remove" : "removed") + " instance " + name +
+                           (r < 0 ? std::string(": ") + std::strerror(-r) : ""));
         }
-        mqt_list_free(list);
     }
     // dynamic_events (5.0+) lists kprobes and uprobes alike.
     std::vector<std::string> files{"dynamic_events"};

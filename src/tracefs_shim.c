@@ -47,10 +47,6 @@ char* mqt_file_read(struct mqt_instance* inst, const char* file, int* size) {
 
 char* mqt_error_last(void) { return tracefs_error_last(NULL); }
 
-char** mqt_instances(const char* regex) { return tracefs_instances(regex); }
-
-void mqt_list_free(char** list) { tracefs_list_free(list); }
-
 struct mqt_cpu {
     struct tracefs_cpu* tcpu;
     int fd;

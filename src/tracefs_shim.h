@@ -22,9 +22,7 @@ void mqt_instance_free(struct mqt_instance* inst);
 int mqt_file_write(struct mqt_instance* inst, const char* file, const char* str);
 int mqt_file_append(struct mqt_instance* inst, const char* file, const char* str);
 char* mqt_file_read(struct mqt_instance* inst, const char* file, int* size); /* free() it */
-char* mqt_error_last(void);              /* last error_log entry, free() it; may be NULL */
-char** mqt_instances(const char* regex); /* names; free with mqt_list_free */
-void mqt_list_free(char** list);
+char* mqt_error_last(void); /* last error_log entry, free() it; may be NULL */
 
 /* Opens per_cpu/cpuN/trace_pipe_raw non-blocking, for sub-buffers of subbuf_size bytes. */
 struct mqt_cpu* mqt_cpu_open(struct mqt_instance* inst, int cpu, int subbuf_size);

@@ -90,7 +90,6 @@ private:
         std::uint64_t last_ts = 0;  // time stamp of the last sub-buffer read
     };
     void read_stats(Cpu& c) const;
-    Session& s_;
     std::vector<Cpu> cpus_;
     std::vector<unsigned char> page_;
 };

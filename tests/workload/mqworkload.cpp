@@ -66,11 +66,11 @@ long do_mq_unlink(const char* name) {
 }
 long do_send(int fd, const char* p, size_t n, unsigned prio, const timespec* ts) {
     if (g_raw) return syscall(SYS_mq_timedsend, fd, p, n, prio, ts);
-    return mq_timedsend(fd, p, n, prio, ts);
+    return ts ? mq_timedsend(fd, p, n, prio, ts) : mq_send(fd, p, n, prio); // glibc: timeout nonnull
 }
 long do_receive(int fd, char* p, size_t n, unsigned* prio, const timespec* ts) {
     if (g_raw) return syscall(SYS_mq_timedreceive, fd, p, n, prio, ts);
-    return mq_timedreceive(fd, p, n, prio, ts);
+    return ts ? mq_timedreceive(fd, p, n, prio, ts) : mq_receive(fd, p, n, prio);
 }
 long do_notify(int fd, const sigevent* sev) {
     if (g_raw) return syscall(SYS_mq_notify, fd, sev);

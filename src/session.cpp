@@ -121,7 +121,9 @@ std::string Session::probes_file(const Probe& p) const { return dynamic_file(dir
 
 void Session::add(const Probe& p) {
     if (p.kind == ProbeKind::Tracepoint) return;
-    write(probes_file(p), p.definition(), true, true);
+    std::string def = p.definition();
+    if (++added_ == opt_.refuse_nth) def += " refused=+0(%no_such_register):u8";
+    write(probes_file(p), def, true, true);
     created_.push_back(p);
 }
 

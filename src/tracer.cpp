@@ -81,8 +81,7 @@ int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission
 class Run {
 public:
     Run(const TraceOptions& o, const KernelFacts& k, Backend b, std::vector<std::string>* log)
-        : o_(o), k_(k), b_(b), tasks_(true),
-          session_(k, Session::Options{"mqtrace_" + std::to_string(getpid()), o.dry_run, o.buffer_kb}, log) {
+        : o_(o), k_(k), b_(b), tasks_(true), session_(k, session_options(o), log) {
         PlanOptions po;
         po.group = session_.name();
         po.events = o.events;
@@ -100,6 +99,15 @@ public:
                 throw Unsupported("no probe point for " + std::string(catalog()[ep.ev].name) +
                                   " on this kernel with the " + backend_name(b) + " backend");
         alt_.assign(plan_.events.size(), 0);
+    }
+
+    // Tests only: MQTRACE_TEST_INSTANCE=name (an instance name that may be
+    // taken), MQTRACE_TEST_REFUSE=N (the Nth probe definition made invalid).
+    static Session::Options session_options(const TraceOptions& o) {
+        Session::Options so{"mqtrace_" + std::to_string(getpid()), o.dry_run, o.buffer_kb};
+        if (const char* n = std::getenv("MQTRACE_TEST_INSTANCE")) so.name = n;
+        if (const char* n = std::getenv("MQTRACE_TEST_REFUSE")) so.refuse_nth = std::atoi(n);
+        return so;
     }
 
     struct Unsupported : std::runtime_error {

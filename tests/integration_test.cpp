@@ -1109,4 +1109,74 @@ TEST_F(Integration, BadInputGetsUsageStatus) {
     }
 }
 
+// The tracefs state a run may touch, whoever's it is: probe definitions,
+// instances, and the top instance's settings and enabled events.
+std::string tracefs_state() {
+    std::string st;
+    for (const char* f : {"dynamic_events", "kprobe_events", "uprobe_events", "tracing_on", "trace_clock",
+                          "buffer_size_kb", "current_tracer", "set_event", "set_event_pid",
+                          "options/overwrite", "options/event-fork", "events/syscalls/enable"})
+        st += std::string("== ") + f + "\n" + slurp(kTracefs + "/" + f);
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(kTracefs + "/instances", ec))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names)
+        st += "instance " + n + " " + slurp(kTracefs + "/instances/" + n + "/buffer_size_kb");
+    return st;
+}
+
+// mqtrace with environment settings (test hooks) and arguments; its exit
+// status, its stderr in err.
+int run_with(const std::vector<std::string>& envs, const std::vector<std::string>& args, std::string& err) {
+    std::vector<std::string> argv{"/usr/bin/env"};
+    argv.insert(argv.end(), envs.begin(), envs.end());
+    argv.insert(argv.end(), {env("MQTRACE_BIN", "mqtrace"), "--backend", backend(), "-d", "1"});
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child c(argv, "halfway");
+    const int rc = c.wait(120);
+    err = c.stderr_text();
+    return rc;
+}
+
+// Setup that fails half-way (the kernel refuses the first or the third probe
+// definition, the instance name is taken, the output cannot be opened or
+// fills up) says what failed, exits 1, and leaves tracefs exactly as it was.
+TEST_F(Integration, SetupThatFailsHalfWayLeavesTracefsAsItWas) {
+    const std::vector<std::string> reads =
+        kprobe() ? std::vector<std::string>{} : std::vector<std::string>{"--user-reads", "uprobe"};
+    const std::string before = tracefs_state();
+    std::string err;
+    for (const char* nth : {"1", "3"}) {
+        EXPECT_EQ(run_with({std::string("MQTRACE_TEST_REFUSE=") + nth}, reads, err), 1) << err;
+        EXPECT_NE(err.find("refused=+0(%no_such_register):u8' to " + kTracefs + "/"), std::string::npos)
+            << err;
+        EXPECT_NE(err.find(": Invalid argument"), std::string::npos) << err;
+        EXPECT_EQ(err.find("Tracing "), std::string::npos) << err;
+        EXPECT_EQ(tracefs_state(), before) << "probe " << nth << " refused";
+    }
+    // An instance of that name exists already: it is not ours, it stays as it was.
+    const std::string taken = kTracefs + "/instances/mqtrace_taken";
+    ASSERT_TRUE(std::filesystem::create_directory(taken));
+    std::ofstream(taken + "/buffer_size_kb") << "1234";
+    const std::string with_taken = tracefs_state();
+    EXPECT_EQ(run_with({"MQTRACE_TEST_INSTANCE=mqtrace_taken"}, {}, err), 1) << err;
+    EXPECT_NE(err.find("mqtrace: tracefs instance mqtrace_taken already exists"), std::string::npos) << err;
+    EXPECT_EQ(tracefs_state(), with_taken); // its buffer size included
+    std::filesystem::remove(taken);
+    EXPECT_EQ(tracefs_state(), before);
+    // Outputs that cannot be opened, and a recording that fills its disk.
+    for (const char* o : {"-o", "-w"}) {
+        EXPECT_EQ(run_with({}, {o, "/nonexistent/out"}, err), 1) << err;
+        EXPECT_NE(err.find("mqtrace: cannot open /nonexistent/out: No such file or directory"),
+                  std::string::npos)
+            << err;
+        EXPECT_EQ(tracefs_state(), before) << o;
+    }
+    EXPECT_EQ(run_with({}, {"-w", "/dev/full"}, err), 1) << err;
+    EXPECT_NE(err.find("mqtrace: cannot write /dev/full: No space left on device"), std::string::npos) << err;
+    EXPECT_EQ(tracefs_state(), before);
+}
+
 } // namespace

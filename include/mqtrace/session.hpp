@@ -36,6 +36,7 @@ public:
         std::string name;     // instance and group name: mqtrace_<pid>
         bool dry_run = false; // only log what would be written
         std::size_t buffer_kb = 4096;
+        int refuse_nth = 0; // tests only: the nth probe definition is made invalid (the kernel refuses it)
     };
     // log (optional): every tracefs write, as a shell-like line ("--dry-run").
     Session(const KernelFacts& k, Options o, std::vector<std::string>* log);
@@ -71,6 +72,7 @@ private:
     std::string dir_;
     mqt_instance* inst_ = nullptr;
     std::vector<Probe> created_;
+    int added_ = 0; // probe definitions written
     std::vector<Probe> enabled_;
 };
 

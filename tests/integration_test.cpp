@@ -1129,8 +1129,11 @@ std::string tracefs_state() {
 
 // mqtrace with environment settings (test hooks) and arguments; its exit
 // status, its stderr in err.
+// env(1): /usr/bin here, /bin in the VM's busybox.
+std::string env_prog() { return std::filesystem::exists("/usr/bin/env") ? "/usr/bin/env" : "/bin/env"; }
+
 int run_with(const std::vector<std::string>& envs, const std::vector<std::string>& args, std::string& err) {
-    std::vector<std::string> argv{"/usr/bin/env"};
+    std::vector<std::string> argv{env_prog()};
     argv.insert(argv.end(), envs.begin(), envs.end());
     argv.insert(argv.end(), {env("MQTRACE_BIN", "mqtrace"), "--backend", backend(), "-d", "1"});
     argv.insert(argv.end(), args.begin(), args.end());
@@ -1177,6 +1180,86 @@ TEST_F(Integration, SetupThatFailsHalfWayLeavesTracefsAsItWas) {
     EXPECT_EQ(run_with({}, {"-w", "/dev/full"}, err), 1) << err;
     EXPECT_NE(err.find("mqtrace: cannot write /dev/full: No space left on device"), std::string::npos) << err;
     EXPECT_EQ(tracefs_state(), before);
+}
+
+// Four runs at once, each with its own selection and filter, see exactly
+// their calls; trace-cmd recording beside them (in the top instance) keeps
+// its events, its settings and every record it was asked for.
+TEST_F(Integration, FourRunsAtOnceAndTraceCmdBesideThem) {
+    const std::string go = tmpfile("go");
+    const int rounds = 200;
+    Child a(
+        {env("MQWORKLOAD", "mqworkload"), "--wait-file", go, "flood", tag() + "-a", std::to_string(rounds)},
+        "wa");
+    Child b(
+        {env("MQWORKLOAD", "mqworkload"), "--wait-file", go, "flood", tag() + "-b", std::to_string(rounds)},
+        "wb");
+    const std::string dat = tmpfile("trace.dat");
+    Child tc({env_prog(), "LD_PRELOAD=" + env("HIDE_FTRACE", ""), env("TRACE_CMD", "/usr/bin/trace-cmd"),
+              "record", "-e", "syscalls:sys_enter_msgget", "-o", dat},
+             "trace-cmd");
+    const std::string enable = kTracefs + "/events/syscalls/sys_enter_msgget/enable";
+    for (int i = 0; i < 300 && slurp(enable) != "1\n"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(slurp(enable), "1\n") << "trace-cmd did not start: " << tc.stderr_text();
+    const std::string pa = std::to_string(a.pid), pb = std::to_string(b.pid);
+    struct Run {
+        std::vector<std::string> args;
+        std::map<std::pair<pid_t, std::string>, int> want; // (pid, event) -> calls
+    };
+    const std::map<std::string, int> per_round{{"mq_open", 1},   {"mq_timedsend", 1}, {"mq_timedreceive", 1},
+                                               {"mq_unlink", 1}, {"msgget", 1},       {"msgsnd", 1},
+                                               {"msgrcv", 1},    {"msgctl", 2}};
+    std::vector<Run> runs{{{"-p", pa, "-e", "mq_open,mq_unlink"}, {}},
+                          {{"-p", pb, "-e", "msgget,msgctl"}, {}},
+                          {{"-p", pa}, {}},
+                          {{"-e", "mq_timedsend,mq_timedreceive", "--user-reads", "late"}, {}}};
+    for (const auto& [ev, n] : per_round) {
+        if (ev == "mq_open" || ev == "mq_unlink") runs[0].want[{a.pid, ev}] = n * rounds;
+        if (ev == "msgget" || ev == "msgctl") runs[1].want[{b.pid, ev}] = n * rounds;
+        runs[2].want[{a.pid, ev}] = n * rounds;
+        if (ev == "mq_timedsend" || ev == "mq_timedreceive") {
+            runs[3].want[{a.pid, ev}] = n * rounds;
+            runs[3].want[{b.pid, ev}] = n * rounds;
+        }
+    }
+    std::vector<std::unique_ptr<Tracer>> ts;
+    for (const auto& r : runs)
+        ts.push_back(std::make_unique<Tracer>(r.args));
+    for (auto& t : ts)
+        ASSERT_NO_FATAL_FAILURE(t->ready());
+    std::ofstream(go).put('x');
+    ASSERT_EQ(a.wait(60), 0) << a.stderr_text();
+    ASSERT_EQ(b.wait(60), 0) << b.stderr_text();
+    std::filesystem::remove(go);
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+        ASSERT_EQ(ts[i]->stop(), 0) << ts[i]->err();
+        std::map<std::pair<pid_t, std::string>, int> got;
+        for (const auto& c : ts[i]->calls()) {
+            const pid_t pid = c["pid"].is_null() ? -1 : static_cast<pid_t>(c["pid"].i());
+            if (i == 3 && pid != a.pid && pid != b.pid) continue; // system-wide: other processes may call too
+            EXPECT_EQ(c["end"].s(), "returned") << i;
+            ++got[{pid, c["event"].s()}];
+        }
+        EXPECT_EQ(got, runs[i].want) << "run " << i;
+    }
+    // Our runs are gone; trace-cmd's event is still on in the top instance.
+    EXPECT_EQ(slurp(enable), "1\n");
+    EXPECT_EQ(slurp(kTracefs + "/tracing_on"), "1\n");
+    tc.signal(SIGINT);
+    ASSERT_EQ(tc.wait(60), 0) << tc.stderr_text();
+    Child rep({env("TRACE_CMD", "/usr/bin/trace-cmd"), "report", "-i", dat}, "report");
+    ASSERT_EQ(rep.wait(60), 0) << rep.stderr_text();
+    int na = 0, nb = 0;
+    std::istringstream in(rep.stdout_text());
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("sys_enter_msgget") == std::string::npos) continue;
+        na += line.find("-" + pa + " ") != std::string::npos;
+        nb += line.find("-" + pb + " ") != std::string::npos;
+    }
+    EXPECT_EQ(na, rounds) << "trace-cmd's records of the first workload";
+    EXPECT_EQ(nb, rounds) << "trace-cmd's records of the second workload";
+    std::filesystem::remove(dat);
 }
 
 } // namespace

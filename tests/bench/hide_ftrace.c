@@ -3,6 +3,7 @@
  * up ("Can't enable ftrace") although it only needs events. Opening those
  * files fails with ENOENT instead, as on a kernel without the function tracer. */
 #define _GNU_SOURCE
+#undef _FILE_OFFSET_BITS /* open and open64 are both defined here */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,7 @@ static int hidden(const char* path) {
             return fail;                                                                                     \
         }                                                                                                    \
     } while (0)
-#define REAL(type, name) ((type)dlsym(RTLD_NEXT, name))
+#define REAL(type, name) (__extension__(type) dlsym(RTLD_NEXT, name))
 
 /* open's third argument is there only with O_CREAT or O_TMPFILE. */
 #define MODE_ARG                                                                                             \

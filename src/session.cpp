@@ -4,6 +4,7 @@
 #include "tracefs_shim.h"
 
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,19 +33,57 @@ std::string dynamic_file(const std::string& dir, ProbeKind kind) {
 
 } // namespace
 
+namespace {
+
+// "[confidentiality]" or "[integrity]" when the kernel is locked down.
+std::string lockdown_mode() {
+    std::ifstream in("/sys/kernel/security/lockdown");
+    std::string line;
+    std::getline(in, line);
+    const auto a = line.find('['), b = line.find(']');
+    if (a == std::string::npos || b == std::string::npos || b < a) return {};
+    const std::string mode = line.substr(a + 1, b - a - 1);
+    return mode == "none" ? std::string() : mode;
+}
+
+} // namespace
+
 std::string tracing_dir() {
-    const char* d = mqt_tracing_dir();
-    const std::string readme = std::string(d ? d : "/sys/kernel/tracing") + "/README";
+    const char* d = mqt_tracing_dir(); // finds tracefs, or mounts it
+    std::string dir = d ? d : "/sys/kernel/tracing";
+    std::string readme = dir + "/README";
+    // Not there (or hidden by another mount): mount it where mqtrace looks first.
+    if (access(readme.c_str(), R_OK) != 0 && errno == ENOENT && access("/sys/kernel/tracing", F_OK) == 0) {
+        dir = "/sys/kernel/tracing";
+        readme = dir + "/README";
+        if (mount("nodev", dir.c_str(), "tracefs", 0, nullptr) != 0) {
+            const int err = errno;
+            if (err == EPERM || err == EACCES)
+                throw TracefsError("tracefs is not mounted, and mounting it at " + dir + " was refused (" +
+                                       std::strerror(err) + "): mqtrace needs root with CAP_SYS_ADMIN",
+                                   EPERM);
+            if (err == ENODEV)
+                throw TracefsError("this kernel has no tracefs (built without CONFIG_TRACING)", ENODEV);
+            throw TracefsError(
+                "tracefs is not mounted and could not be mounted at " + dir + ": " + std::strerror(err), err);
+        }
+    }
     if (access(readme.c_str(), R_OK) != 0) {
-        if (errno == EACCES || errno == EPERM)
+        const int err = errno;
+        if (const std::string mode = lockdown_mode(); !mode.empty() && (err == EPERM || err == EACCES))
+            throw TracefsError("the kernel is locked down (" + mode +
+                                   "): it refuses tracefs to every process, root included (" + readme + ": " +
+                                   std::strerror(err) + ")",
+                               EPERM);
+        if (err == EACCES || err == EPERM)
             throw TracefsError("permission denied reading " + readme +
                                    ": mqtrace needs root (CAP_SYS_ADMIN and access to tracefs)",
-                               errno);
+                               err);
         throw TracefsError("tracefs is not mounted and could not be mounted at "
                            "/sys/kernel/tracing (try: mount -t tracefs nodev /sys/kernel/tracing)",
                            ENOENT);
     }
-    return d;
+    return dir;
 }
 
 int owner_pid(const std::string& name) {

@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -78,7 +82,9 @@ struct Child {
     std::string out, err;
 
     // uid >= 0: the child drops to that user before it runs argv.
-    Child(const std::vector<std::string>& argv, const std::string& stem, int uid = -1) {
+    // setup (optional): run in the child before exec; false ends it with status 125.
+    Child(const std::vector<std::string>& argv, const std::string& stem, int uid = -1,
+          const std::function<bool()>& setup = {}) {
         out = tmpfile(stem + ".out");
         err = tmpfile(stem + ".err");
         pid = fork();
@@ -97,6 +103,7 @@ struct Child {
             if (uid >= 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
                              setresuid(uid, uid, uid) != 0))
                 _exit(126);
+            if (setup && !setup()) _exit(125);
             std::vector<char*> a;
             for (const auto& s : argv)
                 a.push_back(const_cast<char*>(s.c_str()));
@@ -1260,6 +1267,50 @@ TEST_F(Integration, FourRunsAtOnceAndTraceCmdBesideThem) {
     EXPECT_EQ(na, rounds) << "trace-cmd's records of the first workload";
     EXPECT_EQ(nb, rounds) << "trace-cmd's records of the second workload";
     std::filesystem::remove(dat);
+}
+
+// Environments where tracefs cannot be had: one clear sentence and the
+// documented status each. Tracefs hidden in a mount namespace of its own, and
+// root without CAP_SYS_ADMIN (so it cannot be mounted again): status 4. Root
+// with the capability mounts it and traces. With kptr_restrict=2 kallsyms
+// shows no addresses, only names: tracing works the same.
+TEST_F(Integration, WhereTracefsCannotBeHadTheReasonIsNamed) {
+    auto hidden = [](bool drop_cap) {
+        return [drop_cap] {
+            if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+                return false;
+            if (mount("none", "/sys/kernel/tracing", "tmpfs", 0, nullptr) != 0) return false;
+            mount("none", "/sys/kernel/debug", "tmpfs", 0, nullptr); // its tracing/ automount too
+            return !drop_cap || prctl(PR_CAPBSET_DROP, 21 /* CAP_SYS_ADMIN */, 0, 0, 0) == 0;
+        };
+    };
+    const std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace"), "--backend", backend(), "-d", "1"};
+    Child no_cap(argv, "nocap", -1, hidden(true));
+    EXPECT_EQ(no_cap.wait(60), 4) << no_cap.stderr_text();
+    EXPECT_EQ(no_cap.stderr_text(),
+              "mqtrace: tracefs is not mounted, and mounting it at /sys/kernel/tracing was "
+              "refused (Operation not permitted): mqtrace needs root with CAP_SYS_ADMIN\n");
+    Child remount(argv, "remount", -1, hidden(false));
+    EXPECT_EQ(remount.wait(120), 0) << remount.stderr_text();
+    EXPECT_NE(remount.stderr_text().find("Tracing "), std::string::npos) << remount.stderr_text();
+
+    const std::string restrict_file = "/proc/sys/kernel/kptr_restrict";
+    const std::string saved = slurp(restrict_file);
+    std::ofstream(restrict_file) << "2";
+    ASSERT_EQ(slurp(restrict_file), "2\n");
+    Tracer t({"-e", "msgget"});
+    const bool ready = [&] {
+        t.ready();
+        return !::testing::Test::HasFatalFailure();
+    }();
+    if (ready) {
+        Child w({env("MQWORKLOAD", "mqworkload"), "all", tag()}, "work");
+        EXPECT_EQ(w.wait(60), 0) << w.stderr_text();
+        EXPECT_EQ(t.stop(), 0) << t.err();
+        EXPECT_EQ(t.calls(w.pid).size(), 2u) << t.text();
+    }
+    std::ofstream(restrict_file) << saved;
+    EXPECT_EQ(slurp(restrict_file), saved);
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 // Text and JSON rendering of calls, strace-style decoding of flags, escaping.
+#include "fuzz/check.hpp"
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/xlat.hpp"
@@ -6,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <random>
 
 using namespace mqtrace;
 
@@ -263,4 +265,72 @@ TEST(Escape, Utf8ValidationIsStrict) {
             for (unsigned char c : js)
                 ASSERT_TRUE(c >= 0x20 && c != 0x7f) << a << " " << b;
         }
+}
+
+// The property the fuzz-format target checks under libFuzzer, here over a
+// fixed set: adversarial byte strings (every byte value, truncated and
+// overlong sequences, surrogates, code points above U+10FFFF, NUL, terminal
+// escapes) and 20000 random ones of every length to 300, as a queue name and
+// as comm, through both formatters. Each JSON line is valid UTF-8 JSON whose
+// strings decode to the exact bytes (with "hex" for invalid UTF-8); each text
+// line holds no control, DEL, C1 or high byte.
+TEST(Escape, EveryByteStringRoundTripsThroughBothFormatters) {
+    std::vector<std::string> cases{"",
+                                   std::string(1, '\0'),
+                                   std::string("a\0b", 3),
+                                   "\x1b[31mred\x1b[0m",
+                                   "\x7f\x80\x9f\xa0\xff",
+                                   "\xc0\xaf",
+                                   "\xe0\x80\xaf",
+                                   "\xf0\x80\x80\xaf",
+                                   "\xed\xa0\x80",
+                                   "\xed\xbf\xbf",
+                                   "\xf4\x90\x80\x80",
+                                   "\xf8\x88\x80\x80\x80",
+                                   "\xe2\x82",
+                                   "\xf0\x9f\x98",
+                                   "\xe2\x82\xac ok \xf0\x9f\x98\x80",
+                                   "\"\\/\b\f\n\r\t",
+                                   "\u2028\u2029"};
+    std::string all;
+    for (int c = 0; c < 256; ++c)
+        all += static_cast<char>(c);
+    cases.push_back(all);
+    cases.push_back(std::string(255, '\xff'));
+    std::mt19937 rng(20261202);
+    for (int i = 0; i < 20000; ++i) {
+        std::string s(rng() % 301, '\0');
+        const bool high = rng() % 2; // half of them biased to UTF-8-like bytes
+        for (auto& ch : s)
+            ch = static_cast<char>(high ? 0x80 + rng() % 0x80 - (rng() % 4 == 0 ? 0x40 : 0) : rng() % 256);
+        cases.push_back(std::move(s));
+    }
+    auto hex = [](const std::string& s) {
+        std::string out;
+        for (unsigned char c : s) {
+            out += "0123456789abcdef"[c >> 4];
+            out += "0123456789abcdef"[c & 15];
+        }
+        return out;
+    };
+    for (const auto& s : cases) {
+        Call c = make("mq_unlink");
+        c.args[0] = str(s, Source::UserAtEntry);
+        c.comm = s.substr(0, 64);
+        Item it;
+        it.call = c;
+        const std::string j = format_item(it, json());
+        fuzzcheck::json_line(j);
+        const testjson::Value v = testjson::parse(j);
+        ASSERT_EQ(v["args"]["name"].s(), s);
+        if (!c.comm.empty()) {
+            ASSERT_EQ(v["comm"].s(), c.comm);
+        }
+        if (valid_utf8(s)) {
+            ASSERT_FALSE(v["arg_info"]["name"].has("hex")) << j;
+        } else {
+            ASSERT_EQ(v["arg_info"]["name"]["hex"].s(), hex(s)) << j;
+        }
+        fuzzcheck::text_line(format_item(it, FormatOptions{}));
+    }
 }

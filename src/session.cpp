@@ -3,6 +3,7 @@
 
 #include "tracefs_shim.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -48,12 +49,25 @@ std::string lockdown_mode() {
 
 } // namespace
 
+namespace {
+
+// 0 when the file opens for reading, else the errno (lockdown refuses the
+// open itself: access(2) would say yes).
+int open_error(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    close(fd);
+    return 0;
+}
+
+} // namespace
+
 std::string tracing_dir() {
     const char* d = mqt_tracing_dir(); // finds tracefs, or mounts it
     std::string dir = d ? d : "/sys/kernel/tracing";
     std::string readme = dir + "/README";
     // Not there (or hidden by another mount): mount it where mqtrace looks first.
-    if (access(readme.c_str(), R_OK) != 0 && errno == ENOENT && access("/sys/kernel/tracing", F_OK) == 0) {
+    if (open_error(readme) == ENOENT && access("/sys/kernel/tracing", F_OK) == 0) {
         dir = "/sys/kernel/tracing";
         readme = dir + "/README";
         if (mount("nodev", dir.c_str(), "tracefs", 0, nullptr) != 0) {
@@ -68,8 +82,7 @@ std::string tracing_dir() {
                 "tracefs is not mounted and could not be mounted at " + dir + ": " + std::strerror(err), err);
         }
     }
-    if (access(readme.c_str(), R_OK) != 0) {
-        const int err = errno;
+    if (const int err = open_error(readme); err != 0) {
         if (const std::string mode = lockdown_mode(); !mode.empty() && (err == EPERM || err == EACCES))
             throw TracefsError("the kernel is locked down (" + mode +
                                    "): it refuses tracefs to every process, root included (" + readme + ": " +

@@ -160,12 +160,18 @@ void Reader::read_stats(Cpu& c) const {
 Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
                               const DrainOptions& o) {
     Drained r{0, ts};
+    // The CPU furthest behind in time: with hold_ahead only it (and any tied
+    // with it) is read, the others wait in the kernel's buffer, not in ours.
     bool any_behind = false;
+    std::uint64_t slowest = UINT64_MAX;
     for (const auto& c : cpus_)
-        any_behind = any_behind || c.behind;
+        if (c.behind) {
+            any_behind = true;
+            slowest = std::min(slowest, c.last_ts);
+        }
     for (auto& c : cpus_) {
         const std::size_t from = out.size();
-        const bool hold = o.hold_ahead && any_behind && !c.behind;
+        const bool hold = o.hold_ahead && any_behind && (!c.behind || c.last_ts > slowest);
         c.behind = true;
         for (int i = 0; !hold && i < kMaxPages; ++i) {
             const int n = mqt_cpu_read(c.handle, page_.data());

@@ -640,6 +640,16 @@ void flood_accounting(int threads, const std::string& buffer_kb, bool stop_reade
     ASSERT_EQ(w.wait(120), 0) << w.stderr_text();
     if (stop_reader) t.signal(SIGCONT);
     std::filesystem::remove(go);
+    // Bounded memory: what the reader cannot keep up with stays in (and is
+    // lost from) the kernel's buffer, not ours. (MQTRACE_RSS_LIMIT_MB=0 in
+    // the sanitizer run, whose shadow memory says nothing of ours.)
+    const long limit_mb = std::atol(env("MQTRACE_RSS_LIMIT_MB", "32").c_str());
+    const std::string status = slurp("/proc/" + std::to_string(t.pid()) + "/status");
+    const auto hwm = status.find("VmHWM:");
+    ASSERT_NE(hwm, std::string::npos);
+    if (limit_mb > 0) {
+        EXPECT_LE(std::atol(status.c_str() + hwm + 6), limit_mb * 1024) << "peak RSS (kB)";
+    }
     ASSERT_EQ(t.stop(), 0) << t.err();
     ASSERT_EQ(w.stdout_text(), "calls " + std::to_string(9L * rounds * threads) + "\n");
     const long made = 5L * rounds * threads; // of the 9 calls of each round, these 5 are traced

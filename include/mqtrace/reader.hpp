@@ -50,7 +50,7 @@ public:
 
     struct DrainOptions {
         bool decode = true;      // false (-w): only the lost records, from the sub-buffers' headers
-        bool hold_ahead = false; // leave in the kernel the CPUs that are ahead of one still behind
+        bool hold_ahead = false; // leave in the kernel the CPUs that are ahead of the one furthest behind
         std::vector<RawPage>* raw = nullptr; // a copy of every sub-buffer read (-w)
     };
     struct Drained {
@@ -61,8 +61,8 @@ public:
     // kMaxPages per CPU, so that one round's memory is bounded: call again
     // when pages > 0). complete is ts, or less when a CPU still had
     // sub-buffers left (the time its last one read begins at; each CPU's
-    // records come in time order). With hold_ahead, a CPU that is caught up
-    // while another is behind is not read: its records wait in the kernel's
+    // records come in time order). With hold_ahead only the CPU furthest
+    // behind in time is read: the others' records wait in the kernel's
     // buffer (which may then overwrite and report them) rather than in ours.
     // Then make the losses exact: the kernel's per-CPU counts of lost events
     // (per_cpu/cpuN/stats: overrun, dropped events, commit overrun) are

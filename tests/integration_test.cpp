@@ -236,15 +236,7 @@ long reported(const Workload& w, std::size_t i) {
     return r;
 }
 
-std::string hex(const std::string& s) {
-    static const char* d = "0123456789abcdef";
-    std::string o;
-    for (unsigned char c : s) {
-        o += d[c >> 4];
-        o += d[c & 15];
-    }
-    return o;
-}
+using testjson::hex;
 
 int errno_of(const std::string& name) {
     for (int e = 1; e < 4096; ++e)

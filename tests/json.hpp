@@ -158,6 +158,17 @@ private:
 
 inline Value parse(const std::string& s) { return Parser(s).parse(); }
 
+// Lower-case hex of bytes, as mqtrace's "hex" field writes them.
+inline std::string hex(const std::string& s) {
+    static const char* d = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : s) {
+        out += d[c >> 4];
+        out += d[c & 15];
+    }
+    return out;
+}
+
 // Canonical text of a value (object members in key order), for comparisons.
 inline std::string dump(const Value& v) {
     switch (v.type) {

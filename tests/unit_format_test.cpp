@@ -305,14 +305,6 @@ TEST(Escape, EveryByteStringRoundTripsThroughBothFormatters) {
             ch = static_cast<char>(high ? 0x80 + rng() % 0x80 - (rng() % 4 == 0 ? 0x40 : 0) : rng() % 256);
         cases.push_back(std::move(s));
     }
-    auto hex = [](const std::string& s) {
-        std::string out;
-        for (unsigned char c : s) {
-            out += "0123456789abcdef"[c >> 4];
-            out += "0123456789abcdef"[c & 15];
-        }
-        return out;
-    };
     for (const auto& s : cases) {
         Call c = make("mq_unlink");
         c.args[0] = str(s, Source::UserAtEntry);
@@ -329,7 +321,7 @@ TEST(Escape, EveryByteStringRoundTripsThroughBothFormatters) {
         if (valid_utf8(s)) {
             ASSERT_FALSE(v["arg_info"]["name"].has("hex")) << j;
         } else {
-            ASSERT_EQ(v["arg_info"]["name"]["hex"].s(), hex(s)) << j;
+            ASSERT_EQ(v["arg_info"]["name"]["hex"].s(), testjson::hex(s)) << j;
         }
         fuzzcheck::text_line(format_item(it, FormatOptions{}));
     }

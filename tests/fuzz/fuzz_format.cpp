@@ -12,20 +12,6 @@
 
 using namespace mqtrace;
 
-namespace {
-
-std::string hex(const std::string& s) {
-    static const char* d = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : s) {
-        out += d[c >> 4];
-        out += d[c & 15];
-    }
-    return out;
-}
-
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     FuzzedDataProvider in(data, size);
     Item it;
@@ -83,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const testjson::Value& where = a.src == Source::UserLate ? v["late"] : v["args"];
         if (where[name].s() != a.str) fuzzcheck::fail("string does not round-trip", j);
         const testjson::Value& info = v["arg_info"][name];
-        if (!valid_utf8(a.str) && info["hex"].s() != hex(a.str)) fuzzcheck::fail("hex does not match", j);
+        if (!valid_utf8(a.str) && info["hex"].s() != testjson::hex(a.str))
+            fuzzcheck::fail("hex does not match", j);
     }
     return 0;
 }

@@ -6,6 +6,10 @@
 
 #include <boost/program_options.hpp>
 
+#include <pwd.h>
+
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <sstream>
 
@@ -18,30 +22,46 @@ po::options_description options() {
     po::options_description d("Options");
     d.add_options()(
         "events,e", po::value<std::string>()->value_name("LIST"),
-        "trace only these events: comma-separated names, or 'posix', 'sysv', 'all' (default all)")(
-        "pid,p", po::value<int>()->value_name("PID"),
-        "trace only this process (its threads, and what it creates later; filtered in the kernel)")(
+        "trace only these events: comma-separated names, or 'posix', 'sysv', 'all' (default all); '!name' "
+        "or '-name' leaves one out")("pid,p", po::value<std::string>()->value_name("LIST"),
+                                     "trace only these processes (comma-separated pids): their threads, and "
+                                     "what they create later (filtered in the kernel)")(
+        "tid,t", po::value<std::string>()->value_name("LIST"),
+        "trace only these threads (comma-separated; filtered in the kernel)")(
+        "comm", po::value<std::string>()->value_name("NAME"),
+        "trace only processes with this command name (its first 15 bytes; filtered in the kernel from 4.2)")(
+        "uid,u", po::value<std::string>()->value_name("USER"),
+        "trace only processes of this real user (name or number; filtered in user space)")(
+        "failed,x", "show only calls that failed (successful returns are filtered in the kernel)")(
+        "summary,c", "print a summary of the calls at the end instead of the calls (like strace -c)")(
+        "summary-and-events,C", "print the calls and, at the end, the summary")(
+        "per-process", "with -c or -C: also a summary per process")(
         "format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
         "output format: text or json (one object per line)")(
         "output,o", po::value<std::string>()->value_name("FILE"), "write events to FILE instead of stdout")(
+        "time,T", po::value<std::string>()->value_name("KIND")->default_value("wall"),
+        "times: wall (time of day), relative (seconds since tracing started) or iso (ISO 8601 date and time; "
+        "in JSON as \"time\")")("utc", "print times in UTC")(
         "duration,d", po::value<double>()->value_name("SECONDS"),
-        "stop after SECONDS")("count,n", po::value<long>()->value_name("N"), "stop after N calls")(
-        "backend", po::value<std::string>()->value_name("NAME")->default_value("auto"),
-        "auto, kprobe or syscalls (auto: the kprobe backend if every event passes its self-test, else "
-        "syscall "
-        "tracepoints)")(
+        "stop after SECONDS")("count,n", po::value<long>()->value_name("N"),
+                              "stop after N calls")("strict", "exit with status 5 if any event was lost")(
+        "quiet,q",
+        "no banner, column header or exit line on stderr (the exit line still appears if events were "
+        "lost)")("backend", po::value<std::string>()->value_name("NAME")->default_value("auto"),
+                 "auto, kprobe or syscalls (auto: the kprobe backend if every event passes its "
+                 "self-test, else syscall tracepoints)")(
         "user-reads", po::value<std::string>()->value_name("HOW")->default_value("auto"),
         "syscalls backend: how names and structs behind pointers are read: uprobe (uprobes on the libc "
         "wrappers of the calls that pass one, in the caller's context), stack (perf copies of the caller's "
         "stack at syscall entry), late (after the call, shown apart: cheapest), auto (uprobes on the calls "
         "made once per queue, stack copies on those made once per message)")(
         "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
-        "ring buffer size per CPU, in KiB")("utc", "print text times in UTC")(
+        "ring buffer size per CPU, in KiB")(
         "write,w", po::value<std::string>()->value_name("FILE"),
         "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
         "print", "with -w: also decode and print the events as they are recorded")(
         "read,r", po::value<std::string>()->value_name("FILE"),
-        "decode a recording made with -w instead of tracing (-e, -p, -n, -f, -o apply)")(
+        "decode a recording made with -w instead of tracing (-e, -p, -t, --comm, -x, -n, -c, -f, -o apply)")(
         "record-profile", po::value<std::string>()->value_name("DIR"),
         "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")(
         "dry-run", "print the tracefs writes this kernel would get, then exit")(
@@ -67,27 +87,70 @@ void choose(const po::variables_map& vm, const char* option,
     error = std::string("--") + option + " must be one of " + list + ", not '" + v + "'";
 }
 
+// "mq_open,msgget", "posix,!mq_notify", "!msgctl" (everything but msgctl).
 std::vector<int> parse_events(const std::string& list, std::string& error) {
     std::vector<int> out;
-    auto add = [&](int i) {
-        for (int x : out)
-            if (x == i) return;
-        out.push_back(i);
+    auto set = [&](int i, bool on) {
+        const auto at = std::find(out.begin(), out.end(), i);
+        if (on && at == out.end()) out.push_back(i);
+        if (!on && at != out.end()) out.erase(at);
     };
     std::istringstream in(list);
+    bool first = true;
     for (std::string name; std::getline(in, name, ',');) {
+        const bool exclude = !name.empty() && (name[0] == '!' || name[0] == '-');
+        if (exclude) name.erase(0, 1);
+        if (exclude && first) // only exclusions: from all of them
+            for (const auto& ev : catalog())
+                set(event_index(ev), true);
+        first = false;
         if (name == "all" || name == "posix" || name == "sysv") {
             for (const auto& ev : catalog())
-                if (name == "all" || (name == "posix") == (ev.family == Family::Posix)) add(event_index(ev));
+                if (name == "all" || (name == "posix") == (ev.family == Family::Posix))
+                    set(event_index(ev), !exclude);
         } else if (const EventSpec* ev = find_event(name)) {
-            add(event_index(*ev));
+            set(event_index(*ev), !exclude);
         } else {
             error = "unknown event '" + name + "' (see mqtrace --list)";
             return {};
         }
     }
-    if (out.empty()) error = "no events selected";
+    if (out.empty()) error = "no events selected by '" + list + "'";
+    std::sort(out.begin(), out.end()); // catalog order, whatever the order given
     return out;
+}
+
+// "123,456" or "123 456": positive ids.
+std::vector<int> parse_ids(const std::string& list, const char* option, std::string& error) {
+    std::vector<int> out;
+    std::string item;
+    std::istringstream in(list);
+    while (std::getline(in, item, ',')) {
+        std::istringstream words(item);
+        for (std::string w; words >> w;) {
+            int v = 0;
+            const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
+            if (ec != std::errc() || end != w.data() + w.size() || v <= 0) {
+                error = std::string(option) + " takes positive numbers separated by commas, not '" + w + "'";
+                return {};
+            }
+            out.push_back(v);
+        }
+    }
+    if (out.empty()) error = std::string(option) + " needs at least one id";
+    return out;
+}
+
+// A user name or a number.
+long parse_uid(const std::string& s, std::string& error) {
+    long v = -1;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (!s.empty() && ec == std::errc() && end == s.data() + s.size() && v >= 0 && v < 4294967295L) return v;
+    std::vector<char> buf(16384);
+    passwd pw{}, *found = nullptr;
+    if (getpwnam_r(s.c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found) return found->pw_uid;
+    error = "--uid: no user '" + s + "'";
+    return -1;
 }
 
 std::string tags_text(unsigned t) {
@@ -99,12 +162,26 @@ std::string tags_text(unsigned t) {
 
 } // namespace
 
-Cli parse_cli(const std::vector<std::string>& args) {
+Cli parse_cli(const std::vector<std::string>& argv) {
     Cli cli;
+    TraceOptions& t = cli.trace;
+    // "-- COMMAND [ARGS]": everything after the first "--" is the command.
+    std::vector<std::string> args = argv;
+    if (const auto dd = std::find(args.begin(), args.end(), "--"); dd != args.end()) {
+        t.command.assign(dd + 1, args.end());
+        args.erase(dd, args.end());
+        if (t.command.empty()) {
+            cli.error = "'--' must be followed by a command to run";
+            return cli;
+        }
+    }
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(args).options(options()).run(), vm);
+        po::store(po::command_line_parser(args).options(options()).positional({}).run(), vm);
         po::notify(vm);
+    } catch (const po::too_many_positional_options_error&) {
+        cli.error = "a command to trace goes after '--': mqtrace [OPTIONS] -- COMMAND [ARGS]";
+        return cli;
     } catch (const po::error& e) {
         cli.error = e.what();
         return cli;
@@ -121,7 +198,6 @@ Cli parse_cli(const std::vector<std::string>& args) {
         cli.action = Action::RecordProfile;
         cli.profile_dir = vm["record-profile"].as<std::string>();
     }
-    TraceOptions& t = cli.trace;
     if (vm.count("write")) t.write_file = vm["write"].as<std::string>();
     if (vm.count("read")) t.read_file = vm["read"].as<std::string>();
     t.print = vm.count("print") != 0;
@@ -136,11 +212,25 @@ Cli parse_cli(const std::vector<std::string>& args) {
             {"stack", UserReads::Stack},
             {"late", UserReads::Late}},
            t.reads, cli.error);
+    choose(vm, "time", {{"wall", TimeMode::Wall}, {"relative", TimeMode::Relative}, {"iso", TimeMode::Iso}},
+           t.fmt.time, cli.error);
     t.events = parse_events(vm.count("events") ? vm["events"].as<std::string>() : "all", cli.error);
-    if (vm.count("pid")) {
-        t.pid = vm["pid"].as<int>();
-        if (t.pid <= 0) cli.error = "--pid must be a positive process id";
+    Selection& sel = t.sel;
+    if (vm.count("pid")) sel.pids = parse_ids(vm["pid"].as<std::string>(), "--pid", cli.error);
+    if (vm.count("tid")) sel.tids = parse_ids(vm["tid"].as<std::string>(), "--tid", cli.error);
+    if (vm.count("comm")) {
+        sel.comm = vm["comm"].as<std::string>().substr(0, kCommMax); // the kernel keeps 15 bytes
+        if (sel.comm.empty()) cli.error = "--comm needs a command name";
     }
+    if (vm.count("uid")) sel.uid = parse_uid(vm["uid"].as<std::string>(), cli.error);
+    sel.failed = vm.count("failed") != 0;
+    if (vm.count("summary") && vm.count("summary-and-events")) cli.error = "-c and -C do not go together";
+    if (vm.count("summary")) t.summary = SummaryMode::Only;
+    if (vm.count("summary-and-events")) t.summary = SummaryMode::WithEvents;
+    t.per_process = vm.count("per-process") != 0;
+    if (t.per_process && t.summary == SummaryMode::None) cli.error = "--per-process goes with -c or -C";
+    t.strict = vm.count("strict") != 0;
+    t.quiet = vm.count("quiet") != 0;
     if (vm.count("output")) t.output = vm["output"].as<std::string>();
     if (vm.count("duration")) {
         t.duration = vm["duration"].as<double>();
@@ -155,24 +245,39 @@ Cli parse_cli(const std::vector<std::string>& args) {
     t.fmt.utc = vm.count("utc") != 0;
     t.dry_run = vm.count("dry-run") != 0;
     // Combinations that cannot mean anything.
+    const bool decodes = t.write_file.empty() || t.print;
     if (t.print && t.write_file.empty()) cli.error = "--print goes with -w";
-    if (!t.write_file.empty() && !t.print && (t.count > 0 || vm.count("output") || !vm["format"].defaulted()))
-        cli.error = "-w decodes nothing: -n, -o and -f need --print";
+    if (!decodes && (t.count > 0 || vm.count("output") || !vm["format"].defaulted() ||
+                     t.summary != SummaryMode::None || !vm["time"].defaulted()))
+        cli.error = "-w decodes nothing: -n, -o, -f, -T, -c and -C need --print";
     if (!t.read_file.empty() && !t.write_file.empty()) cli.error = "-r and -w do not go together";
     if (!t.read_file.empty() && (t.dry_run || vm.count("duration") || !vm["backend"].defaulted() ||
                                  !vm["user-reads"].defaulted() || !vm["buffer-size"].defaulted()))
         cli.error =
             "-r reads a recording: --backend, --user-reads, --buffer-size, -d and --dry-run do not apply";
+    if (!t.read_file.empty() && sel.uid >= 0)
+        cli.error = "-r reads a recording: it holds no user ids, so -u does not apply";
+    if (!t.command.empty()) {
+        if (!t.read_file.empty()) cli.error = "-r reads a recording: it runs no command";
+        if (!sel.pids.empty() || !sel.tids.empty())
+            cli.error = "a command is traced with what it creates: -p and -t do not go with it";
+        if (t.dry_run) cli.error = "--dry-run runs nothing: it does not go with a command";
+    }
+    if (cli.action != Action::Trace && !t.command.empty())
+        cli.error = "a command goes only with tracing, not with --help, --version, --list, --cleanup or "
+                    "--record-profile";
     return cli;
 }
 
 std::string help_text() {
     std::ostringstream s;
-    s << "Usage: mqtrace [OPTIONS]\n"
-         "Trace POSIX and System V message-queue syscalls system-wide, without eBPF.\n\n"
+    s << "Usage: mqtrace [OPTIONS] [-- COMMAND [ARGS]]\n"
+         "Trace POSIX and System V message-queue syscalls system-wide, or of COMMAND and what it starts,\n"
+         "without eBPF.\n\n"
       << options()
       << "\nExit status: 0 ok, 1 runtime error, 2 usage error, 3 no working probe on this kernel,\n"
-         "4 not permitted. See mqtrace(8).\n";
+         "4 not permitted, 5 events were lost (--strict); with a COMMAND, its exit status (128+N if\n"
+         "signal N killed it). See mqtrace(8).\n";
     return s.str();
 }
 

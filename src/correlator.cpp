@@ -121,6 +121,13 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
         tasks_.on_new(r.tid, static_cast<int>(num(0)), str(1), static_cast<std::uint64_t>(num(2)));
         return;
     case Role::TaskRename: tasks_.on_rename(static_cast<int>(num(0)), str(1)); return;
+    case Role::UidSet: uid_set_[r.tid] = {num(0), !p.fields.empty() && p.fields[0].key == "setuid"}; return;
+    case Role::UidDone:
+        if (auto it = uid_set_.find(r.tid); it != uid_set_.end()) {
+            if (num(0) == 0) tasks_.on_setuid(r.tid, it->second.first, it->second.second);
+            uid_set_.erase(it);
+        }
+        return;
     case Role::TaskExit: {
         const int tid = static_cast<int>(num(0));
         if (auto it = open_.find(tid); it != open_.end()) {
@@ -153,6 +160,7 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
             const TaskInfo& t = tasks_.lookup(r.tid);
             c.pid = t.pid;
             c.comm = t.comm;
+            if (tasks_.tracks_uids()) c.uid = tasks_.uid(r.tid);
             c.end = CallEnd::EntryNotSeen;
             c.ret = num(0);
             if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
@@ -188,6 +196,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     const TaskInfo& t = tasks_.lookup(r.tid);
     c.pid = t.pid;
     c.comm = t.comm;
+    if (tasks_.tracks_uids()) c.uid = tasks_.uid(r.tid);
     c.args.resize(ev.args.size());
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
     for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)

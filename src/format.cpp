@@ -206,39 +206,91 @@ const char* end_name(CallEnd e) {
     return "?";
 }
 
-// HH:MM:SS.uuuuuu; the broken-down time is computed once per second.
+int cache_key(const FormatOptions& o) { return static_cast<int>(o.time) * 2 + o.utc; }
+bool cached(std::int64_t sec, const FormatOptions& o) {
+    return o.time_cache.sec == sec && o.time_cache.key == cache_key(o);
+}
+
+// The broken-down time of the second, computed once per second.
+void fill_time_cache(std::int64_t sec, const FormatOptions& o) {
+    auto& cache = o.time_cache;
+    const auto t0 = static_cast<time_t>(sec);
+    tm t{};
+    if (o.utc)
+        gmtime_r(&t0, &t);
+    else
+        localtime_r(&t0, &t);
+    const char* fmt = o.time == TimeMode::Iso ? "%Y-%m-%dT%H:%M:%S." : "%H:%M:%S.";
+    cache.len = std::strftime(cache.prefix, sizeof cache.prefix, fmt, &t);
+    cache.zone_len = 0;
+    if (o.time == TimeMode::Iso) {
+        if (o.utc || t.tm_gmtoff == 0) {
+            cache.zone[cache.zone_len++] = 'Z';
+        } else {
+            const long off = t.tm_gmtoff < 0 ? -t.tm_gmtoff : t.tm_gmtoff;
+            cache.zone_len = static_cast<std::size_t>(
+                std::snprintf(cache.zone, sizeof cache.zone, "%c%02ld:%02ld", t.tm_gmtoff < 0 ? '-' : '+',
+                              off / 3600, off / 60 % 60));
+        }
+    }
+    cache.sec = sec;
+    cache.key = cache_key(o);
+}
+
+void digits(Writer& w, std::uint64_t v, int n) {
+    char d[9];
+    for (int i = n - 1; i >= 0; --i, v /= 10)
+        d[i] = static_cast<char>('0' + v % 10);
+    w.lit(std::string_view(d, static_cast<std::size_t>(n)));
+}
+
+// The time of a line: -T wall (HH:MM:SS.uuuuuu), relative (S.uuuuuu), iso.
 void time_text(Writer& w, std::uint64_t ts, const FormatOptions& o) {
+    if (o.time == TimeMode::Relative) {
+        const std::uint64_t rel = ts > o.start_ts ? ts - o.start_ts : 0;
+        w.num(rel / 1000000000);
+        w.ch('.');
+        digits(w, rel % 1000000000 / 1000, 6);
+        return;
+    }
     const std::int64_t ns = static_cast<std::int64_t>(ts) + o.clock_offset_ns;
     const std::int64_t sec = ns / 1000000000;
-    auto& cache = o.time_cache;
-    if (cache.sec != sec) {
-        const auto t0 = static_cast<time_t>(sec);
-        tm t{};
-        if (o.utc)
-            gmtime_r(&t0, &t);
-        else
-            localtime_r(&t0, &t);
-        const int f[3] = {t.tm_hour, t.tm_min, t.tm_sec};
-        for (int i = 0; i < 3; ++i) {
-            cache.hms[3 * i] = static_cast<char>('0' + f[i] / 10 % 10);
-            cache.hms[3 * i + 1] = static_cast<char>('0' + f[i] % 10);
-            cache.hms[3 * i + 2] = i < 2 ? ':' : '.';
-        }
-        cache.sec = sec;
-    }
-    w.lit(std::string_view(cache.hms, 9));
-    char us[6];
-    auto v = static_cast<unsigned>((ns % 1000000000) / 1000);
-    for (int i = 5; i >= 0; --i, v /= 10)
-        us[i] = static_cast<char>('0' + v % 10);
-    w.lit(std::string_view(us, 6));
+    if (!cached(sec, o)) fill_time_cache(sec, o);
+    w.lit(std::string_view(o.time_cache.prefix, o.time_cache.len));
+    digits(w, static_cast<std::uint64_t>(ns % 1000000000) / 1000, 6);
+    w.lit(std::string_view(o.time_cache.zone, o.time_cache.zone_len));
 }
+
+// JSON's "time" (-T iso): nanoseconds, always with its zone.
+void time_iso_ns(Writer& w, std::uint64_t ts, const FormatOptions& o) {
+    const std::int64_t ns = static_cast<std::int64_t>(ts) + o.clock_offset_ns;
+    const std::int64_t sec = ns / 1000000000;
+    if (!cached(sec, o)) fill_time_cache(sec, o);
+    w.ch('"');
+    w.lit(std::string_view(o.time_cache.prefix, o.time_cache.len));
+    digits(w, static_cast<std::uint64_t>(ns % 1000000000), 9);
+    w.lit(std::string_view(o.time_cache.zone, o.time_cache.zone_len));
+    w.ch('"');
+}
+
+// The extra JSON time members of -T relative / iso, after "time_ns".
+void json_times(Writer& w, std::uint64_t ts, const FormatOptions& o) {
+    if (o.time == TimeMode::Relative) {
+        w.lit(",\"rel_ns\":");
+        w.num(ts > o.start_ts ? ts - o.start_ts : 0);
+    } else if (o.time == TimeMode::Iso) {
+        w.lit(",\"time\":");
+        time_iso_ns(w, ts, o);
+    }
+}
+
+std::size_t time_width(const FormatOptions& o) { return o.time == TimeMode::Iso ? 32 : 15; }
 
 void text_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
     std::size_t col = w.size();
     time_text(w, c.ts, o);
-    w.column(col, 15);
+    w.column(col, time_width(o));
     col = w.size();
     c.pid < 0 ? w.ch('?') : w.num(c.pid);
     w.column(col, 7);
@@ -322,6 +374,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     w.lit(ev.name);
     w.lit("\",\"time_ns\":");
     w.num(static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
+    json_times(w, c.ts, o);
     w.lit(",\"cpu\":");
     w.num(c.cpu);
     w.lit(",\"pid\":");
@@ -405,6 +458,7 @@ void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
     if (o.format == OutputFormat::Json) {
         w.lit("{\"event\":\"lost\",\"time_ns\":");
         w.num(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns);
+        json_times(w, l.ts, o);
         w.lit(",\"cpu\":");
         l.cpu < 0 ? w.lit("null") : w.num(l.cpu);
         w.lit(",\"count\":");
@@ -416,7 +470,7 @@ void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
     }
     std::size_t col = w.size();
     time_text(w, l.ts, o);
-    w.column(col, 15);
+    w.column(col, time_width(o));
     w.lit("-       -       -                LOST            ");
     l.count < 0 ? w.lit("unknown") : w.num(l.count);
     w.lit(" events lost");
@@ -431,10 +485,10 @@ void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
 
 } // namespace
 
-std::string text_header() {
-    char b[160];
-    std::snprintf(b, sizeof b, "%-15s %-7s %-7s %-16s %-15s %-15s %-8s %s", "TIME", "PID", "TID", "COMM",
-                  "EVENT", "RET", "LAT(us)", "ARGS");
+std::string text_header(const FormatOptions& o) {
+    char b[180];
+    std::snprintf(b, sizeof b, "%-*s %-7s %-7s %-16s %-15s %-15s %-8s %s", static_cast<int>(time_width(o)),
+                  "TIME", "PID", "TID", "COMM", "EVENT", "RET", "LAT(us)", "ARGS");
     return b;
 }
 

@@ -150,7 +150,10 @@ KernelProfile read_live_profile(const std::string& tracefs) {
             if (std::filesystem::exists(tracefs + "/events/" + e)) p.events += e + "\n";
         }
     }
-    for (const char* e : {"task/task_newtask", "task/task_rename", "sched/sched_process_exit"})
+    for (const char* e :
+         {"task/task_newtask", "task/task_rename", "sched/sched_process_exit", "syscalls/sys_enter_setuid",
+          "syscalls/sys_exit_setuid", "syscalls/sys_enter_setreuid", "syscalls/sys_exit_setreuid",
+          "syscalls/sys_enter_setresuid", "syscalls/sys_exit_setresuid"})
         if (std::filesystem::exists(tracefs + "/events/" + std::string(e))) p.events += std::string(e) + "\n";
     return p;
 }

@@ -35,6 +35,11 @@ void Output::line(const Item& it, const FormatOptions& f) {
     if (line_buffered_) flush();
 }
 
+void Output::text(std::string_view s) {
+    buf_ += s;
+    if (line_buffered_) flush();
+}
+
 bool Output::flush() {
     std::size_t off = 0;
     while (!broken_ && off < buf_.size()) {

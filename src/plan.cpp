@@ -164,7 +164,7 @@ Alternative syscalls_alternative(const KernelFacts& k, const EventSpec& ev, cons
     return alt;
 }
 
-std::vector<Probe> task_probes(const KernelFacts& k) {
+std::vector<Probe> task_probes(const KernelFacts& k, bool uids) {
     std::vector<Probe> out;
     auto tp = [&](const char* sys, const char* ev, Role role,
                   std::initializer_list<std::pair<const char*, const char*>> fields) {
@@ -182,6 +182,14 @@ std::vector<Probe> task_probes(const KernelFacts& k) {
        {{"pid", "pid"}, {"comm", "comm"}, {"clone_flags", "clone_flags"}});
     tp("task", "task_rename", Role::TaskRename, {{"pid", "pid"}, {"newcomm", "comm"}});
     tp("sched", "sched_process_exit", Role::TaskExit, {{"pid", "pid"}});
+    if (uids) { // the new real uid, taken when the call returns 0 ("setuid" sets it only for root)
+        tp("syscalls", "sys_enter_setuid", Role::UidSet, {{"uid", "setuid"}});
+        tp("syscalls", "sys_exit_setuid", Role::UidDone, {{"ret", "$ret"}});
+        tp("syscalls", "sys_enter_setreuid", Role::UidSet, {{"ruid", "ruid"}});
+        tp("syscalls", "sys_exit_setreuid", Role::UidDone, {{"ret", "$ret"}});
+        tp("syscalls", "sys_enter_setresuid", Role::UidSet, {{"ruid", "ruid"}});
+        tp("syscalls", "sys_exit_setresuid", Role::UidDone, {{"ret", "$ret"}});
+    }
     return out;
 }
 
@@ -260,7 +268,7 @@ std::string backend_unavailable(const KernelFacts& k, Backend b) {
 }
 
 Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
-    Plan plan{b, {}, task_probes(k)};
+    Plan plan{b, {}, task_probes(k, opt.track_uids)};
     const auto cat = catalog();
     for (int idx : opt.events) {
         const EventSpec& ev = cat[idx];

@@ -42,6 +42,8 @@ const char* role_name(Role r) {
     case Role::TaskRename: return "task_rename";
     case Role::TaskExit: return "task_exit";
     case Role::Inner: return "inner";
+    case Role::UidSet: return "uid_set";
+    case Role::UidDone: return "uid_done";
     }
     return "?";
 }
@@ -78,7 +80,7 @@ std::vector<Probe> parse_probe_table(const std::string& text) {
     static const std::pair<const char*, Role> roles[] = {
         {"entry", Role::Entry},      {"return", Role::Return},          {"wrapper", Role::Wrapper},
         {"task_new", Role::TaskNew}, {"task_rename", Role::TaskRename}, {"task_exit", Role::TaskExit},
-        {"inner", Role::Inner}};
+        {"inner", Role::Inner},      {"uid_set", Role::UidSet},         {"uid_done", Role::UidDone}};
     static const std::pair<const char*, Source> sources[] = {{"register", Source::Register},
                                                              {"kernel-copy", Source::KernelCopy},
                                                              {"user-at-entry", Source::UserAtEntry},

@@ -199,12 +199,16 @@ void Session::remove(const Probe& p) {
         }
 }
 
-void Session::filter_tids(const std::vector<int>& tids) {
+void Session::filter_tids(const std::vector<int>& tids, bool follow) {
     std::string list;
     for (int t : tids)
         list += (list.empty() ? "" : " ") + std::to_string(t);
-    write("options/event-fork", "1", false, false);
+    if (follow) write("options/event-fork", "1", false, false);
     write("set_event_pid", list, false, false);
+}
+
+void Session::set_filter(const Probe& p, const std::string& expr) {
+    write("events/" + p.system + "/" + p.event + "/filter", expr, false, false);
 }
 
 void Session::tracing_on(bool on) { write("tracing_on", on ? "1" : "0", false, false); }

@@ -15,8 +15,9 @@ TaskInfo from_proc(int tid) {
     std::ifstream st("/proc/" + std::to_string(tid) + "/status");
     for (std::string line; std::getline(st, line);) {
         if (line.rfind("Name:\t", 0) == 0) t.comm = line.substr(6);
-        if (line.rfind("Tgid:\t", 0) == 0) {
-            t.pid = std::stoi(line.substr(6));
+        if (line.rfind("Tgid:\t", 0) == 0) t.pid = std::stoi(line.substr(6));
+        if (line.rfind("Uid:\t", 0) == 0) {
+            t.uid = std::stol(line.substr(5));
             break;
         }
     }
@@ -48,7 +49,10 @@ std::vector<TaskInfo> TaskTable::snapshot(std::vector<int>& tids) {
 void TaskTable::on_new(int parent_tid, int child_tid, const std::string& comm, std::uint64_t clone_flags) {
     TaskInfo t;
     t.comm = comm;
-    t.pid = (clone_flags & kCloneThread) ? lookup(parent_tid).pid : child_tid;
+    if (uids_) uid(parent_tid);
+    const TaskInfo& parent = lookup(parent_tid);
+    t.pid = (clone_flags & kCloneThread) ? parent.pid : child_tid;
+    t.uid = parent.uid; // credentials are copied at fork
     tasks_[child_tid] = std::move(t);
 }
 
@@ -62,6 +66,22 @@ void TaskTable::on_rename(int tid, const std::string& comm) {
 }
 
 void TaskTable::on_exit(int tid) { tasks_.erase(tid); }
+
+void TaskTable::on_setuid(int tid, std::int64_t ruid, bool only_if_root) {
+    if (ruid < 0 || ruid == 0xffffffff) return;
+    if (only_if_root && uid(tid) != 0) return;
+    tasks_[tid].uid = static_cast<long>(ruid);
+}
+
+long TaskTable::uid(int tid) {
+    TaskInfo& t = tasks_[tid];
+    if (t.uid < 0 && use_proc_) {
+        const TaskInfo p = from_proc(tid);
+        t.uid = p.uid;
+        if (t.pid < 0) t.pid = p.pid;
+    }
+    return t.uid;
+}
 
 const TaskInfo& TaskTable::lookup(int tid) {
     auto it = tasks_.find(tid);

@@ -2,6 +2,7 @@
 #include "mqtrace/tracer.hpp"
 
 #include "mqtrace/catalog.hpp"
+#include "mqtrace/command.hpp"
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/elf.hpp"
@@ -14,6 +15,7 @@
 #include "mqtrace/selftest.hpp"
 #include "mqtrace/session.hpp"
 #include "mqtrace/stack.hpp"
+#include "mqtrace/summary.hpp"
 #include "mqtrace/tasks.hpp"
 
 #include <fcntl.h>
@@ -77,15 +79,65 @@ std::vector<int> threads_of(int pid) {
 
 int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission : kExitError; }
 
+// The signals that end a run, taken synchronously from a signalfd (a closed
+// output pipe shows up as EPIPE on write instead). With a command: its
+// SIGCHLD ends the run once it has ended; a signal sent to mqtrace alone (not
+// the terminal's, which the command's process group got too) is passed on to
+// the command and the run goes on until the command ends; a second ends it.
+class Signals {
+public:
+    Signals() {
+        sigemptyset(&set_);
+        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
+            sigaddset(&set_, s);
+        pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+        signal(SIGPIPE, SIG_IGN);
+        fd_ = signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd_ < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    }
+    ~Signals() { close(fd_); }
+    Signals(const Signals&) = delete;
+    Signals& operator=(const Signals&) = delete;
+    int fd() const { return fd_; }
+    void watch(Command* c) { cmd_ = c; }
+    // Take what is pending; true: end the run now.
+    bool ends() {
+        signalfd_siginfo si{};
+        bool end = false;
+        while (read(fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+            const int sig = static_cast<int>(si.ssi_signo);
+            if (sig == SIGCHLD) {
+                end = end || (cmd_ && cmd_->reap());
+            } else if (cmd_ && !cmd_->ended() && !forwarded_) {
+                forwarded_ = true;
+                if (si.ssi_code != SI_KERNEL) cmd_->signal(sig); // the terminal signalled it already
+            } else {
+                end = true;
+            }
+        }
+        return end;
+    }
+
+private:
+    sigset_t set_;
+    int fd_ = -1;
+    Command* cmd_ = nullptr;
+    bool forwarded_ = false;
+};
+
 // One attempt with one backend: the session, its probes, and the loop.
 class Run {
 public:
     Run(const TraceOptions& o, const KernelFacts& k, Backend b, std::vector<std::string>* log)
-        : o_(o), k_(k), b_(b), tasks_(true), session_(k, session_options(o), log) {
+        : o_(o), k_(k), b_(b), tasks_(true), session_(k, session_options(o), log),
+          filter_(o.sel, comm_in_kernel(o.sel, k), true), fmt_(o.fmt) {
+        if (o.sel.uid >= 0) tasks_.track_uids();
+        if (o.summary != SummaryMode::None) summary_.emplace(o.events, o.per_process);
         PlanOptions po;
         po.group = session_.name();
         po.events = o.events;
         po.reads = o.reads;
+        po.track_uids = o.sel.uid >= 0;
         // Tests only: MQTRACE_TEST_FIRST=event:symbol tries that kernel function first.
         if (const char* t = std::getenv("MQTRACE_TEST_FIRST"); t && std::strchr(t, ':'))
             if (const EventSpec* ev = find_event(std::string_view(t, std::strchr(t, ':') - t)))
@@ -122,12 +174,16 @@ public:
         const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
         for (std::size_t i = 0; i < tids.size(); ++i)
             tasks_.seed(tids[i], infos[i].pid, infos[i].comm);
-        // -p: the kernel records only the process (its threads now, and what
-        // it creates later) and this thread, for the self-test's canaries.
-        if (o_.pid > 0) {
-            std::vector<int> tids = threads_of(o_.pid);
+        // -p, -t, a command: the kernel records only those threads (with -p or
+        // a command, what they create later too) and this thread, for the
+        // self-test's canaries.
+        if (!o_.sel.pids.empty() || !o_.sel.tids.empty()) {
+            std::vector<int> tids = o_.sel.tids;
+            for (int pid : o_.sel.pids)
+                for (int t : threads_of(pid))
+                    tids.push_back(t);
             tids.push_back(self_tid_);
-            session_.filter_tids(tids);
+            session_.filter_tids(tids, !o_.sel.pids.empty());
         }
         for (const auto& p : plan_.tasks)
             session_.enable(p);
@@ -176,10 +232,12 @@ public:
     const std::string& failures() const { return failures_; }
 
     // Read until a signal (on sigfd), the duration, the count, or a closed output.
-    int loop(Output& out, std::vector<Item>& early, int sigfd) {
+    int loop(Output& out, std::vector<Item>& early, Signals& sig) {
         long calls = 0;
         bool stop = false;
         const auto t0 = std::chrono::steady_clock::now();
+        fmt_.start_ts = now_mono();
+        const bool lines = o_.summary != SummaryMode::Only;
         auto emit = [&](std::vector<Item>& items) {
             for (auto& it : items) {
                 if (!keep(it)) continue;
@@ -188,7 +246,8 @@ public:
                     ++calls;
                 else
                     lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
-                out.line(it, o_.fmt);
+                if (summary_) summary_->add(it);
+                if (lines) out.line(it, fmt_);
             }
             items.clear();
             if (o_.count > 0 && calls >= o_.count) stop = true;
@@ -202,12 +261,12 @@ public:
         emit(early);
         // [0] signals, [1] our output (a closed pipe shows as POLLERR even when
         // there is nothing to write), [2..] the per-CPU buffers.
-        std::vector<pollfd> fds{{sigfd, POLLIN, 0}, {out.fd(), 0, 0}};
+        std::vector<pollfd> fds{{sig.fd(), POLLIN, 0}, {out.fd(), 0, 0}};
         for (int fd : reader_->fds())
             fds.push_back({fd, POLLIN, 0});
         auto ended = [&] {
             if (fds[1].revents & (POLLERR | POLLHUP)) out.closed_by_reader();
-            return (fds[0].revents & POLLIN) || out.broken();
+            return ((fds[0].revents & POLLIN) && sig.ends()) || out.broken();
         };
         while (!stop && !expired()) {
             std::vector<Item> items;
@@ -228,6 +287,10 @@ public:
             correlator_->finish(items);
             emit(items);
         }
+        if (summary_ && !out.broken()) {
+            out.text(o_.fmt.format == OutputFormat::Json ? summary_->json() : summary_->text());
+            out.flush();
+        }
         calls_ = calls;
         written_ = out.written();
         if (out.broken() && out.error() != EPIPE) {
@@ -241,7 +304,7 @@ public:
     // One line on stderr; its lost count is the sum of the stream's (or the
     // recording's) lost records, then the kernel's counters they came from.
     void summary(const RecordingWriter* w = nullptr) {
-        if (!reader_) return;
+        if (!reader_ || (o_.quiet && lost_ == 0)) return;
         const auto t = reader_->totals();
         std::uint64_t misses = 0;
         for (const auto& [event, n] : misses_)
@@ -267,6 +330,7 @@ public:
     }
 
     Backend backend() const { return b_; }
+    std::uint64_t lost() const { return lost_; }
 
     // Perf events copying the caller's stack at each syscall entry that passes
     // a pointer (--user-reads stack; auto: the calls made once per message, the
@@ -310,9 +374,9 @@ public:
     void record_to(RecordingWriter* w) { writer_ = w; }
 
     // -w without --print: read and record, decode nothing, until a signal or the duration.
-    int loop_raw(RecordingWriter& w, int sigfd) {
+    int loop_raw(RecordingWriter& w, Signals& sig) {
         const auto t0 = std::chrono::steady_clock::now();
-        std::vector<pollfd> fds{{sigfd, POLLIN, 0}};
+        std::vector<pollfd> fds{{sig.fd(), POLLIN, 0}};
         for (int fd : reader_->fds())
             fds.push_back({fd, POLLIN, 0});
         std::vector<Item> none;
@@ -325,8 +389,9 @@ public:
             while (!expired()) {
                 const std::size_t pages = round(none, false, false);
                 w.flush();
-                if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0) break;
-                if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN)) break;
+                if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0 && sig.ends()) break;
+                if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN) && sig.ends())
+                    break;
             }
             session_.tracing_on(false);
             while (round(none, true, false) > 0) {
@@ -347,6 +412,8 @@ private:
     void install(std::size_t i) {
         for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
             session_.add(p);
+            if (const std::string f = kernel_filter(o_.sel, p, k_, self_tid_); !f.empty())
+                session_.set_filter(p, f); // before it is enabled: nothing unfiltered gets in
             session_.enable(p);
         }
     }
@@ -534,8 +601,8 @@ private:
 
     bool keep(const Item& it) const {
         if (!it.is_call) return true;
-        // -p is filtered in the kernel (with the threads and children it creates).
-        return it.call.pid != self_pid_ && it.call.tid != self_tid_;
+        // -p/-t and mostly --comm and -x are filtered in the kernel; the rest here.
+        return it.call.pid != self_pid_ && it.call.tid != self_tid_ && filter_.keep(it.call);
     }
 
     const TraceOptions& o_;
@@ -565,6 +632,9 @@ private:
     const int self_tid_ = static_cast<int>(gettid());
     std::string failures_;
     std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
+    CallFilter filter_;
+    FormatOptions fmt_; // with the start time (-T relative)
+    std::optional<Summary> summary_;
     unsigned rounds_ = 0;
     long calls_ = 0, written_ = 0;
     std::uint64_t lost_ = 0;
@@ -605,9 +675,19 @@ int run_record_profile(const std::string& dir) {
 
 namespace {
 
+// With a command: once tracing has ended, wait for it and take its status
+// (mqtrace's own if mqtrace failed; --strict's if the command succeeded).
+int command_status(Command& cmd, int rc) {
+    cmd.reap(true);
+    if (!cmd.exec_error().empty()) std::fprintf(stderr, "mqtrace: %s\n", cmd.exec_error().c_str());
+    if (rc != kExitOk && rc != kExitLost) return rc;
+    const int status = cmd.exit_status();
+    return status != 0 ? status : rc;
+}
+
 // One backend from setup to teardown; throws Run::Unsupported when no probe
 // plan passes the self-test on this kernel.
-int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd) {
+int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, Signals& sig, Command* cmd) {
     // Outputs first: one that cannot be opened leaves tracefs untouched.
     std::optional<Output> out;
     std::optional<RecordingWriter> rec;
@@ -639,19 +719,27 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, int sigfd
     const std::string& f = run.failures();
     for (std::size_t p = 0, q; (q = f.find('\n', p)) != std::string::npos; p = q + 1)
         std::fprintf(stderr, "mqtrace: self-test rejected %s\n", f.substr(p, q - p).c_str());
-    std::fprintf(stderr, "Tracing %zu message-queue syscalls with the %s backend%s. Ctrl-C to end.\n",
-                 o.events.size(), backend_name(b), rec ? (", recording to " + o.write_file).c_str() : "");
+    if (!o.quiet)
+        std::fprintf(
+            stderr, "Tracing %zu message-queue syscalls with the %s backend%s%s.%s\n", o.events.size(),
+            backend_name(b), rec ? (", recording to " + o.write_file).c_str() : "",
+            cmd ? (" of " + escape(o.command[0], false) + " (pid " + std::to_string(cmd->pid()) + ")").c_str()
+                : "",
+            cmd ? "" : " Ctrl-C to end.");
+    if (cmd) cmd->go(); // its first call is seen: tracing is live
     int rc;
     if (!out) { // -w: the records made during the self-test are in the recording
-        rc = run.loop_raw(*rec, sigfd);
+        rc = run.loop_raw(*rec, sig);
         run.summary(&*rec);
     } else {
-        if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
-        rc = run.loop(*out, early, sigfd);
+        if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet)
+            std::fprintf(stderr, "%s\n", text_header(o.fmt).c_str());
+        rc = run.loop(*out, early, sig);
         if (rec) rec->flush();
         run.summary();
     }
     run.close();
+    if (rc == kExitOk && o.strict && run.lost() > 0) rc = kExitLost;
     return rc;
 }
 
@@ -663,7 +751,12 @@ int run_replay(const TraceOptions& o) {
         Output out(o.output);
         FormatOptions fmt = o.fmt;
         fmt.clock_offset_ns = r.clock_offset_ns; // wall clock of the recording machine
-        if (o.fmt.format == OutputFormat::Text) std::fprintf(stderr, "%s\n", text_header().c_str());
+        if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet)
+            std::fprintf(stderr, "%s\n", text_header(fmt).c_str());
+        const CallFilter filter(o.sel, false, false);
+        std::optional<Summary> summary;
+        if (o.summary != SummaryMode::None) summary.emplace(o.events, o.per_process);
+        bool first = true;
         std::vector<bool> want(catalog().size(), false);
         for (int e : o.events)
             want[static_cast<std::size_t>(e)] = true;
@@ -671,9 +764,13 @@ int run_replay(const TraceOptions& o) {
         std::uint64_t lost = 0;
         bool done = false;
         replay(r, [&](Item&& it) { // streamed: memory stays small whatever the recording's size
-            if (done || (it.is_call && (!want[static_cast<std::size_t>(it.call.ev)] ||
-                                        (o.pid > 0 && it.call.pid != o.pid))))
+            if (done ||
+                (it.is_call && (!want[static_cast<std::size_t>(it.call.ev)] || !filter.keep(it.call))))
                 return;
+            if (first) { // -T relative: from the first record of the recording
+                fmt.start_ts = it.is_call ? it.call.ts : it.lost.ts;
+                first = false;
+            }
             if (o.count > 0 && calls >= o.count) {
                 done = true;
                 return;
@@ -682,48 +779,46 @@ int run_replay(const TraceOptions& o) {
                 ++calls;
             else
                 lost += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
-            out.line(it, fmt);
+            if (summary) summary->add(it);
+            if (o.summary != SummaryMode::Only) out.line(it, fmt);
             if (out.pending_bytes() > (1 << 20) && !out.flush()) done = true;
         });
+        if (summary) out.text(o.fmt.format == OutputFormat::Json ? summary->json() : summary->text());
         out.flush();
-        std::fprintf(stderr,
-                     "mqtrace: %ld calls read from %s (recorded on %s), %ld written; lost events: %llu\n",
-                     calls, o.read_file.c_str(), r.kernel.empty() ? "an unknown kernel" : r.kernel.c_str(),
-                     out.written(), static_cast<unsigned long long>(lost));
+        if (!o.quiet || lost > 0)
+            std::fprintf(
+                stderr, "mqtrace: %ld calls read from %s (recorded on %s), %ld written; lost events: %llu\n",
+                calls, o.read_file.c_str(), r.kernel.empty() ? "an unknown kernel" : r.kernel.c_str(),
+                out.written(), static_cast<unsigned long long>(lost));
         if (out.broken() && out.error() != EPIPE) {
             std::fprintf(stderr, "mqtrace: cannot write events to %s: %s\n", out.name().c_str(),
                          std::strerror(out.error()));
             return int{kExitError};
         }
-        return int{kExitOk};
+        return int{o.strict && lost > 0 ? kExitLost : kExitOk};
     });
 }
 
 int run_trace(const TraceOptions& opts) {
     TraceOptions o = opts;
     o.fmt.clock_offset_ns = realtime_offset();
-    // Signals that end the run are taken synchronously by the loop; a closed
-    // output pipe shows up as EPIPE on write.
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
-        sigaddset(&sigs, s);
-    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    const int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0) {
-        std::fprintf(stderr, "mqtrace: signalfd: %s\n", std::strerror(errno));
+    std::optional<Signals> sig;
+    try {
+        sig.emplace();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mqtrace: %s\n", e.what());
         return kExitError;
     }
-    struct SigFd {
-        int fd;
-        ~SigFd() { close(fd); }
-    } sigfd_guard{sigfd};
-
-    if (o.pid > 0 && kill(o.pid, 0) != 0 && errno == ESRCH) {
-        std::fprintf(stderr, "mqtrace: no process with pid %d\n", o.pid);
-        return kExitError;
-    }
+    for (int pid : o.sel.pids)
+        if (kill(pid, 0) != 0 && errno == ESRCH) {
+            std::fprintf(stderr, "mqtrace: no process with pid %d\n", pid);
+            return kExitError;
+        }
+    for (int tid : o.sel.tids)
+        if (access(("/proc/" + std::to_string(tid)).c_str(), F_OK) != 0) {
+            std::fprintf(stderr, "mqtrace: no thread with tid %d\n", tid);
+            return kExitError;
+        }
     KernelFacts k;
     if (const int rc = reported([&] {
             const std::string dir = o.dry_run ? std::string("/sys/kernel/tracing") : tracing_dir();
@@ -735,6 +830,21 @@ int run_trace(const TraceOptions& opts) {
         });
         rc != kExitOk)
         return rc;
+    // The command starts now, held before exec until tracing is live; only it
+    // and what it creates are traced.
+    std::optional<Command> cmd;
+    if (!o.command.empty()) {
+        try {
+            cmd.emplace(o.command);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mqtrace: %s\n", e.what());
+            int err = 0;
+            find_command(o.command[0], err);
+            return err == ENOENT ? kExitCommandNotFound : kExitCommandNotRunnable;
+        }
+        o.sel.pids = {cmd->pid()};
+        sig->watch(&*cmd);
+    }
 
     std::vector<Backend> order;
     if (o.backend == Backend::Auto) {
@@ -752,7 +862,8 @@ int run_trace(const TraceOptions& opts) {
         bool next = false; // this backend cannot work here: try the next one
         const int rc = reported([&] {
             try {
-                return trace_with(o, k, b, sigfd);
+                const int r = trace_with(o, k, b, *sig, cmd ? &*cmd : nullptr);
+                return cmd ? command_status(*cmd, r) : r;
             } catch (const Run::Unsupported& e) {
                 tried += std::string("  ") + backend_name(b) + ": " + e.what() + "\n";
             } catch (const TracefsError& e) {

@@ -625,7 +625,7 @@ void flood_accounting(int threads, const std::string& buffer_kb, bool stop_reade
             "flood");
     const std::string rec = tmpfile("flood.mqt");
     Tracer t({"-p", std::to_string(w.pid), "--user-reads", "late", "--buffer-size", buffer_kb, "-e",
-              "mq_unlink,msgget,msgrcv,msgctl", "-w", rec, "--print"});
+              "mq_unlink,msgget,msgrcv,msgctl", "-w", rec, "--print", "--strict"});
     ASSERT_NO_FATAL_FAILURE(t.ready());
     if (stop_reader) t.signal(SIGSTOP);
     std::ofstream(go).put('x');
@@ -642,7 +642,7 @@ void flood_accounting(int threads, const std::string& buffer_kb, bool stop_reade
     if (limit_mb > 0) {
         EXPECT_LE(std::atol(status.c_str() + hwm + 6), limit_mb * 1024) << "peak RSS (kB)";
     }
-    ASSERT_EQ(t.stop(), 0) << t.err();
+    ASSERT_EQ(t.stop(), 5) << "--strict: events were lost, so exit status 5; " << t.err();
     ASSERT_EQ(w.stdout_text(), "calls " + std::to_string(9L * rounds * threads) + "\n");
     const long made = 5L * rounds * threads; // of the 9 calls of each round, these 5 are traced
     long complete = 0, partial = 0, lost = 0, lost_records = 0;
@@ -697,6 +697,15 @@ void flood_accounting(int threads, const std::string& buffer_kb, bool stop_reade
         ++lines;
     }
     EXPECT_FALSE(std::getline(got, g)) << "the recording has more lines than the run printed";
+    // The summary of the same recording counts what the stream carried.
+    Child c({env("MQTRACE_BIN", "mqtrace"), "-r", rec, "-f", "json", "-c", "--strict"}, "summary");
+    EXPECT_EQ(c.wait(120), 5) << c.stderr_text();
+    const Value sum = testjson::parse(c.stdout_text());
+    long calls = 0;
+    for (const auto& [name, ev] : sum["events"].fields)
+        calls += ev["calls"].i();
+    EXPECT_EQ(calls, complete + partial);
+    EXPECT_EQ(sum["lost"].i(), lost);
     std::filesystem::remove(rec);
 }
 
@@ -1113,7 +1122,19 @@ TEST_F(Integration, BadInputGetsUsageStatus) {
                                                                   {"-w", "/tmp/x.mqt", "-o", "/tmp/x"},
                                                                   {"-r", "/tmp/x.mqt", "-w", "/tmp/y.mqt"},
                                                                   {"-r", "/tmp/x.mqt", "--backend", "kprobe"},
-                                                                  {"--user-reads", "sometimes"}}) {
+                                                                  {"--user-reads", "sometimes"},
+                                                                  {"-e", "!all"},
+                                                                  {"-p", "1,x"},
+                                                                  {"-t", "-3"},
+                                                                  {"-u", "no-such-user-here"},
+                                                                  {"--comm", ""},
+                                                                  {"-c", "-C"},
+                                                                  {"--per-process"},
+                                                                  {"-T", "julian"},
+                                                                  {"-p", "1", "--", "/bin/true"},
+                                                                  {"--"},
+                                                                  {"/bin/true"},
+                                                                  {"-r", "/tmp/x.mqt", "-u", "0"}}) {
         std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace")};
         argv.insert(argv.end(), args.begin(), args.end());
         Child c(argv, "bad");
@@ -1318,6 +1339,270 @@ TEST_F(Integration, WhereTracefsCannotBeHadTheReasonIsNamed) {
     }
     std::ofstream(restrict_file) << saved;
     EXPECT_EQ(slurp(restrict_file), saved);
+}
+
+// JSON lines of a file: the calls, and the summary object if there is one.
+std::vector<Value> json_lines(const std::string& text, Value* summary = nullptr) {
+    std::vector<Value> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        Value v = testjson::parse(line);
+        if (v["event"].s() == "summary") {
+            if (summary) *summary = v;
+        } else if (v["event"].s() != "lost") {
+            out.push_back(std::move(v));
+        }
+    }
+    return out;
+}
+
+// The pid mqtrace gave its command: "... of PROG (pid N)." on stderr.
+long command_pid(const std::string& err) {
+    const auto at = err.find("(pid ");
+    return at == std::string::npos ? -1 : std::atol(err.c_str() + at + 5);
+}
+
+std::vector<std::string> mqtrace_argv(std::vector<std::string> args) {
+    std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace"), "--backend", backend()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+TEST_F(Integration, CommandIsTracedWithItsThreadsAndChildrenOnly) {
+    // Another process makes the same calls all along: none of them may appear.
+    const std::string stop = tmpfile("outside.stop");
+    Child outside({env_prog(), "sh", "-c",
+                   "while [ ! -e " + stop + " ]; do " + env("MQWORKLOAD", "mqworkload") + " all outside-" +
+                       tag() + " >/dev/null; done"},
+                  "outside");
+    const std::string out = tmpfile("cmd.json");
+    {
+        // Two threads, 40 rounds of 9 calls each: 720 calls, on two tids of one process.
+        Child m(mqtrace_argv({"-f", "json", "-o", out, "--", env("MQWORKLOAD", "mqworkload"), "--threads",
+                              "2", "flood", tag(), "40"}),
+                "cmd");
+        ASSERT_EQ(m.wait(300), 0) << m.stderr_text();
+        EXPECT_EQ(m.stdout_text(), "calls 720\n") << "the command's output is the user's";
+        const long pid = command_pid(m.stderr_text());
+        ASSERT_GT(pid, 0) << m.stderr_text();
+        const auto calls = json_lines(slurp(out));
+        std::set<long> tids;
+        std::map<std::string, int> per_event;
+        for (const auto& c : calls) {
+            ASSERT_EQ(c["pid"].i(), pid) << testjson::dump(c);
+            tids.insert(c["tid"].i());
+            ++per_event[c["event"].s()];
+        }
+        EXPECT_EQ(calls.size(), 720u);
+        EXPECT_EQ(tids.size(), 2u) << "the command's second thread";
+        for (const char* ev :
+             {"mq_open", "mq_timedsend", "mq_timedreceive", "mq_unlink", "msgget", "msgsnd", "msgrcv"})
+            EXPECT_EQ(per_event[ev], 80) << ev;
+        EXPECT_EQ(per_event["msgctl"], 160);
+    }
+    {
+        // A child it forks (and which drops to uid 65534): its four calls are there, under its own pid.
+        Child m(
+            mqtrace_argv({"-f", "json", "-o", out, "--", env("MQWORKLOAD", "mqworkload"), "errors", tag()}),
+            "cmd2");
+        ASSERT_EQ(m.wait(300), 0) << m.stderr_text();
+        const long pid = command_pid(m.stderr_text());
+        std::vector<std::string> report;
+        std::istringstream rin(m.stdout_text());
+        for (std::string l; std::getline(rin, l);)
+            report.push_back(l);
+        ASSERT_EQ(report.size(), 44u) << m.stdout_text();
+        const auto calls = json_lines(slurp(out));
+        ASSERT_EQ(calls.size(), 44u) << slurp(out);
+        std::set<long> child_pids;
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+            std::istringstream r(report[i]);
+            std::string ev, err;
+            long ret;
+            r >> ev >> ret >> err;
+            EXPECT_EQ(calls[i]["event"].s(), ev) << i;
+            EXPECT_EQ(calls[i]["ret"].i(), ret == -1 ? -errno_of(err) : ret) << i;
+            if (calls[i]["pid"].i() != pid) child_pids.insert(calls[i]["pid"].i());
+        }
+        EXPECT_EQ(child_pids.size(), 1u) << "the forked child's calls";
+    }
+    std::ofstream(stop).put('x');
+    EXPECT_EQ(outside.wait(120), 0);
+    std::filesystem::remove(stop);
+    std::filesystem::remove(out);
+}
+
+TEST_F(Integration, CommandExitStatusIsMqtracesExitStatus) {
+    auto status = [](const std::vector<std::string>& cmd, std::string* err = nullptr) {
+        std::vector<std::string> a{"-q", "-e", "msgget", "--"};
+        a.insert(a.end(), cmd.begin(), cmd.end());
+        Child m(mqtrace_argv(a), "status");
+        const int rc = m.wait(300);
+        if (err) *err = m.stderr_text();
+        return rc;
+    };
+    EXPECT_EQ(status({"/bin/sh", "-c", "exit 0"}), 0);
+    EXPECT_EQ(status({"/bin/sh", "-c", "exit 7"}), 7);
+    EXPECT_EQ(status({"/bin/sh", "-c", "kill -TERM $$"}), 128 + SIGTERM);
+    EXPECT_EQ(status({"/bin/sh", "-c", "kill -KILL $$"}), 128 + SIGKILL);
+    std::string err;
+    EXPECT_EQ(status({"/no/such/program"}, &err), 127);
+    EXPECT_EQ(err, "mqtrace: cannot run '/no/such/program': command not found\n");
+    EXPECT_EQ(status({"no-such-program-anywhere"}, &err), 127);
+    const std::string plain = tmpfile("not-executable");
+    std::ofstream(plain) << "data\n";
+    chmod(plain.c_str(), 0644);
+    EXPECT_EQ(status({plain}, &err), 126);
+    EXPECT_EQ(err, "mqtrace: cannot run '" + plain + "': Permission denied\n");
+    std::filesystem::remove(plain);
+    EXPECT_EQ(tracefs_leftovers(), "");
+    // A signal sent to mqtrace is passed on to the command; the run ends when it does.
+    Child m(mqtrace_argv({"-e", "msgget", "--", "/bin/sh", "-c", "sleep 30"}), "forward");
+    for (int i = 0; i < 6000 && m.stderr_text().find("Tracing ") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    m.signal(SIGTERM);
+    EXPECT_EQ(m.wait(60), 128 + SIGTERM) << m.stderr_text();
+}
+
+TEST_F(Integration, SummaryCountsWhatWasTraced) {
+    Child m(mqtrace_argv({"-f", "json", "-c", "--per-process", "--", env("MQWORKLOAD", "mqworkload"),
+                          "errors", tag()}),
+            "summary");
+    ASSERT_EQ(m.wait(300), 0) << m.stderr_text();
+    // stdout: the workload's 44 report lines, then the summary object.
+    std::istringstream in(m.stdout_text());
+    std::map<std::string, long> calls, errors;
+    std::map<std::string, std::map<std::string, long>> errnos;
+    std::string line, last;
+    while (std::getline(in, line)) {
+        if (line[0] == '{') {
+            last = line;
+            continue;
+        }
+        std::istringstream r(line);
+        std::string ev, err;
+        long ret;
+        r >> ev >> ret >> err;
+        ++calls[ev];
+        if (ret == -1) {
+            ++errors[ev];
+            ++errnos[ev][err];
+        }
+    }
+    ASSERT_FALSE(last.empty()) << m.stdout_text();
+    const Value sum = testjson::parse(last);
+    EXPECT_EQ(sum["event"].s(), "summary");
+    EXPECT_EQ(sum["lost"].i(), 0);
+    ASSERT_EQ(sum["events"].fields.size(), 10u);
+    for (const auto& [ev, v] : sum["events"].fields) {
+        EXPECT_EQ(v["calls"].i(), calls[ev]) << ev;
+        EXPECT_EQ(v["errors"].i(), errors[ev]) << ev;
+        std::map<std::string, long> got;
+        for (const auto& [e, n] : v["errnos"].fields)
+            got[e] = n.i();
+        EXPECT_EQ(got, errnos[ev]) << ev;
+        if (calls[ev] > 0) {
+            const Value& lat = v["latency_ns"];
+            EXPECT_LE(lat["min"].i(), lat["median"].i()) << ev;
+            EXPECT_LE(lat["median"].i(), lat["p99"].i()) << ev;
+            EXPECT_LE(lat["p99"].i(), lat["max"].i()) << ev;
+        }
+    }
+    ASSERT_EQ(sum["processes"].items.size(), 2u) << "the workload and its child";
+    EXPECT_EQ(sum["processes"].items[1]["events"]["msgsnd"]["errnos"]["EACCES"].i(), 1);
+
+    // -C: the calls, then the summary (text); -q: nothing on stderr.
+    const std::string out = tmpfile("both.txt");
+    Child t(mqtrace_argv({"-q", "-C", "-T", "relative", "-o", out, "--", env("MQWORKLOAD", "mqworkload"),
+                          "errors", tag()}),
+            "both");
+    ASSERT_EQ(t.wait(300), 0) << t.stderr_text();
+    EXPECT_EQ(t.stderr_text(), "");
+    const std::string text = slurp(out);
+    std::istringstream tin(text);
+    int events = 0;
+    for (std::string l; std::getline(tin, l) && !l.empty(); ++events) {
+        char* end = nullptr;
+        const double rel = std::strtod(l.c_str(), &end);
+        EXPECT_TRUE(rel >= 0 && rel < 60 && *end == ' ') << "-T relative: " << l;
+    }
+    EXPECT_EQ(events, 44) << text;
+    EXPECT_NE(
+        text.find("\nevent                 calls   errors      min_us   median_us      p99_us      max_us\n"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(text.find("\ntotal                    44       36\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nlost events: 0\n"), std::string::npos) << text;
+    std::filesystem::remove(out);
+}
+
+// Reads a file of the instance of the mqtrace run with this pid, while it runs.
+std::string instance_file(pid_t tracer, const std::string& rel) {
+    return slurp(kTracefs + "/instances/mqtrace_" + std::to_string(tracer) + "/" + rel);
+}
+
+TEST_F(Integration, FiltersInTheKernelShowOnlyTheTarget) {
+    const bool kprobe = backend() == "kprobe";
+    const std::string group = "events/" + std::string(kprobe ? "mqtrace_" : "syscalls/sys_exit_");
+    // The same program under another name: its calls must not appear.
+    const std::string other = "/tmp/otherwl-" + std::to_string(getpid());
+    std::filesystem::copy_file(env("MQWORKLOAD", "mqworkload"), other,
+                               std::filesystem::copy_options::overwrite_existing);
+    {
+        Tracer t({"--comm", "mqworkload", "-x"});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        const std::string ret_filter =
+            kprobe
+                ? instance_file(t.pid(), "events/mqtrace_" + std::to_string(t.pid()) + "/msgsnd_ret/filter")
+                : instance_file(t.pid(), group + "msgsnd/filter");
+        EXPECT_EQ(ret_filter,
+                  "((comm == \"mqworkload\") && ret < 0) || common_pid == " + std::to_string(t.pid()) + "\n");
+        Child o({other, "errors", tag() + "o"}, "other");
+        EXPECT_EQ(o.wait(60), 0);
+        Workload w = run_workload({"all", tag()});
+        Workload e = run_workload({"errors", tag()});
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        const auto calls = t.calls();
+        long failed_all = 0;
+        for (const auto& l : w.report)
+            failed_all += l.find(" -1 ") != std::string::npos;
+        EXPECT_EQ(static_cast<long>(calls.size()), failed_all + 36) << t.text();
+        for (const auto& c : calls) {
+            EXPECT_EQ(c["comm"].s(), "mqworkload");
+            EXPECT_LT(c["ret"].i(), 0);
+        }
+    }
+    {
+        // -t: one thread; the child it forks is another process, not followed.
+        const std::string go = tmpfile("go");
+        Child w({env("MQWORKLOAD", "mqworkload"), "--wait-file", go, "errors", tag()}, "tid");
+        Tracer t({"-t", std::to_string(w.pid)});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        EXPECT_EQ(instance_file(t.pid(), "set_event_pid").find(std::to_string(w.pid)), 0u);
+        std::ofstream(go).put('x');
+        ASSERT_EQ(w.wait(60), 0);
+        std::filesystem::remove(go);
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        const auto calls = t.calls();
+        EXPECT_EQ(calls.size(), 40u);
+        for (const auto& c : calls)
+            EXPECT_EQ(c["tid"].i(), w.pid);
+    }
+    {
+        // -u: only the child that drops to uid 65534 (filtered in user space).
+        Tracer t({"-u", "65534", "-e", "sysv"});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        Workload e = run_workload({"errors", tag()});
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        const auto calls = t.calls();
+        ASSERT_EQ(calls.size(), 3u) << t.text();
+        for (const auto& c : calls) {
+            EXPECT_NE(c["pid"].i(), e.pid);
+            EXPECT_EQ(c["errno"].s(), "EACCES");
+        }
+    }
+    std::filesystem::remove(other);
 }
 
 } // namespace

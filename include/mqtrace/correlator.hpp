@@ -41,6 +41,7 @@ struct Call {
     int cpu = 0;
     int pid = -1, tid = 0;
     std::string comm;
+    long uid = -1; // real uid at the call, when -u asks for it (TaskTable::track_uids)
     CallEnd end = CallEnd::TraceEnded;
     std::int64_t ret = 0;
     std::vector<ArgValue> args; // parallel to the catalog's args
@@ -89,6 +90,7 @@ private:
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
+    std::unordered_map<int, std::pair<std::int64_t, bool>> uid_set_; // set*uid in progress: (ruid, is setuid)
 };
 
 } // namespace mqtrace

@@ -13,18 +13,33 @@ namespace mqtrace {
 
 enum class OutputFormat { Text, Json };
 
+// -T: how times are shown. JSON always has "time_ns" (Unix time); relative
+// adds "rel_ns", iso adds "time" (ISO 8601).
+enum class TimeMode {
+    Wall,     // text: HH:MM:SS.uuuuuu (local time, or UTC with --utc)
+    Relative, // seconds since tracing started: 1.234567
+    Iso,      // 2026-12-02T14:43:29.123456+01:00 (text), nanoseconds in JSON
+};
+
 struct FormatOptions {
     OutputFormat format = OutputFormat::Text;
     std::int64_t clock_offset_ns = 0; // added to trace timestamps to get the Unix time
     bool utc = false;                 // text times in UTC instead of local time
-    // The last second's "HH:MM:SS." (text times): a cache, not an option.
+    TimeMode time = TimeMode::Wall;
+    std::uint64_t start_ts = 0; // trace time when tracing started (TimeMode::Relative)
+    // The last second's "HH:MM:SS." or "YYYY-MM-DDTHH:MM:SS." and its zone
+    // ("+01:00", "Z"): a cache, not an option.
     mutable struct {
         std::int64_t sec = INT64_MIN;
-        char hms[9] = {};
+        int key = -1; // time mode and utc it was made for
+        char prefix[32] = {};
+        std::size_t len = 0;
+        char zone[8] = {};
+        std::size_t zone_len = 0;
     } time_cache;
 };
 
-std::string text_header();
+std::string text_header(const FormatOptions& o = {});
 std::string format_item(const Item& it, const FormatOptions& o);
 // The same line (without '\n'), appended to out: the per-event path.
 void append_item(const Item& it, const FormatOptions& o, std::string& out);

@@ -18,6 +18,7 @@ public:
 
     // The item's line, formatted straight into the buffer.
     void line(const Item& it, const FormatOptions& f);
+    void text(std::string_view s);            // lines that are not events (the summary)
     bool flush();                             // false once the output is broken
     long written() const { return written_; } // calls whose lines were written in full
     std::size_t pending_bytes() const { return buf_.size(); }

@@ -19,8 +19,8 @@ enum class ProbeKind { Kprobe, Kretprobe, Uprobe, Tracepoint };
 // call its entry opened on the same thread. Wrapper: a uprobe on the libc
 // wrapper, whose values (keys prefixed '@') fill in arguments of the syscall
 // entry that follows on the same thread. Task*: task lifecycle, for pid/comm
-// attribution.
-enum class Role { Entry, Return, Wrapper, TaskNew, TaskRename, TaskExit, Inner };
+// attribution; UidSet/UidDone: set*uid entry and return (-u follows real uid changes).
+enum class Role { Entry, Return, Wrapper, TaskNew, TaskRename, TaskExit, Inner, UidSet, UidDone };
 
 // Where a value came from; printed in JSON as "source".
 enum class Source {
@@ -84,6 +84,7 @@ struct PlanOptions {
     std::vector<int> events;           // catalog indices
     std::vector<LibcTarget> libcs;     // for uprobes on the syscalls backend
     UserReads reads = UserReads::Auto; // syscalls backend
+    bool track_uids = false; // -u: the set*uid syscall tracepoints, so real uid changes are followed
     // Tests only (MQTRACE_TEST_FIRST=event:symbol): try this kernel function
     // first as the event's boundary, to prove that the self-test rejects a
     // probe that never fires.

@@ -48,9 +48,11 @@ public:
     void enable(const Probe& p); // enable in our instance
     void remove(const Probe& p); // disable, then delete a dynamic probe
     void tracing_on(bool on);
-    // Record only these threads, and the threads and processes they create
-    // from now on (set_event_pid with options/event-fork): an in-kernel filter.
-    void filter_tids(const std::vector<int>& tids);
+    // Record only these threads (set_event_pid), and with follow the threads
+    // and processes they create from now on (options/event-fork).
+    void filter_tids(const std::vector<int>& tids, bool follow);
+    // The event's filter expression in our instance (before it is enabled).
+    void set_filter(const Probe& p, const std::string& expr);
     std::string format(const Probe& p) const;
     std::string header_page() const;
     std::string read(const std::string& rel) const; // instance file

@@ -2,6 +2,7 @@
 // correlate, format, until the end condition; then tear everything down.
 #pragma once
 
+#include "mqtrace/filter.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/plan.hpp"
 
@@ -17,12 +18,18 @@ enum Exit : int {
     kExitUsage = 2,       // bad command line
     kExitUnsupported = 3, // no probe plan works on this kernel (self-test failed)
     kExitPermission = 4,  // not permitted (not root, lockdown)
+    kExitLost = 5,        // --strict: events were lost (everything else went well)
+    // With -- COMMAND, mqtrace exits with the command's status; these two are the shell's:
+    kExitCommandNotRunnable = 126, // found but not executable
+    kExitCommandNotFound = 127,
 };
+
+enum class SummaryMode { None, Only, WithEvents }; // -c, -C
 
 struct TraceOptions {
     Backend backend = Backend::Auto;
     std::vector<int> events; // catalog indices
-    int pid = -1;            // only this process
+    Selection sel;           // -p, -t, --comm, -u, -x
     FormatOptions fmt;
     std::string output;  // "" = stdout
     double duration = 0; // seconds, 0 = until interrupted
@@ -33,6 +40,11 @@ struct TraceOptions {
     std::string write_file; // -w: record the raw ring buffer here (no decoding unless print)
     bool print = false;     // --print: with -w, also decode and print
     std::string read_file;  // -r: decode this recording instead of tracing
+    SummaryMode summary = SummaryMode::None;
+    bool per_process = false;         // --per-process: the summary per process too
+    bool strict = false;              // --strict: exit kExitLost when events were lost
+    bool quiet = false;               // -q: no banner, header or exit line unless something was lost
+    std::vector<std::string> command; // -- COMMAND [ARGS]: run it, trace only it and its descendants
 };
 
 int run_trace(const TraceOptions& o);

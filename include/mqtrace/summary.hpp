@@ -1,0 +1,47 @@
+// -c/-C: a table like strace -c of the calls shown: per event (and per
+// process with --per-process) the calls, errors by errno name and latency
+// min/median/p99/max; plus the events lost. Pure: fed the items the
+// formatter gets. Latency quantiles come from a log-linear histogram (64
+// buckets per power of two: within 1.6 %); min and max are exact.
+#pragma once
+
+#include "mqtrace/correlator.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mqtrace {
+
+class Summary {
+public:
+    Summary(std::vector<int> events, bool per_process); // events: the selected catalog indices, in order
+    void add(const Item& it);
+    std::string text() const;
+    std::string json() const; // one line, {"event":"summary",...}
+
+    struct Stats {
+        std::uint64_t calls = 0, errors = 0, timed = 0;
+        std::uint64_t min_ns = 0, max_ns = 0;
+        std::map<int, std::uint64_t> errnos;         // errno -> calls
+        std::map<std::uint32_t, std::uint64_t> hist; // latency bucket -> calls
+        void add(const Call& c);
+        std::uint64_t quantile(double q) const; // ns; 0 when nothing was timed
+    };
+    const Stats& of(int ev) const { return total_.at(static_cast<std::size_t>(ev)); }
+    std::uint64_t lost() const { return lost_; }
+
+private:
+    using Table = std::vector<Stats>; // by catalog index
+    void table_text(std::string& out, const Table& t) const;
+    void table_json(std::string& out, const Table& t) const;
+    std::vector<int> events_;
+    bool per_process_;
+    Table total_;
+    std::map<std::pair<int, std::string>, Table> procs_; // (pid, comm)
+    std::uint64_t lost_ = 0, lost_unknown_ = 0;          // lost records of unknown count
+};
+
+} // namespace mqtrace

@@ -1,0 +1,250 @@
+// The command line, the call selection (what the kernel filters, what is left
+// to user space) and the summary: pure parts, tested without a kernel.
+#include "json.hpp"
+#include "mqtrace/catalog.hpp"
+#include "mqtrace/cli.hpp"
+#include "mqtrace/filter.hpp"
+#include "mqtrace/format.hpp"
+#include "mqtrace/summary.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+using namespace mqtrace;
+
+namespace {
+
+int ev(const char* name) { return event_index(*find_event(name)); }
+
+Cli parse(std::vector<std::string> a) { return parse_cli(a); }
+
+Call call(const char* name, std::int64_t ret, std::uint64_t lat_ns, int pid = 10, const char* comm = "app") {
+    Call c;
+    c.ev = ev(name);
+    c.ts = 5000000000;
+    c.ts_end = c.ts + lat_ns;
+    c.pid = pid;
+    c.tid = pid;
+    c.comm = comm;
+    c.end = CallEnd::Returned;
+    c.ret = ret;
+    c.args.resize(find_event(name)->args.size());
+    return c;
+}
+
+Probe probe(Role role, const char* event, int e) {
+    Probe p{ProbeKind::Tracepoint, "syscalls", event, "", {}, role, e};
+    if (role == Role::Return) {
+        Field f;
+        f.name = "ret";
+        f.key = "$ret";
+        p.fields.push_back(f);
+    }
+    return p;
+}
+
+KernelFacts kernel(int major, int minor) {
+    KernelFacts k;
+    k.major = major;
+    k.minor = minor;
+    return k;
+}
+
+} // namespace
+
+TEST(Cli, EventListsWithExclusions) {
+    auto events = [](const std::string& list) {
+        Cli c = parse({"-e", list});
+        EXPECT_EQ(c.error, "") << list;
+        std::vector<std::string> names;
+        for (int e : c.trace.events)
+            names.emplace_back(catalog()[static_cast<std::size_t>(e)].name);
+        return names;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(events("msgsnd,mq_open"), (V{"mq_open", "msgsnd"})); // catalog order
+    EXPECT_EQ(events("sysv"), (V{"msgget", "msgsnd", "msgrcv", "msgctl"}));
+    EXPECT_EQ(events("posix,!mq_notify,-mq_getsetattr"),
+              (V{"mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive"}));
+    EXPECT_EQ(events("!posix"), (V{"msgget", "msgsnd", "msgrcv", "msgctl"}));
+    EXPECT_EQ(events("-msgctl,-msgget").size(), 8u);
+    EXPECT_EQ(parse({"--events=-mq_open"}).trace.events.size(), 9u);
+    EXPECT_EQ(parse({"-e", "mq_open,!mq_open"}).error, "no events selected by 'mq_open,!mq_open'");
+    EXPECT_EQ(parse({"-e", "mq_open,!bogus"}).error, "unknown event 'bogus' (see mqtrace --list)");
+}
+
+TEST(Cli, SelectionOptions) {
+    Cli c = parse({"-p", "12,34", "-t", "56 78", "--comm", "a-very-long-program-name", "-u", "0", "-x"});
+    ASSERT_EQ(c.error, "");
+    EXPECT_EQ(c.trace.sel.pids, (std::vector<int>{12, 34}));
+    EXPECT_EQ(c.trace.sel.tids, (std::vector<int>{56, 78}));
+    EXPECT_EQ(c.trace.sel.comm, "a-very-long-pro"); // the kernel keeps 15 bytes
+    EXPECT_EQ(c.trace.sel.uid, 0);
+    EXPECT_TRUE(c.trace.sel.failed);
+    EXPECT_EQ(parse({"-u", "root"}).trace.sel.uid, 0);
+    EXPECT_EQ(parse({"-p", "12,x"}).error, "--pid takes positive numbers separated by commas, not 'x'");
+    EXPECT_EQ(parse({"-t", "0"}).error, "--tid takes positive numbers separated by commas, not '0'");
+    EXPECT_EQ(parse({"-p", ","}).error, "--pid needs at least one id");
+    EXPECT_EQ(parse({"-u", "no-such-user-here"}).error, "--uid: no user 'no-such-user-here'");
+    EXPECT_EQ(parse({"--comm", ""}).error, "--comm needs a command name");
+}
+
+TEST(Cli, SummaryTimesAndShellOptions) {
+    Cli c = parse({"-C", "--per-process", "-T", "relative", "--utc", "--strict", "-q"});
+    ASSERT_EQ(c.error, "");
+    EXPECT_EQ(c.trace.summary, SummaryMode::WithEvents);
+    EXPECT_TRUE(c.trace.per_process);
+    EXPECT_EQ(c.trace.fmt.time, TimeMode::Relative);
+    EXPECT_TRUE(c.trace.fmt.utc && c.trace.strict && c.trace.quiet);
+    EXPECT_EQ(parse({"-c"}).trace.summary, SummaryMode::Only);
+    EXPECT_EQ(parse({"-T", "iso"}).trace.fmt.time, TimeMode::Iso);
+    EXPECT_EQ(parse({}).trace.fmt.time, TimeMode::Wall);
+    EXPECT_EQ(parse({"-c", "-C"}).error, "-c and -C do not go together");
+    EXPECT_EQ(parse({"--per-process"}).error, "--per-process goes with -c or -C");
+    EXPECT_EQ(parse({"-T", "julian"}).error, "--time must be one of wall, relative, iso, not 'julian'");
+    EXPECT_EQ(parse({"-w", "f", "-c"}).error, "-w decodes nothing: -n, -o, -f, -T, -c and -C need --print");
+    EXPECT_EQ(parse({"-r", "f", "-u", "0"}).error,
+              "-r reads a recording: it holds no user ids, so -u does not apply");
+}
+
+TEST(Cli, CommandAfterDoubleDash) {
+    Cli c = parse({"-e", "mq_open", "--", "prog", "-e", "--", "x"});
+    ASSERT_EQ(c.error, "");
+    EXPECT_EQ(c.trace.command, (std::vector<std::string>{"prog", "-e", "--", "x"}));
+    EXPECT_EQ(c.trace.events, (std::vector<int>{ev("mq_open")}));
+    EXPECT_EQ(parse({"--"}).error, "'--' must be followed by a command to run");
+    EXPECT_EQ(parse({"prog"}).error,
+              "a command to trace goes after '--': mqtrace [OPTIONS] -- COMMAND [ARGS]");
+    EXPECT_EQ(parse({"-p", "1", "--", "prog"}).error,
+              "a command is traced with what it creates: -p and -t do not go with it");
+    EXPECT_EQ(parse({"-r", "f", "--", "prog"}).error, "-r reads a recording: it runs no command");
+    EXPECT_EQ(parse({"--dry-run", "--", "prog"}).error,
+              "--dry-run runs nothing: it does not go with a command");
+    EXPECT_NE(parse({"--list", "--", "prog"}).error, "");
+}
+
+TEST(Filter, KernelExpressionsPerProbe) {
+    const int open = ev("mq_open");
+    const Probe entry = probe(Role::Entry, "sys_enter_mq_open", open);
+    const Probe ret = probe(Role::Return, "sys_exit_mq_open", open);
+    const Probe task = probe(Role::TaskNew, "task_newtask", -1);
+    Selection s;
+    EXPECT_EQ(kernel_filter(s, entry, kernel(6, 18), 77), "");
+    s.failed = true;
+    EXPECT_EQ(kernel_filter(s, entry, kernel(6, 18), 77), "");
+    EXPECT_EQ(kernel_filter(s, ret, kernel(6, 18), 77), "(ret < 0) || common_pid == 77");
+    s.comm = "app";
+    EXPECT_EQ(kernel_filter(s, entry, kernel(6, 18), 77), "(comm == \"app\") || common_pid == 77");
+    EXPECT_EQ(kernel_filter(s, ret, kernel(6, 18), 77), "((comm == \"app\") && ret < 0) || common_pid == 77");
+    EXPECT_EQ(kernel_filter(s, task, kernel(6, 18), 77), ""); // task events feed attribution
+    // 4.1 has no "comm" filter field: only the return filter; the name is checked in user space.
+    EXPECT_EQ(kernel_filter(s, entry, kernel(4, 1), 77), "");
+    EXPECT_EQ(kernel_filter(s, ret, kernel(4, 1), 77), "(ret < 0) || common_pid == 77");
+    EXPECT_TRUE(comm_in_kernel(s, kernel(4, 2)));
+    EXPECT_FALSE(comm_in_kernel(s, kernel(3, 10)));
+    s.comm = "a\"b"; // cannot be written in a filter string
+    EXPECT_FALSE(comm_in_kernel(s, kernel(6, 18)));
+}
+
+TEST(Filter, WhatUserSpaceChecks) {
+    Selection s;
+    s.pids = {10};
+    s.comm = "app";
+    s.failed = true;
+    // The kernel did pids and comm: only -x is left.
+    const CallFilter live(s, true, true);
+    EXPECT_TRUE(live.active());
+    EXPECT_TRUE(live.keep(call("mq_open", -EEXIST, 10, 99, "other")));
+    EXPECT_FALSE(live.keep(call("mq_open", 3, 10)));
+    Call blocked = call("mq_timedreceive", 0, 0);
+    blocked.end = CallEnd::TraceEnded; // never returned: not a failed call
+    EXPECT_FALSE(live.keep(blocked));
+    Call no_entry = call("msgrcv", -ENOMSG, 0);
+    no_entry.end = CallEnd::EntryNotSeen;
+    EXPECT_TRUE(live.keep(no_entry));
+    // A recording (-r): everything in user space.
+    const CallFilter rec(s, false, false);
+    EXPECT_TRUE(rec.keep(call("mq_open", -EEXIST, 10, 10, "app")));
+    EXPECT_FALSE(rec.keep(call("mq_open", -EEXIST, 10, 11, "app")));
+    EXPECT_FALSE(rec.keep(call("mq_open", -EEXIST, 10, 10, "app2")));
+    Selection none;
+    EXPECT_FALSE(CallFilter(none, false, false).active());
+    Selection tid;
+    tid.tids = {11};
+    EXPECT_TRUE(CallFilter(tid, false, false).keep(call("msgget", 1, 1, 11)));
+    EXPECT_FALSE(CallFilter(tid, false, false).keep(call("msgget", 1, 1, 12)));
+}
+
+TEST(Summary, CountsErrorsAndLatencies) {
+    Summary s({ev("mq_open"), ev("msgget")}, true);
+    for (int i = 1; i <= 1000; ++i)
+        s.add(Item{true, call("mq_open", 3, static_cast<std::uint64_t>(i) * 1000), {}});
+    s.add(Item{true, call("mq_open", -EEXIST, 5000, 11, "b"), {}});
+    s.add(Item{true, call("mq_open", -EEXIST, 7000, 11, "b"), {}});
+    s.add(Item{true, call("mq_open", -ENOENT, 9000), {}});
+    Call unfinished = call("msgget", 0, 0);
+    unfinished.end = CallEnd::TraceEnded;
+    s.add(Item{true, unfinished, {}});
+    s.add(Item{false, {}, LostNotice{1, 0, 12, "ring buffer"}});
+    s.add(Item{false, {}, LostNotice{1, 0, -1, "ring buffer"}});
+    const auto& o = s.of(ev("mq_open"));
+    EXPECT_EQ(o.calls, 1003u);
+    EXPECT_EQ(o.errors, 3u);
+    EXPECT_EQ(o.errnos.at(EEXIST), 2u);
+    EXPECT_EQ(o.errnos.at(ENOENT), 1u);
+    EXPECT_EQ(o.min_ns, 1000u);
+    EXPECT_EQ(o.max_ns, 1000000u);
+    // 1003 timed values: the median is the 502nd (~500 us), p99 the 993rd (~990 us), within 1.6 %.
+    EXPECT_NEAR(static_cast<double>(o.quantile(0.5)), 497000.0, 497000 * 0.016);
+    EXPECT_NEAR(static_cast<double>(o.quantile(0.99)), 990000.0, 990000 * 0.016);
+    EXPECT_EQ(s.of(ev("msgget")).calls, 1u);
+    EXPECT_EQ(s.of(ev("msgget")).timed, 0u);
+    EXPECT_EQ(s.lost(), 12u);
+
+    const testjson::Value j = testjson::Parser(s.json()).parse();
+    EXPECT_EQ(j["event"].s(), "summary");
+    EXPECT_EQ(j["events"].fields.size(), 2u);
+    EXPECT_EQ(j["events"]["mq_open"]["calls"].i(), 1003);
+    EXPECT_EQ(j["events"]["mq_open"]["errors"].i(), 3);
+    EXPECT_EQ(j["events"]["mq_open"]["errnos"]["EEXIST"].i(), 2);
+    EXPECT_EQ(j["events"]["mq_open"]["latency_ns"]["min"].i(), 1000);
+    EXPECT_EQ(j["events"]["mq_open"]["latency_ns"]["max"].i(), 1000000);
+    EXPECT_TRUE(j["events"]["msgget"]["latency_ns"].is_null());
+    EXPECT_EQ(j["lost"].i(), 12);
+    EXPECT_EQ(j["lost_unknown"].i(), 1);
+    ASSERT_EQ(j["processes"].items.size(), 2u);
+    EXPECT_EQ(j["processes"].items[0]["pid"].i(), 10);
+    EXPECT_EQ(j["processes"].items[0]["events"]["mq_open"]["calls"].i(), 1001);
+    EXPECT_EQ(j["processes"].items[1]["comm"].s(), "b");
+    EXPECT_EQ(j["processes"].items[1]["events"]["mq_open"]["errnos"]["EEXIST"].i(), 2);
+
+    const std::string t = s.text();
+    EXPECT_NE(t.find("mq_open                1003        3       1.000"), std::string::npos) << t;
+    EXPECT_NE(t.find("  EEXIST                           2\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("msgget                    1        0           -"), std::string::npos) << t;
+    EXPECT_NE(t.find("\nprocess 11 (b)\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("lost events: 12 and 1 records of unknown count"), std::string::npos) << t;
+}
+
+TEST(Times, RelativeAndIso) {
+    Call c = call("msgget", 7, 1000);
+    FormatOptions f;
+    f.utc = true;
+    f.clock_offset_ns = 1764686609000000000 - 5000000000; // c.ts is 2025-12-02T14:43:29Z
+    f.time = TimeMode::Iso;
+    const Item it{true, c, {}};
+    EXPECT_EQ(format_item(it, f).substr(0, 33), "2025-12-02T14:43:29.000000Z      ");
+    f.format = OutputFormat::Json;
+    const testjson::Value j = testjson::Parser(format_item(it, f)).parse();
+    EXPECT_EQ(j["time"].s(), "2025-12-02T14:43:29.000000000Z");
+    EXPECT_EQ(j["time_ns"].i(), 1764686609000000000);
+    f.time = TimeMode::Relative;
+    f.start_ts = c.ts - 1500000;
+    EXPECT_EQ(testjson::Parser(format_item(it, f)).parse()["rel_ns"].i(), 1500000);
+    f.format = OutputFormat::Text;
+    EXPECT_EQ(format_item(it, f).substr(0, 16), "0.001500        ");
+    f.time = TimeMode::Wall;
+    EXPECT_EQ(format_item(it, f).substr(0, 16), "14:43:29.000000 ");
+    EXPECT_EQ(text_header(f).substr(0, 20), "TIME            PID ");
+}

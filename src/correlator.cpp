@@ -10,12 +10,15 @@
 namespace mqtrace {
 namespace {
 
-// Values come from 64-bit registers or fields; narrow them as the C type says.
-std::int64_t normalize(std::int64_t v, std::string_view ktype) {
-    if (ktype == "s32") return static_cast<std::int32_t>(v);
-    if (ktype == "u32") return static_cast<std::uint32_t>(v);
-    if (ktype == "u16") return static_cast<std::uint16_t>(v);
-    return v;
+// Values come from 64-bit registers or fields; narrow them as the C type
+// says (FieldUse::narrow, resolved once from ArgSpec::ktype).
+std::int64_t normalize(std::int64_t v, std::uint8_t narrow) {
+    switch (narrow) {
+    case 1: return static_cast<std::int32_t>(v);
+    case 2: return static_cast<std::uint32_t>(v);
+    case 3: return static_cast<std::uint16_t>(v);
+    default: return v;
+    }
 }
 
 std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
@@ -58,7 +61,7 @@ void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const Field& f
         a.src = f.src;
     } else {
         a.present = true;
-        a.raw = normalize(v.num - f.bias, spec.ktype);
+        a.raw = normalize(v.num - f.bias, key.narrow);
     }
 }
 
@@ -75,6 +78,8 @@ FieldUse resolve_field(int ev, std::string_view k) {
     const EventSpec& spec = catalog()[ev];
     u.arg = arg_index(spec, k.substr(0, std::min(dot, dollar)));
     if (u.arg < 0) return u;
+    const std::string_view kt = spec.args[u.arg].ktype;
+    u.narrow = kt == "s32" ? 1 : kt == "u32" ? 2 : kt == "u16" ? 3 : 0;
     if (dollar != std::string_view::npos) {
         u.str = k.substr(dollar) == "$str";
         u.kptr = k.substr(dollar) == "$kptr";
@@ -197,6 +202,10 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     c.pid = t.pid;
     c.comm = t.comm;
     if (tasks_.tracks_uids()) c.uid = tasks_.uid(r.tid);
+    if (!spare_args_.empty()) {
+        c.args = std::move(spare_args_.back());
+        spare_args_.pop_back();
+    }
     c.args.resize(ev.args.size());
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
     for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)
@@ -320,6 +329,16 @@ void Correlator::distrust_probe_reads(Call& c) {
                 "cannot be told from a good one";
         }
     }
+}
+
+void Correlator::recycle(std::vector<Item>& done) {
+    constexpr std::size_t kSpare = 4096;
+    for (Item& it : done)
+        if (it.is_call && it.call.args.capacity() != 0 && spare_args_.size() < kSpare) {
+            it.call.args.clear();
+            spare_args_.push_back(std::move(it.call.args));
+        }
+    done.clear();
 }
 
 void Correlator::finish(std::vector<Item>& out) {

@@ -23,6 +23,8 @@ struct Decoder::Impl {
         int probe = -1; // -1: not ours
         std::vector<Slot> fields;
     };
+    static constexpr std::size_t kSpare = 8192;         // value vectors kept for reuse
+    mutable std::vector<std::vector<FieldValue>> spare; // (recycle)
     tep_handle* tep = nullptr;
     SubbufLayout layout;
     bool swap = false;     // the pages' byte order is not this machine's
@@ -198,10 +200,26 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
         r.cpu = cpu;
         r.tid = static_cast<int>(I.number(data + 4, 4));
         r.probe = e.probe;
+        if (!I.spare.empty()) {
+            r.values = std::move(I.spare.back());
+            I.spare.pop_back();
+        }
         r.values.resize(e.fields.size());
-        for (std::size_t i = 0; i < e.fields.size(); ++i)
-            I.value(&e.fields[i], data, size, r.values[i]);
+        for (std::size_t i = 0; i < e.fields.size(); ++i) {
+            FieldValue& v = r.values[i];
+            v.num = 0;
+            v.str.clear();
+            v.is_str = v.fault = false;
+            I.value(&e.fields[i], data, size, v);
+        }
     }
+}
+
+void Decoder::recycle(std::vector<Record>& done) const {
+    auto& spare = impl_->spare;
+    for (Record& r : done)
+        if (r.values.capacity() != 0 && spare.size() < Impl::kSpare) spare.push_back(std::move(r.values));
+    done.clear();
 }
 
 } // namespace mqtrace

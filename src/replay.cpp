@@ -48,10 +48,10 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     auto emit = [&] {
         for (const auto& rec : ready)
             c.feed(rec, items);
-        ready.clear();
+        dec.recycle(ready);
         for (auto& it : items)
             if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
-        items.clear();
+        c.recycle(items); // what the sink did not take is reused
     };
     StackQueue stacks;
     std::size_t next = 0, next_loss = 0, next_stack = 0, next_lossy = 0;

@@ -249,7 +249,7 @@ public:
                 if (summary_) summary_->add(it);
                 if (lines) out.line(it, fmt_);
             }
-            items.clear();
+            correlator_->recycle(items);
             if (o_.count > 0 && calls >= o_.count) stop = true;
             if (!out.flush()) stop = true;
         };
@@ -474,6 +474,7 @@ private:
         if (stacks_) apply_stacks(ready);
         for (const auto& r : ready)
             correlator_->feed(r, items);
+        decoder_->recycle(ready);
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
     }

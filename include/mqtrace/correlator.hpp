@@ -63,11 +63,12 @@ struct Item {
 // What one field of a probe record is, resolved once per probe from its key
 // ("attr.mq_flags", "name$str", "@name", "attr$kptr").
 struct FieldUse {
-    int arg = -1;         // catalog argument, -1: not an argument (task fields, "$ret")
-    int member = -1;      // struct member, -1: the argument itself
-    bool wrapper = false; // "@...": read by a libc-wrapper uprobe
-    bool str = false;     // "$str": the string behind the pointer
-    bool kptr = false;    // "$kptr": the kernel's pointer to its copy (inner probes)
+    int arg = -1;            // catalog argument, -1: not an argument (task fields, "$ret")
+    int member = -1;         // struct member, -1: the argument itself
+    bool wrapper = false;    // "@...": read by a libc-wrapper uprobe
+    bool str = false;        // "$str": the string behind the pointer
+    bool kptr = false;       // "$kptr": the kernel's pointer to its copy (inner probes)
+    std::uint8_t narrow = 0; // the argument's C width: 0 as is, 1 s32, 2 u32, 3 u16 (from ArgSpec::ktype)
 };
 FieldUse resolve_field(int ev, std::string_view key);
 
@@ -79,6 +80,9 @@ public:
     // End of trace: emit calls still waiting for their return.
     void finish(std::vector<Item>& out);
     void set_probes(std::vector<Probe> probes);
+    // Items done with (formatted): their argument vectors are kept for the
+    // next calls (no allocation per call on the hot path). Empties done.
+    void recycle(std::vector<Item>& done);
 
 private:
     void start(const Record& r, const Probe& p, std::vector<Item>& out);
@@ -90,6 +94,7 @@ private:
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
+    std::vector<std::vector<ArgValue>> spare_args_;                  // (recycle)
     std::unordered_map<int, std::pair<std::int64_t, bool>> uid_set_; // set*uid in progress: (ruid, is setuid)
 };
 

@@ -73,6 +73,9 @@ public:
     // decoding its events: what a recording run (-w) needs to account losses.
     void page_losses(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const;
     int page_size() const;
+    // Records done with: their value vectors are kept for the next records
+    // (no allocation per record on the hot path). Empties done.
+    void recycle(std::vector<Record>& done) const;
 
 private:
     bool sane(const void* page, std::size_t len) const;

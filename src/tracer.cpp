@@ -668,7 +668,7 @@ int run_cleanup() {
 
 int run_record_profile(const std::string& dir) {
     return reported([&] {
-        save_profile_dir(read_live_profile(tracing_dir()), dir);
+        save_profile_dir(read_live_profile(tracing_dir(), true), dir);
         std::fprintf(stderr, "mqtrace: kernel profile written to %s\n", dir.c_str());
         return int{kExitOk};
     });

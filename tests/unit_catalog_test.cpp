@@ -120,3 +120,13 @@ TEST(Catalog, Lookups) {
     EXPECT_EQ(arg_index(*find_event("msgrcv"), "msgtyp"), 3);
     EXPECT_EQ(arg_index(*find_event("msgrcv"), "nope"), -1);
 }
+
+// The kallsyms reader (kernel.cpp) skips names without "mq" or "msg" before it
+// compares them with the catalog's probe points: every probe point has one.
+TEST(Catalog, EveryProbeSymbolNamesMqOrMsg) {
+    for (const auto& ev : catalog())
+        for (const auto& pt : ev.kprobe_points)
+            EXPECT_TRUE(pt.symbol.find("mq") != std::string_view::npos ||
+                        pt.symbol.find("msg") != std::string_view::npos)
+                << pt.symbol;
+}

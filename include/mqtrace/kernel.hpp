@@ -44,7 +44,9 @@ struct KernelFacts {
 
 KernelFacts parse_facts(const KernelProfile& p);
 KernelProfile load_profile_dir(const std::string& dir); // throws std::runtime_error
-KernelProfile read_live_profile(const std::string& tracefs_dir);
+// symbols: read /proc/kallsyms (slow: ~0.1 s for 120 000 lines) even where
+// the kernel has no kprobe events, whose planning is all the symbols serve.
+KernelProfile read_live_profile(const std::string& tracefs_dir, bool symbols = false);
 // Write a profile (for recording new kernels into tests/profiles).
 void save_profile_dir(const KernelProfile& p, const std::string& dir);
 

@@ -202,9 +202,11 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     c.pid = t.pid;
     c.comm = t.comm;
     if (tasks_.tracks_uids()) c.uid = tasks_.uid(r.tid);
-    if (!spare_args_.empty()) {
+    if (!spare_args_.empty()) { // a recycled vector: its values are reset, not rebuilt
         c.args = std::move(spare_args_.back());
         spare_args_.pop_back();
+        for (std::size_t i = 0; i < c.args.size() && i < ev.args.size(); ++i)
+            c.args[i].reset();
     }
     c.args.resize(ev.args.size());
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
@@ -334,10 +336,8 @@ void Correlator::distrust_probe_reads(Call& c) {
 void Correlator::recycle(std::vector<Item>& done) {
     constexpr std::size_t kSpare = 4096;
     for (Item& it : done)
-        if (it.is_call && it.call.args.capacity() != 0 && spare_args_.size() < kSpare) {
-            it.call.args.clear();
+        if (it.is_call && it.call.args.capacity() != 0 && spare_args_.size() < kSpare)
             spare_args_.push_back(std::move(it.call.args));
-        }
     done.clear();
 }
 

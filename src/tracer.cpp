@@ -268,8 +268,8 @@ public:
             if (fds[1].revents & (POLLERR | POLLHUP)) out.closed_by_reader();
             return ((fds[0].revents & POLLIN) && sig.ends()) || out.broken();
         };
+        std::vector<Item> items; // reused round after round (emit empties it)
         while (!stop && !expired()) {
-            std::vector<Item> items;
             const std::size_t pages = round(items, false);
             emit(items);
             if (stop) break;
@@ -449,7 +449,8 @@ private:
     // record: -w). Returns sub-buffers read.
     std::size_t round(std::vector<Item>& items, bool final, bool decode = true) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
-        std::vector<Record> recs;
+        std::vector<Record>& recs = recs_;               // reused round after round: no growth per round
+        recs.clear();
         std::vector<RawPage> raw;
         // Records waiting for a CPU that is behind stay in the kernel's buffer, not ours.
         const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr};
@@ -466,7 +467,8 @@ private:
         merger_.push(std::move(recs));
         // The last rounds (tracing off) still drain CPUs that are behind: what
         // the others read waits for them, until nothing is left to read.
-        std::vector<Record> ready;
+        std::vector<Record>& ready = ready_;
+        ready.clear();
         if (final && pages == 0)
             merger_.release_all(ready);
         else
@@ -633,6 +635,7 @@ private:
     const int self_tid_ = static_cast<int>(gettid());
     std::string failures_;
     std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
+    std::vector<Record> recs_, ready_;            // round()'s buffers, kept for their capacity
     CallFilter filter_;
     FormatOptions fmt_; // with the start time (-T relative)
     std::optional<Summary> summary_;

@@ -28,6 +28,17 @@ struct ArgValue {
     Source src = Source::Register;               // where the content came from
     std::string why;                             // Content::Unreadable: the reason
     bool suspect_fault = false;                  // the literal "(fault)" (6.1-6.4 failed fetch)
+    // As default-constructed, keeping the strings' memory (recycled calls).
+    void reset() {
+        present = false;
+        raw = 0;
+        content = Content::None;
+        str.clear();
+        members.clear();
+        src = Source::Register;
+        why.clear();
+        suspect_fault = false;
+    }
 };
 
 // How a call ended. EntryNotSeen: only its return was seen (the entry record

@@ -1,6 +1,11 @@
 // Flag and constant tables. See include/mqtrace/xlat.hpp.
 #include "mqtrace/xlat.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -14,18 +19,20 @@ struct Xlat {
     std::string_view name;
 };
 
-constexpr std::array kOpenFlags{
-    Xlat{0100, "O_CREAT"},   Xlat{0200, "O_EXCL"},      Xlat{0400, "O_NOCTTY"},      Xlat{01000, "O_TRUNC"},
-    Xlat{02000, "O_APPEND"}, Xlat{04000, "O_NONBLOCK"}, Xlat{02000000, "O_CLOEXEC"},
-};
-constexpr std::array kIpcFlags{Xlat{01000, "IPC_CREAT"}, Xlat{02000, "IPC_EXCL"}, Xlat{04000, "IPC_NOWAIT"}};
-constexpr std::array kMsgFlags{Xlat{04000, "IPC_NOWAIT"}, Xlat{010000, "MSG_NOERROR"},
-                               Xlat{020000, "MSG_EXCEPT"}, Xlat{040000, "MSG_COPY"}};
-constexpr std::array kMsgctlCmds{Xlat{0, "IPC_RMID"},     Xlat{1, "IPC_SET"},   Xlat{2, "IPC_STAT"},
-                                 Xlat{3, "IPC_INFO"},     Xlat{11, "MSG_STAT"}, Xlat{12, "MSG_INFO"},
-                                 Xlat{13, "MSG_STAT_ANY"}};
-constexpr std::array kSigevNotify{Xlat{0, "SIGEV_SIGNAL"}, Xlat{1, "SIGEV_NONE"}, Xlat{2, "SIGEV_THREAD"},
-                                  Xlat{4, "SIGEV_THREAD_ID"}};
+// The values come from the system headers (the kernel's ABI, as the C
+// library exports it), never re-typed; X(NAME) pairs a constant with its name.
+#define X(name)                                                                                              \
+    Xlat { static_cast<std::uint64_t>(name), #name }
+constexpr std::array kOpenFlags{X(O_CREAT),  X(O_EXCL),     X(O_NOCTTY), X(O_TRUNC),
+                                X(O_APPEND), X(O_NONBLOCK), X(O_CLOEXEC)};
+constexpr std::array kIpcFlags{X(IPC_CREAT), X(IPC_EXCL), X(IPC_NOWAIT)};
+constexpr std::array kMsgFlags{X(IPC_NOWAIT), X(MSG_NOERROR), X(MSG_EXCEPT), X(MSG_COPY)};
+constexpr std::array kMsgctlCmds{X(IPC_RMID), X(IPC_SET),  X(IPC_STAT),    X(IPC_INFO),
+                                 X(MSG_STAT), X(MSG_INFO), X(MSG_STAT_ANY)};
+constexpr std::array kSigevNotify{X(SIGEV_SIGNAL), X(SIGEV_NONE), X(SIGEV_THREAD), X(SIGEV_THREAD_ID)};
+#undef X
+// IPC_64 is in <linux/ipc.h> only, which clashes with <sys/ipc.h>.
+constexpr std::uint64_t kIpc64 = 0x0100;
 
 std::string hex(std::uint64_t v) {
     char b[32];
@@ -63,9 +70,10 @@ template <std::size_t N> std::string value(std::uint64_t v, const std::array<Xla
 }
 
 std::string open_flags(std::uint64_t v) {
+    static_assert(O_RDONLY == 0 && O_WRONLY == 1 && O_RDWR == 2 && O_ACCMODE == 3);
     static constexpr std::array<std::string_view, 4> acc{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"};
-    std::string out(acc[v & 3]);
-    std::string rest = flags(v & ~std::uint64_t{3}, kOpenFlags);
+    std::string out(acc[v & O_ACCMODE]);
+    std::string rest = flags(v & ~std::uint64_t{O_ACCMODE}, kOpenFlags);
     if (!rest.empty()) out += "|" + rest;
     return out;
 }
@@ -88,7 +96,7 @@ std::string render_scalar(Decode d, std::int64_t v) {
         return ab ? std::string("SIG") + ab : std::to_string(v);
     }
     case Decode::SigevNotify: return value(u, kSigevNotify);
-    case Decode::IpcKey: return u == 0 ? "IPC_PRIVATE" : hex(static_cast<std::uint32_t>(u));
+    case Decode::IpcKey: return u == IPC_PRIVATE ? "IPC_PRIVATE" : hex(static_cast<std::uint32_t>(u));
     case Decode::MsggetFlags: {
         std::string f = flags(u & ~std::uint64_t{0777}, kIpcFlags);
         return f.empty() ? octal(u & 0777) : f + "|" + octal(u & 0777);
@@ -98,8 +106,8 @@ std::string render_scalar(Decode d, std::int64_t v) {
         return f.empty() ? "0" : f;
     }
     case Decode::MsgctlCmd: {
-        const std::string cmd = value(u & ~std::uint64_t{0x100}, kMsgctlCmds);
-        return (u & 0x100) ? "IPC_64|" + cmd : cmd;
+        const std::string cmd = value(u & ~kIpc64, kMsgctlCmds);
+        return (u & kIpc64) ? "IPC_64|" + cmd : cmd;
     }
     case Decode::Name: return hex(u);
     }

@@ -53,6 +53,8 @@ void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const Field& f
             a.content = Content::Str;
             a.str = v.str;
             a.suspect_fault = v.str == "(fault)";
+            // The event's own copy: unprintable bytes became '.', a long one was cut.
+            a.lossy = key.carried && v.str.find('.') != std::string::npos;
         }
     } else if (key.member >= 0) {
         a.members.resize(spec.layout->members.size());
@@ -104,8 +106,11 @@ void Correlator::set_probes(std::vector<Probe> probes) {
     uses_.clear();
     for (const auto& p : probes_) {
         uses_.emplace_back();
-        for (const auto& f : p.fields)
-            uses_.back().push_back(resolve_field(p.ev, f.key));
+        for (const auto& f : p.fields) {
+            FieldUse u = resolve_field(p.ev, f.key);
+            u.carried = u.str && p.kind == ProbeKind::Tracepoint && p.role == Role::Entry;
+            uses_.back().push_back(u);
+        }
     }
 }
 
@@ -267,7 +272,9 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
         if (!key.wrapper || ai < 0 || key.member >= 0 || key.str) continue;
         const auto wa = static_cast<std::uint64_t>(w.values[j].num);
         const auto ka = static_cast<std::uint64_t>(c.args[ai].raw);
-        if (!c.args[ai].present || ka == 0 || c.args[ai].content != Content::None) continue;
+        // The wrapper's read replaces nothing but a possibly altered copy.
+        if (!c.args[ai].present || ka == 0 || (c.args[ai].content != Content::None && !c.args[ai].lossy))
+            continue;
         if (wa == ka)
             shift[ai] = 0;
         else if (wa + 1 == ka && ev.args[ai].decode == Decode::Name)

@@ -139,6 +139,7 @@ void text_content(Writer& w, const ArgSpec& spec, const ArgValue& a) {
         w.ch('"');
         w.esc(a.str, false);
         w.ch('"');
+        if (a.lossy) w.lit("(lossy)"); // the kernel's event copy: may differ from the caller's bytes
         return;
     }
     const StructLayout& l = *spec.layout;
@@ -449,6 +450,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
             w.ch('"');
         }
         if (a.suspect_fault) w.lit(",\"suspect_fault\":true");
+        if (a.lossy) w.lit(",\"lossy\":true");
         w.ch('}');
     }
     w.lit("}}");

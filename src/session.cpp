@@ -147,6 +147,10 @@ Session::Session(const KernelFacts& k, Options o, std::vector<std::string>* log)
     // Wake a poll()ing reader on any data (5.0+; the default 50 % can sleep
     // forever on a quiet system). The reader itself limits how often it wakes.
     if (k.buffer_percent) write("buffer_percent", "0", false, false);
+    // Newer kernels copy user strings into sys_enter events, cut at this many
+    // bytes (63 by default): the most they allow, for whole names.
+    if (std::filesystem::exists(dir_ + "/syscall_user_buf_size"))
+        write("syscall_user_buf_size", "165", false, false);
 }
 
 Session::~Session() {

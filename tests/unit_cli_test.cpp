@@ -248,3 +248,93 @@ TEST(Times, RelativeAndIso) {
     EXPECT_EQ(format_item(it, f).substr(0, 16), "14:43:29.000000 ");
     EXPECT_EQ(text_header(f).substr(0, 20), "TIME            PID ");
 }
+
+namespace {
+
+// A newer kernel's sys_enter_mq_unlink, which carries the name itself, its
+// exit, and the libc-wrapper uprobe of the syscalls backend.
+std::vector<Probe> carried_name_probes() {
+    const int e = ev("mq_unlink");
+    Field ptr;
+    ptr.key = "name";
+    ptr.pos = 0;
+    Field val;
+    val.name = "__u_name_val";
+    val.key = "name$str";
+    val.src = Source::UserAtEntry;
+    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_mq_unlink", "", {ptr, val}, Role::Entry, e};
+    Probe ret = probe(Role::Return, "sys_exit_mq_unlink", e);
+    Field wptr;
+    wptr.key = "@name";
+    Field wstr;
+    wstr.key = "@name$str";
+    wstr.src = Source::UserAtEntry;
+    Probe wrapper{ProbeKind::Uprobe, "g", "mq_unlink_libc0", "/libc.so.6:0x1", {wptr, wstr},
+                  Role::Wrapper,     e};
+    return {entry, ret, wrapper};
+}
+
+Record rec(int probe, std::uint64_t ts, std::vector<FieldValue> values) {
+    Record r;
+    r.ts = ts;
+    r.tid = 5;
+    r.probe = probe;
+    r.values = std::move(values);
+    return r;
+}
+
+FieldValue num_value(std::int64_t v) {
+    FieldValue f;
+    f.num = v;
+    return f;
+}
+
+FieldValue str_value(const std::string& s) {
+    FieldValue f;
+    f.str = s;
+    f.is_str = true;
+    return f;
+}
+
+} // namespace
+
+// The name a newer kernel's event carries had its unprintable bytes turned
+// into '.' and is cut at syscall_user_buf_size: never shown as exact when it
+// may have been altered, and replaced by the libc wrapper's exact read.
+TEST(CarriedStrings, MaybeAlteredCopiesAreMarkedAndReplacedByExactReads) {
+    TaskTable tasks(false);
+    Correlator c(carried_name_probes(), tasks);
+    std::vector<Item> items;
+    c.feed(rec(0, 1, {num_value(0x1000), str_value("plain")}), items);
+    c.feed(rec(1, 2, {num_value(0)}), items);
+    c.feed(rec(0, 3, {num_value(0x1000), str_value("a.b")}), items);
+    c.feed(rec(1, 4, {num_value(0)}), items);
+    // glibc passes name + 1: the wrapper read "/a\x01b" at 0x1fff.
+    c.feed(rec(2, 5,
+               {num_value(0x1fff), str_value(std::string("/a\x01"
+                                                         "b",
+                                                         4))}),
+           items);
+    c.feed(rec(0, 6, {num_value(0x2000), str_value("a.b")}), items);
+    c.feed(rec(1, 7, {num_value(0)}), items);
+    ASSERT_EQ(items.size(), 3u);
+    const ArgValue& exact = items[0].call.args[0];
+    EXPECT_EQ(exact.str, "plain");
+    EXPECT_FALSE(exact.lossy);
+    const ArgValue& lossy = items[1].call.args[0];
+    EXPECT_EQ(lossy.str, "a.b");
+    EXPECT_TRUE(lossy.lossy);
+    FormatOptions f;
+    EXPECT_NE(format_item(items[1], f).find("name=\"a.b\"(lossy)"), std::string::npos)
+        << format_item(items[1], f);
+    f.format = OutputFormat::Json;
+    const testjson::Value j = testjson::Parser(format_item(items[1], f)).parse();
+    EXPECT_EQ(j["args"]["name"].s(), "a.b");
+    EXPECT_TRUE(j["arg_info"]["name"]["lossy"].b);
+    const ArgValue& replaced = items[2].call.args[0];
+    EXPECT_EQ(replaced.str, std::string("a\x01"
+                                        "b",
+                                        3));
+    EXPECT_FALSE(replaced.lossy);
+    EXPECT_FALSE(testjson::Parser(format_item(items[2], f)).parse()["arg_info"]["name"].has("lossy"));
+}

@@ -28,6 +28,10 @@ struct ArgValue {
     Source src = Source::Register;               // where the content came from
     std::string why;                             // Content::Unreadable: the reason
     bool suspect_fault = false;                  // the literal "(fault)" (6.1-6.4 failed fetch)
+    // A string a newer kernel's sys_enter event carried, which may differ from
+    // the caller's: the kernel writes '.' for each unprintable byte and cuts
+    // it (with "...") at syscall_user_buf_size. Set when it holds a '.'.
+    bool lossy = false;
     // As default-constructed, keeping the strings' memory (recycled calls).
     void reset() {
         present = false;
@@ -38,6 +42,7 @@ struct ArgValue {
         src = Source::Register;
         why.clear();
         suspect_fault = false;
+        lossy = false;
     }
 };
 
@@ -74,11 +79,12 @@ struct Item {
 // What one field of a probe record is, resolved once per probe from its key
 // ("attr.mq_flags", "name$str", "@name", "attr$kptr").
 struct FieldUse {
-    int arg = -1;            // catalog argument, -1: not an argument (task fields, "$ret")
-    int member = -1;         // struct member, -1: the argument itself
-    bool wrapper = false;    // "@...": read by a libc-wrapper uprobe
-    bool str = false;        // "$str": the string behind the pointer
-    bool kptr = false;       // "$kptr": the kernel's pointer to its copy (inner probes)
+    int arg = -1;         // catalog argument, -1: not an argument (task fields, "$ret")
+    int member = -1;      // struct member, -1: the argument itself
+    bool wrapper = false; // "@...": read by a libc-wrapper uprobe
+    bool str = false;     // "$str": the string behind the pointer
+    bool kptr = false;    // "$kptr": the kernel's pointer to its copy (inner probes)
+    bool carried = false; // "$str" of a syscall entry tracepoint: the copy the event carries (newer kernels)
     std::uint8_t narrow = 0; // the argument's C width: 0 as is, 1 s32, 2 u32, 3 u16 (from ArgSpec::ktype)
 };
 FieldUse resolve_field(int ev, std::string_view key);

@@ -1095,6 +1095,30 @@ TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
         EXPECT_NE(out.find("/events/syscalls/sys_enter_msgctl/enable"), std::string::npos) << out;
         EXPECT_NE(out.find(" u_name_str=+0(%di):ustring"), std::string::npos) << out;
     }
+    // The filters are among the writes shown: -p/-t in set_event_pid, --comm and -x in filter files.
+    Child f({env("MQTRACE_BIN", "mqtrace"), "--backend", backend(), "--dry-run", "-e", "msgget", "-p", "1",
+             "-t", "1", "--comm", "worker", "-x"},
+            "dryf");
+    ASSERT_EQ(f.wait(60), 0) << f.stderr_text();
+    const std::string fo = f.stdout_text();
+    const std::string self = std::to_string(f.pid);
+    EXPECT_NE(fo.find("echo '1' > /sys/kernel/tracing/instances/mqtrace_" + self + "/options/event-fork"),
+              std::string::npos)
+        << fo;
+    EXPECT_NE(fo.find("/instances/mqtrace_" + self + "/set_event_pid"), std::string::npos) << fo;
+    const std::string ret_filter =
+        "echo '((comm == \"worker\") && ret < 0) || common_pid == " + self + "' > ";
+    const std::string ret_file = kprobe() ? "/events/mqtrace_" + self + "/msgget_ret/filter"
+                                          : "/events/syscalls/sys_exit_msgget/filter";
+    EXPECT_NE(fo.find(ret_filter + "/sys/kernel/tracing/instances/mqtrace_" + self + ret_file),
+              std::string::npos)
+        << fo;
+    const std::string entry_file =
+        kprobe() ? "/events/mqtrace_" + self + "/msgget/filter" : "/events/syscalls/sys_enter_msgget/filter";
+    EXPECT_NE(fo.find("echo '(comm == \"worker\") || common_pid == " + self +
+                      "' > /sys/kernel/tracing/instances/mqtrace_" + self + entry_file),
+              std::string::npos)
+        << fo;
 }
 
 TEST_F(Integration, NotRootGetsPermissionStatus) {

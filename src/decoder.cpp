@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -94,6 +95,24 @@ struct Decoder::Impl {
     }
 };
 
+namespace {
+
+// A kernel's format texts are printable ASCII; libtraceevent 1.7's tokenizer
+// crashes (a NULL token) on some control bytes: refuse them first.
+void printable_ascii(const std::string& text, const std::string& what) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if ((c < 0x20 || c > 0x7e) && c != '\n' && c != '\t') {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02x", c);
+            throw std::runtime_error(what + " holds byte " + hex + " at offset " + std::to_string(i) +
+                                     ": not a kernel's event format");
+        }
+    }
+}
+
+} // namespace
+
 Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& events)
     : impl_(std::make_unique<Impl>()) {
     auto& I = *impl_;
@@ -101,11 +120,13 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
     if (!I.tep) throw std::runtime_error("out of memory");
     tep_set_long_size(I.tep, 8);
     std::string hp(header_page);
+    printable_ascii(hp, "events/header_page");
     if (tep_parse_header_page(I.tep, hp.data(), hp.size(), 8) != 0)
         throw std::runtime_error("cannot parse events/header_page");
     I.layout = parse_header_page(hp);
     I.swap = tep_is_file_bigendian(I.tep) != tep_is_local_bigendian(I.tep);
     for (const auto& e : events) {
+        printable_ascii(e.format, "the format of an event of " + e.system);
         if (tep_parse_event(I.tep, e.format.data(), e.format.size(), e.system.c_str()) != 0)
             throw std::runtime_error("cannot parse the format of an event of " + e.system);
         // The event just parsed is found by its name line.

@@ -184,7 +184,7 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
         c.ret = num(0);
         if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
         if (c.ret == -EFAULT) distrust_probe_reads(c);
-        out.push_back(Item{true, std::move(c), {}});
+        out.emplace_back().call = std::move(c);
         c.ev = -1; // the thread's slot stays, for its next call
         return;
     }
@@ -192,27 +192,31 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
 }
 
 void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) {
-    if (auto it = open_.find(r.tid); it != open_.end() && it->second.ev >= 0) {
+    Call& c = open_[r.tid]; // the thread's slot: the call is built in place
+    if (c.ev >= 0) {
         // A new call on this thread: the previous one's return was lost.
-        it->second.end = CallEnd::NoReturnSeen;
-        out.push_back(Item{true, std::move(it->second), {}});
+        c.end = CallEnd::NoReturnSeen;
+        out.emplace_back().call = std::move(c);
     }
     const EventSpec& ev = catalog()[p.ev];
-    Call c;
     c.ev = p.ev;
     c.ts = r.ts;
+    c.ts_end = 0;
     c.cpu = r.cpu;
     c.tid = r.tid;
     const TaskInfo& t = tasks_.lookup(r.tid);
     c.pid = t.pid;
     c.comm = t.comm;
-    if (tasks_.tracks_uids()) c.uid = tasks_.uid(r.tid);
-    if (!spare_args_.empty()) { // a recycled vector: its values are reset, not rebuilt
+    c.uid = tasks_.tracks_uids() ? tasks_.uid(r.tid) : -1;
+    c.end = CallEnd::TraceEnded;
+    c.ret = 0;
+    if (c.args.capacity() == 0 && !spare_args_.empty()) { // a recycled vector
         c.args = std::move(spare_args_.back());
         spare_args_.pop_back();
-        for (std::size_t i = 0; i < c.args.size() && i < ev.args.size(); ++i)
-            c.args[i].reset();
     }
+    // Values are reset in place, keeping their strings' memory.
+    for (std::size_t i = 0; i < c.args.size() && i < ev.args.size(); ++i)
+        c.args[i].reset();
     c.args.resize(ev.args.size());
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
     for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)
@@ -256,7 +260,6 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
             c.args[i].members.clear();
         }
     }
-    open_[r.tid] = std::move(c);
 }
 
 // Values a libc-wrapper uprobe read in the caller's context, for arguments

@@ -196,6 +196,17 @@ bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == Call
 
 bool is_error(std::int64_t ret) { return ret < 0 && ret >= -4095; }
 
+// "ENOENT", or "E123" for a number without a name (plain ASCII: no escaping).
+void errno_text(Writer& w, int err) {
+    const std::string_view n = known_errno_name(err);
+    if (n.empty()) {
+        w.ch('E');
+        w.num(err);
+    } else {
+        w.lit(n);
+    }
+}
+
 const char* end_name(CallEnd e) {
     switch (e) {
     case CallEnd::Returned: return "returned";
@@ -309,7 +320,7 @@ void text_line(Writer& w, const Call& c, const FormatOptions& o) {
         w.ch('?');
     } else if (is_error(c.ret)) {
         w.lit("-1 ");
-        w.lit(errno_name(static_cast<int>(-c.ret)));
+        errno_text(w, static_cast<int>(-c.ret));
     } else {
         w.num(c.ret);
     }
@@ -331,21 +342,43 @@ void json_str(Writer& w, std::string_view s) {
     w.ch('"');
 }
 
-// "name": the key of an object member, after a comma unless first.
-void json_key(Writer& w, std::string_view name, bool first) {
-    w.lit(first ? "\"" : ",\"");
-    w.lit(name);
-    w.lit("\":");
+// The keys of every event's arguments and struct members, ,"name": with its
+// comma, made once from the catalog (the line is written without assembling them).
+struct ArgKeys {
+    std::string key;                  // ,"name":
+    std::vector<std::string> members; // ,"member": of its struct layout
+};
+const std::vector<std::vector<ArgKeys>>& arg_keys() {
+    static const std::vector<std::vector<ArgKeys>> keys = [] {
+        std::vector<std::vector<ArgKeys>> k;
+        for (const EventSpec& ev : catalog()) {
+            auto& args = k.emplace_back();
+            for (const ArgSpec& a : ev.args) {
+                ArgKeys& ak = args.emplace_back();
+                ak.key = ",\"" + std::string(a.name) + "\":";
+                if (a.layout)
+                    for (const auto& m : a.layout->members)
+                        ak.members.push_back(",\"" + std::string(m.name) + "\":");
+            }
+        }
+        return k;
+    }();
+    return keys;
 }
 
-void json_content(Writer& w, const ArgSpec& spec, const ArgValue& a) {
+// A precomputed ,"key": (first: without its comma).
+void json_key(Writer& w, const std::string& key, bool first) {
+    w.lit(first ? std::string_view(key).substr(1) : std::string_view(key));
+}
+
+void json_content(Writer& w, const ArgSpec& spec, const ArgKeys& keys, const ArgValue& a) {
     if (a.content == Content::Str) {
         json_str(w, a.str);
         return;
     }
     w.ch('{');
     for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
-        json_key(w, spec.layout->members[m].name, m == 0);
+        json_key(w, keys.members[m], m == 0);
         w.num(m < a.members.size() ? a.members[m] : 0);
     }
     w.ch('}');
@@ -371,6 +404,7 @@ void json_tags(Writer& w, unsigned catalog_tags, Source src) {
 
 void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
+    const std::vector<ArgKeys>& keys = arg_keys()[static_cast<std::size_t>(c.ev)];
     w.lit("{\"event\":\"");
     w.lit(ev.name);
     w.lit("\",\"time_ns\":");
@@ -388,9 +422,11 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     w.lit(",\"ret\":");
     done ? w.num(c.ret) : w.lit("null");
     w.lit(",\"errno\":");
-    if (done && is_error(c.ret))
-        json_str(w, errno_name(static_cast<int>(-c.ret)));
-    else
+    if (done && is_error(c.ret)) {
+        w.ch('"');
+        errno_text(w, static_cast<int>(-c.ret));
+        w.ch('"');
+    } else
         w.lit("null");
     w.lit(",\"latency_ns\":");
     c.end == CallEnd::Returned ? w.num(c.ts_end - c.ts) : w.lit("null");
@@ -403,9 +439,9 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
         const ArgValue& a = c.args[i];
         const bool value = decoded(spec, a);
         const bool pointer = spec.decode == Decode::Struct || spec.decode == Decode::Name;
-        json_key(w, spec.name, i == 0);
+        json_key(w, keys[i].key, i == 0);
         if (value && a.src != Source::UserLate)
-            json_content(w, spec, a);
+            json_content(w, spec, keys[i], a);
         else if (!a.present || (pointer && a.raw == 0))
             w.lit("null"); // unknown, or a NULL pointer
         else if (spec.decode == Decode::UInt || spec.decode == Decode::Ptr || pointer)
@@ -421,9 +457,9 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
         for (std::size_t i = 0; i < ev.args.size(); ++i) {
             const ArgValue& a = c.args[i];
             if (!decoded(ev.args[i], a) || a.src != Source::UserLate) continue;
-            json_key(w, ev.args[i].name, first);
+            json_key(w, keys[i].key, first);
             first = false;
-            json_content(w, ev.args[i], a);
+            json_content(w, ev.args[i], keys[i], a);
         }
         w.ch('}');
     }
@@ -433,7 +469,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
         const ArgSpec& spec = ev.args[i];
         const ArgValue& a = c.args[i];
         if (a.content == Content::None) continue;
-        json_key(w, spec.name, first);
+        json_key(w, keys[i].key, first);
         first = false;
         w.lit("{\"tags\":");
         json_tags(w, spec.tags, a.src);

@@ -120,11 +120,16 @@ constexpr std::array kKernelErrnos{Xlat{512, "ERESTARTSYS"}, Xlat{513, "ERESTART
                                    Xlat{514, "ERESTARTNOHAND"}, Xlat{515, "ENOIOCTLCMD"},
                                    Xlat{516, "ERESTART_RESTARTBLOCK"}};
 
-std::string errno_name(int err) {
+std::string_view known_errno_name(int err) {
     if (const char* n = strerrorname_np(err)) return n;
     for (const auto& x : kKernelErrnos)
-        if (x.value == static_cast<std::uint64_t>(err)) return std::string(x.name);
-    return "E" + std::to_string(err);
+        if (x.value == static_cast<std::uint64_t>(err)) return x.name;
+    return {};
+}
+
+std::string errno_name(int err) {
+    const std::string_view n = known_errno_name(err);
+    return n.empty() ? "E" + std::to_string(err) : std::string(n);
 }
 
 } // namespace mqtrace

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace mqtrace {
 
@@ -13,5 +14,7 @@ namespace mqtrace {
 std::string render_scalar(Decode d, std::int64_t v);
 // "ENOENT" (or "E123" for unknown numbers) for a positive errno.
 std::string errno_name(int err);
+// The same name without building a string; empty for an unknown number.
+std::string_view known_errno_name(int err);
 
 } // namespace mqtrace

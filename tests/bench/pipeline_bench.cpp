@@ -29,13 +29,15 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
     TaskTable tasks(false);
     Correlator c(r.probes, tasks);
     std::vector<Item> items;
+    // Buffers kept from iteration to iteration, as a live run keeps them from
+    // round to round (Tracer::round, replay).
+    std::vector<Record> recs, ordered;
+    Merger m;
     for (auto _ : st) {
-        std::vector<Record> recs;
+        recs.clear();
         for (const auto& p : r.pages)
             dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
-        Merger m;
         m.push(std::move(recs));
-        std::vector<Record> ordered;
         m.release_all(ordered);
         for (const auto& rec : ordered)
             c.feed(rec, items);

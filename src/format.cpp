@@ -557,7 +557,13 @@ std::string format_item(const Item& it, const FormatOptions& o) {
 bool valid_utf8(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const std::size_t n = s.size();
-    for (std::size_t i = 0; i < n;) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) { // ASCII, eight bytes at a time
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ull) break;
+    }
+    while (i < n) {
         const unsigned c = p[i];
         if (c < 0x80) {
             ++i;

@@ -121,6 +121,14 @@ constexpr std::array kKernelErrnos{Xlat{512, "ERESTARTSYS"}, Xlat{513, "ERESTART
                                    Xlat{516, "ERESTART_RESTARTBLOCK"}};
 
 std::string_view known_errno_name(int err) {
+    // The C library's names of the numbers a syscall returns, looked up once.
+    static const std::array<std::string_view, 512> kNames = [] {
+        std::array<std::string_view, 512> t{};
+        for (int e = 0; e < static_cast<int>(t.size()); ++e)
+            if (const char* n = strerrorname_np(e)) t[static_cast<std::size_t>(e)] = n;
+        return t;
+    }();
+    if (err >= 0 && err < static_cast<int>(kNames.size())) return kNames[static_cast<std::size_t>(err)];
     if (const char* n = strerrorname_np(err)) return n;
     for (const auto& x : kKernelErrnos)
         if (x.value == static_cast<std::uint64_t>(err)) return x.name;

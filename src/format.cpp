@@ -32,8 +32,16 @@ constexpr std::array<unsigned char, 256> kClass = [] {
 // variable-length piece and is cut back to what was written at the end.
 class Writer {
 public:
+    // Appends to out (which ends where the writing ends).
     explicit Writer(std::string& out) : out_(out), p_(out.data() + out.size()), end_(p_) {}
-    ~Writer() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+    // Writes from the start of scratch, whose size is only ever grown: size()
+    // is then the length written.
+    struct Scratch {};
+    Writer(std::string& scratch, Scratch)
+        : out_(scratch), p_(scratch.data()), end_(scratch.data() + scratch.size()), scratch_(true) {}
+    ~Writer() {
+        if (!scratch_) out_.resize(static_cast<std::size_t>(p_ - out_.data()));
+    }
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
 
@@ -112,7 +120,10 @@ public:
 
 private:
     void room(std::size_t n) {
-        if (static_cast<std::size_t>(end_ - p_) >= n) return;
+        if (static_cast<std::size_t>(end_ - p_) < n) [[unlikely]]
+            grow(n);
+    }
+    [[gnu::noinline]] void grow(std::size_t n) {
         const std::size_t used = size();
         out_.resize(used + n + 512); // the string itself grows geometrically
         p_ = out_.data() + used;
@@ -121,6 +132,7 @@ private:
     std::string& out_;
     char* p_;
     char* end_;
+    bool scratch_ = false;
 };
 
 // strace omits mode and attr of mq_open when O_CREAT is not set: they are unused.
@@ -538,13 +550,18 @@ std::string render_args_text(const Call& c) {
 }
 
 void append_item(const Item& it, const FormatOptions& o, std::string& out) {
-    Writer w(out);
-    if (!it.is_call)
-        lost_line(w, it.lost, o);
-    else if (o.format == OutputFormat::Json)
-        json_line(w, it.call, o);
-    else
-        text_line(w, it.call, o);
+    std::size_t n = 0;
+    {
+        Writer w(o.line_scratch, Writer::Scratch{});
+        if (!it.is_call)
+            lost_line(w, it.lost, o);
+        else if (o.format == OutputFormat::Json)
+            json_line(w, it.call, o);
+        else
+            text_line(w, it.call, o);
+        n = w.size();
+    }
+    out.append(o.line_scratch.data(), n);
 }
 
 std::string format_item(const Item& it, const FormatOptions& o) {

@@ -37,6 +37,9 @@ struct FormatOptions {
         char zone[8] = {};
         std::size_t zone_len = 0;
     } time_cache;
+    // Where append_item writes a line before appending it: kept from line to
+    // line at its largest size, so that no line pays for growing a string.
+    mutable std::string line_scratch;
 };
 
 std::string text_header(const FormatOptions& o = {});

@@ -28,6 +28,22 @@ constexpr std::array<unsigned char, 256> kClass = [] {
     return t;
 }();
 
+// The end of the run of plain bytes (kClass 1) from i, eight at a time:
+// none below 0x20, none above 0x7e, no quote, no backslash.
+std::size_t plain_ascii(const unsigned char* b, std::size_t i, std::size_t n) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, b + i, 8);
+        const std::uint64_t ctl = (w - ones * 0x20) & ~w;   // a byte < 0x20 (or >= 0x80)
+        const std::uint64_t del = (w + ones * 0x01) & high; // a byte >= 0x7f
+        const std::uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        const std::uint64_t eq = ((q - ones) & ~q) | ((bs - ones) & ~bs); // a zero byte: quote or backslash
+        if ((ctl | del | eq | w) & high) break;
+    }
+    return i;
+}
+
 // One line is written in place: the caller's buffer grows ahead of each
 // variable-length piece and is cut back to what was written at the end.
 class Writer {
@@ -61,25 +77,28 @@ public:
     // Escaped bytes (see append_escaped); at most 6 bytes out per byte in.
     void esc(std::string_view s, bool json) {
         room(6 * s.size());
-        bool keep_high = false;
-        if (json)
-            for (unsigned char c : s)
-                if (c >= 0x80) {
-                    keep_high = valid_utf8(s);
-                    break;
-                }
-        const unsigned pass = keep_high ? 3 : 1;
+        unsigned pass = 1;    // printable ASCII passes; with 3, bytes >= 0x80 too
+        bool checked = false; // whether the string is valid UTF-8 was asked (JSON, at its first byte >= 0x80)
         static constexpr char kHex[] = "0123456789abcdef";
         const auto* b = reinterpret_cast<const unsigned char*>(s.data());
         const std::size_t n = s.size();
         for (std::size_t i = 0; i < n;) {
             std::size_t j = i;
+            if (pass == 1) j = plain_ascii(b, j, n);
             while (j < n && (kClass[b[j]] & pass))
                 ++j;
             std::memcpy(p_, b + i, j - i); // runs of plain bytes at once
             p_ += j - i;
             if (j == n) break;
             const unsigned char c = b[j];
+            if (c >= 0x80 && json && !checked) {
+                checked = true;
+                if (valid_utf8(s)) { // then every byte >= 0x80 passes
+                    pass = 3;
+                    i = j;
+                    continue;
+                }
+            }
             i = j + 1;
             *p_++ = '\\';
             switch (c) {

@@ -43,9 +43,9 @@ std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
 namespace {
 
 // Put one decoded field into the call's argument.
-void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const Field& f, const FieldValue& v) {
+void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const FieldValue& v) {
     if (key.str) {
-        a.src = f.src;
+        a.src = key.src;
         if (v.fault) {
             a.content = Content::Unreadable;
             a.why = "fetch faulted (address not mapped, or string too long)";
@@ -60,10 +60,10 @@ void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const Field& f
         a.members.resize(spec.layout->members.size());
         a.members[static_cast<std::size_t>(key.member)] = v.num;
         a.content = Content::Struct;
-        a.src = f.src;
+        a.src = key.src;
     } else {
         a.present = true;
-        a.raw = normalize(v.num - f.bias, key.narrow);
+        a.raw = normalize(v.num - key.bias, key.narrow);
     }
 }
 
@@ -109,6 +109,8 @@ void Correlator::set_probes(std::vector<Probe> probes) {
         for (const auto& f : p.fields) {
             FieldUse u = resolve_field(p.ev, f.key);
             u.carried = u.str && p.kind == ProbeKind::Tracepoint && p.role == Role::Entry;
+            u.src = f.src;
+            u.bias = f.bias;
             uses_.back().push_back(u);
         }
     }
@@ -219,9 +221,12 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
         c.args[i].reset();
     c.args.resize(ev.args.size());
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
-    for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)
-        if (const FieldUse& u = uses[i]; u.arg >= 0 && !u.kptr)
-            apply(c.args[u.arg], ev.args[u.arg], u, p.fields[i], r.values[i]);
+    const std::size_t nf = std::min(uses.size(), r.values.size());
+    const FieldUse* use = uses.data();
+    const FieldValue* val = r.values.data();
+    ArgValue* args = c.args.data();
+    for (std::size_t i = 0; i < nf; ++i)
+        if (use[i].arg >= 0 && !use[i].kptr) apply(args[use[i].arg], ev.args[use[i].arg], use[i], val[i]);
     // Struct pointers that are NULL carry no content, whatever the fetch returned.
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].decode == Decode::Struct && c.args[i].present && c.args[i].raw == 0) {
@@ -289,7 +294,7 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
         if (!key.wrapper || ai < 0 || shift[ai] < 0 || (key.member < 0 && !key.str)) continue;
         ArgValue& a = c.args[ai];
         const std::int64_t raw = a.raw;
-        apply(a, ev.args[ai], key, wp.fields[j], w.values[j]);
+        apply(a, ev.args[ai], key, w.values[j]);
         a.raw = raw;
         if (shift[ai] == 1 && a.content == Content::Str) {
             if (a.str.empty() || a.str[0] != '/') { // not what glibc passed: do not guess
@@ -320,7 +325,7 @@ void Correlator::merge_inner(Call& c, const Record& r, const Probe& p) {
             a.members.clear();
             a.why.clear();
         }
-        apply(a, ev.args[ai], key, p.fields[i], r.values[i]);
+        apply(a, ev.args[ai], key, r.values[i]);
     }
 }
 

@@ -38,14 +38,35 @@ void Merger::push(std::vector<Record>&& batch) {
 
 void Merger::release(std::uint64_t watermark, std::vector<Record>& out) {
     out.reserve(out.size() + pending());
+    // Runs, not single records: the queue whose head is oldest gives every
+    // record older than the others' heads at once (one scan of the CPUs per
+    // run, however many CPUs there are).
+    const std::size_t k = cpus_.size();
     for (;;) {
-        Queue* best = nullptr;
-        for (auto& q : cpus_)
-            if (q.head < q.recs.size() && q.recs[q.head].ts <= watermark &&
-                (!best || q.recs[q.head].ts < best->recs[best->head].ts))
-                best = &q;
-        if (!best) break;
-        out.push_back(std::move(best->recs[best->head++]));
+        std::size_t best = k, next = k; // the oldest head, and the oldest among the others
+        for (std::size_t c = 0; c < k; ++c) {
+            const Queue& q = cpus_[c];
+            if (q.head == q.recs.size()) continue;
+            const std::uint64_t ts = q.recs[q.head].ts;
+            if (best == k || ts < cpus_[best].recs[cpus_[best].head].ts) {
+                next = best;
+                best = c;
+            } else if (next == k || ts < cpus_[next].recs[cpus_[next].head].ts) {
+                next = c;
+            }
+        }
+        if (best == k) break;
+        Queue& q = cpus_[best];
+        if (q.recs[q.head].ts > watermark) break;
+        // Ties go to the lower CPU: best may take a record of the next one's time only if it is lower.
+        const std::uint64_t limit = next == k ? watermark : cpus_[next].recs[cpus_[next].head].ts;
+        const bool ties = next == k || best < next;
+        const std::uint64_t until = std::min(limit, watermark);
+        while (q.head < q.recs.size()) {
+            const std::uint64_t ts = q.recs[q.head].ts;
+            if (ts > until || (ts == limit && !ties && next != k)) break;
+            out.push_back(std::move(q.recs[q.head++]));
+        }
     }
     for (auto& q : cpus_)
         if (q.head == q.recs.size()) {

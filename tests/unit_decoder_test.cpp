@@ -14,8 +14,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 using namespace mqtrace;
@@ -213,6 +215,43 @@ TEST(Merger, ReleasesInTimestampOrderUpToTheWatermark) {
     EXPECT_EQ(out[2].ts, 30u);
     EXPECT_EQ(out[3].ts, 35u);
     EXPECT_EQ(out[4].ts, 40u);
+}
+
+// Against the definition: every record in (ts, cpu, queue order) order,
+// with many ties, across CPUs and watermarks.
+TEST(Merger, MatchesAStableSortByTimeThenCpu) {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        const int cpus = 1 + static_cast<int>(rng() % 5);
+        std::vector<Record> all;
+        Merger m;
+        for (int c = 0; c < cpus; ++c) {
+            std::vector<Record> batch;
+            std::uint64_t ts = rng() % 4;
+            for (int i = static_cast<int>(rng() % 12); i > 0; --i) {
+                Record r;
+                r.ts = ts += rng() % 3; // equal times on one CPU and across CPUs
+                r.cpu = c;
+                r.tid = static_cast<int>(all.size()); // identity
+                all.push_back(r);
+                batch.push_back(r);
+            }
+            m.push(std::move(batch));
+        }
+        std::stable_sort(all.begin(), all.end(), [](const Record& a, const Record& b) {
+            return a.ts != b.ts ? a.ts < b.ts : a.cpu < b.cpu;
+        });
+        std::vector<Record> out;
+        for (std::uint64_t mark = 0; mark < 40; mark += 1 + rng() % 6) {
+            m.release(mark, out);
+            for (const auto& r : out)
+                EXPECT_LE(r.ts, mark);
+        }
+        m.release_all(out);
+        ASSERT_EQ(out.size(), all.size());
+        for (std::size_t i = 0; i < all.size(); ++i)
+            EXPECT_EQ(out[i].tid, all[i].tid) << "round " << round << " position " << i;
+    }
 }
 
 TEST(Stats, ParsesPerCpuStats) {

@@ -86,6 +86,8 @@ struct FieldUse {
     bool kptr = false;    // "$kptr": the kernel's pointer to its copy (inner probes)
     bool carried = false; // "$str" of a syscall entry tracepoint: the copy the event carries (newer kernels)
     std::uint8_t narrow = 0; // the argument's C width: 0 as is, 1 s32, 2 u32, 3 u16 (from ArgSpec::ktype)
+    Source src = Source::Register; // the probe field's (Field::src)
+    std::int64_t bias = 0;         // the probe field's (Field::bias)
 };
 FieldUse resolve_field(int ev, std::string_view key);
 

@@ -226,12 +226,35 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
             I.spare.pop_back();
         }
         r.values.resize(e.fields.size());
+        FieldValue* vals = r.values.data();
+        const Impl::Slot* slots = e.fields.data();
         for (std::size_t i = 0; i < e.fields.size(); ++i) {
-            FieldValue& v = r.values[i];
+            FieldValue& v = vals[i];
+            const Impl::Slot& f = slots[i];
             v.num = 0;
             v.str.clear();
             v.is_str = v.fault = false;
-            I.value(&e.fields[i], data, size, v);
+            // The common case, read directly: a native-order number inside the record.
+            if (!I.swap && !f.dynamic && !f.char_array && f.offset + f.size <= static_cast<int>(size)) {
+                const unsigned char* at = data + f.offset;
+                if (f.size == 8) {
+                    std::memcpy(&v.num, at, 8);
+                    continue;
+                }
+                if (f.size == 4) {
+                    if (f.is_signed) {
+                        std::int32_t n;
+                        std::memcpy(&n, at, 4);
+                        v.num = n;
+                    } else {
+                        std::uint32_t n;
+                        std::memcpy(&n, at, 4);
+                        v.num = n;
+                    }
+                    continue;
+                }
+            }
+            I.value(&f, data, size, v);
         }
     }
 }

@@ -26,6 +26,7 @@ struct Decoder::Impl {
     };
     static constexpr std::size_t kSpare = 8192;         // value vectors kept for reuse
     mutable std::vector<std::vector<FieldValue>> spare; // (recycle)
+    mutable std::vector<std::vector<LateRead>> spare_late;
     tep_handle* tep = nullptr;
     SubbufLayout layout;
     bool swap = false;     // the pages' byte order is not this machine's
@@ -225,6 +226,10 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
             r.values = std::move(I.spare.back());
             I.spare.pop_back();
         }
+        if (!I.spare_late.empty()) {
+            r.late = std::move(I.spare_late.back());
+            I.spare_late.pop_back();
+        }
         r.values.resize(e.fields.size());
         FieldValue* vals = r.values.data();
         const Impl::Slot* slots = e.fields.data();
@@ -261,8 +266,14 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
 
 void Decoder::recycle(std::vector<Record>& done) const {
     auto& spare = impl_->spare;
-    for (Record& r : done)
+    auto& spare_late = impl_->spare_late;
+    for (Record& r : done) {
         if (r.values.capacity() != 0 && spare.size() < Impl::kSpare) spare.push_back(std::move(r.values));
+        if (r.late.capacity() != 0 && spare_late.size() < Impl::kSpare) {
+            r.late.clear();
+            spare_late.push_back(std::move(r.late));
+        }
+    }
     done.clear();
 }
 

@@ -21,15 +21,19 @@ std::string vm_error(int err) {
     return std::string("bad address (") + std::strerror(err) + ")";
 }
 
-void fail(MemRead& r, const std::string& why) {
+} // namespace
+
+void ProcMemReader::fail(MemRead& r, std::string_view why) {
     r.into->ok = false;
     r.into->bytes.clear();
-    r.into->why = why;
+    auto it = reasons_.find(why);
+    if (it == reasons_.end()) it = reasons_.emplace(why).first;
+    r.into->why = *it;
 }
 
 // A string that did not end in its first chunk: the rest, a page at a time
 // (the next page may be unmapped).
-void finish_string(int tid, MemRead& r) {
+void ProcMemReader::finish_string(int tid, MemRead& r) {
     std::string& s = r.into->bytes;
     if (const void* nul = std::memchr(s.data(), 0, s.size())) {
         s.resize(static_cast<std::size_t>(static_cast<const char*>(nul) - s.data()));
@@ -52,8 +56,6 @@ void finish_string(int tid, MemRead& r) {
     }
     fail(r, "longer than " + std::to_string(LateReads::kMaxString) + " bytes");
 }
-
-} // namespace
 
 void ProcMemReader::read(int tid, std::span<MemRead> reads) {
     std::vector<iovec> local(reads.size()), remote(reads.size());

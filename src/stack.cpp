@@ -242,7 +242,7 @@ void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& ta
             if (!from_stack(*copy, lr.addr, lr.len, bytes)) continue;
             lr.ok = true;
             lr.bytes = std::move(bytes);
-            lr.why.clear();
+            lr.why = {};
             lr.stack = true;
         }
     }

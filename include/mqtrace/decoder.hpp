@@ -33,9 +33,9 @@ struct LateRead {
     std::uint64_t addr = 0; // where
     std::size_t len = 0;    // struct size; 0 for a string
     bool ok = false;
-    std::string bytes;  // string (without NUL) or struct bytes
-    std::string why;    // !ok: the reason
-    bool stack = false; // ok: taken from the stack copy made at syscall entry, not read late
+    std::string bytes;    // string (without NUL) or struct bytes
+    std::string_view why; // !ok: the reason: static text, or kept by the MemoryReader that read it
+    bool stack = false;   // ok: taken from the stack copy made at syscall entry, not read late
 };
 
 struct Record {

@@ -9,7 +9,10 @@
 #include "mqtrace/plan.hpp"
 
 #include <cstdint>
+#include <set>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace mqtrace {
@@ -36,6 +39,11 @@ public:
 class ProcMemReader final : public MemoryReader {
 public:
     void read(int tid, std::span<MemRead> reads) override;
+
+private:
+    void fail(MemRead& r, std::string_view why);
+    void finish_string(int tid, MemRead& r);
+    std::set<std::string, std::less<>> reasons_; // the texts LateRead::why points to (a few distinct ones)
 };
 
 class LateReads {

@@ -398,11 +398,33 @@ void json_str(Writer& w, std::string_view s) {
     w.ch('"');
 }
 
+void json_tags(Writer& w, unsigned catalog_tags, Source src) {
+    w.ch('[');
+    bool first = true;
+    auto add = [&](std::string_view t) {
+        w.lit(first ? "\"" : ",\"");
+        first = false;
+        w.lit(t);
+        w.ch('"');
+    };
+    if (src == Source::KernelCopy) add("K");
+    if (src == Source::UserAtEntry || src == Source::UserLate || src == Source::UserStack) {
+        add("U");
+        add("TOCTOU");
+    }
+    if (catalog_tags & kTagOPT) add("OPT");
+    w.ch(']');
+}
+
+constexpr std::size_t kSources = static_cast<std::size_t>(Source::UserStack) + 1;
+
 // The keys of every event's arguments and struct members, ,"name": with its
 // comma, made once from the catalog (the line is written without assembling them).
 struct ArgKeys {
     std::string key;                  // ,"name":
     std::vector<std::string> members; // ,"member": of its struct layout
+    // ,"name":{"tags":[...],"source":"..." of arg_info, by source (the rest of the object follows).
+    std::array<std::string, kSources> info;
 };
 const std::vector<std::vector<ArgKeys>>& arg_keys() {
     static const std::vector<std::vector<ArgKeys>> keys = [] {
@@ -415,6 +437,15 @@ const std::vector<std::vector<ArgKeys>>& arg_keys() {
                 if (a.layout)
                     for (const auto& m : a.layout->members)
                         ak.members.push_back(",\"" + std::string(m.name) + "\":");
+                for (std::size_t src = 0; src < kSources; ++src) {
+                    Writer w(ak.info[src]);
+                    w.lit(ak.key);
+                    w.lit("{\"tags\":");
+                    json_tags(w, a.tags, static_cast<Source>(src));
+                    w.lit(",\"source\":\"");
+                    w.lit(source_name(static_cast<Source>(src)));
+                    w.ch('"');
+                }
             }
         }
         return k;
@@ -438,24 +469,6 @@ void json_content(Writer& w, const ArgSpec& spec, const ArgKeys& keys, const Arg
         w.num(m < a.members.size() ? a.members[m] : 0);
     }
     w.ch('}');
-}
-
-void json_tags(Writer& w, unsigned catalog_tags, Source src) {
-    w.ch('[');
-    bool first = true;
-    auto add = [&](std::string_view t) {
-        w.lit(first ? "\"" : ",\"");
-        first = false;
-        w.lit(t);
-        w.ch('"');
-    };
-    if (src == Source::KernelCopy) add("K");
-    if (src == Source::UserAtEntry || src == Source::UserLate || src == Source::UserStack) {
-        add("U");
-        add("TOCTOU");
-    }
-    if (catalog_tags & kTagOPT) add("OPT");
-    w.ch(']');
 }
 
 void json_line(Writer& w, const Call& c, const FormatOptions& o) {
@@ -522,16 +535,10 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     w.lit(",\"arg_info\":{");
     bool first = true;
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
-        const ArgSpec& spec = ev.args[i];
         const ArgValue& a = c.args[i];
         if (a.content == Content::None) continue;
-        json_key(w, keys[i].key, first);
+        json_key(w, keys[i].info[static_cast<std::size_t>(a.src)], first);
         first = false;
-        w.lit("{\"tags\":");
-        json_tags(w, spec.tags, a.src);
-        w.lit(",\"source\":\"");
-        w.lit(source_name(a.src));
-        w.ch('"');
         if (a.content == Content::Unreadable) {
             w.lit(",\"unreadable\":");
             json_str(w, a.why);

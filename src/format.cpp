@@ -157,7 +157,11 @@ public:
         const std::size_t n = size() - from;
         const std::size_t fill = (n < width ? width - n : 0) + 1;
         room(fill);
-        std::memset(p_, ' ', fill);
+        static constexpr char kSpaces[] = "                                "; // 32
+        if (fill <= 32)
+            copy_short(p_, kSpaces, fill);
+        else
+            std::memset(p_, ' ', fill);
         p_ += fill;
     }
     std::size_t size() const { return static_cast<std::size_t>(p_ - out_.data()); }

@@ -31,7 +31,8 @@ std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
     if (m.size == 4) {
         std::int32_t v;
         std::memcpy(&v, bytes.data() + m.offset, 4);
-        return m.is_signed ? v : static_cast<std::uint32_t>(v);
+        if (m.is_signed) return v; // (a ?: with the unsigned value would convert it to unsigned too)
+        return static_cast<std::uint32_t>(v);
     }
     std::int64_t v;
     std::memcpy(&v, bytes.data() + m.offset, 8);

@@ -387,6 +387,52 @@ StackCopy copy_at(int tid, std::uint64_t ts, int ev, std::uint64_t sp, std::arra
 }
 } // namespace
 
+// A struct read from memory (late, or from a stack copy) is decoded with its
+// members' signedness: a negative int member stays negative, as the probes'
+// in-kernel reads give it.
+TEST(Correlator, SignedMembersOfStructsReadFromMemoryStayNegative) {
+    const int notify = event_index(*find_event("mq_notify"));
+    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_mq_notify", "", {}, Role::Entry, notify};
+    for (int i = 0; i < 2; ++i) {
+        Field f;
+        f.key = std::string(find_event("mq_notify")->args[static_cast<std::size_t>(i)].name);
+        f.pos = i;
+        entry.fields.push_back(f);
+    }
+    TaskTable tasks(false);
+    Correlator c({entry}, tasks);
+    Record r;
+    r.ts = 1;
+    r.tid = 7;
+    r.probe = 0;
+    r.values.resize(2);
+    r.values[0].num = 3;
+    r.values[1].num = 0x1000;
+    LateRead lr;
+    lr.arg = 1;
+    lr.addr = 0x1000;
+    lr.len = 20;
+    lr.ok = true;
+    // sigev_value 0x1122334455667788, sigev_signo -1291197568, sigev_notify -1, thread id 42
+    lr.bytes = std::string("\x88\x77\x66\x55\x44\x33\x22\x11"
+                           "\x80\xe3\x09\xb3"
+                           "\xff\xff\xff\xff"
+                           "\x2a\x00\x00\x00",
+                           20);
+    r.late.push_back(lr);
+    std::vector<Item> out;
+    c.feed(r, out);
+    c.finish(out);
+    ASSERT_EQ(out.size(), 1u);
+    const ArgValue& sev = out[0].call.args[1];
+    ASSERT_EQ(sev.content, Content::Struct);
+    ASSERT_EQ(sev.members.size(), 4u);
+    EXPECT_EQ(sev.members[0], 0x1122334455667788);
+    EXPECT_EQ(sev.members[1], -1291197568);
+    EXPECT_EQ(sev.members[2], -1);
+    EXPECT_EQ(sev.members[3], 42);
+}
+
 // Stack copies pair with syscall entries one to one, in order per thread, by
 // event and arguments; a call with nothing to decode still takes its copy;
 // after a loss none is used.

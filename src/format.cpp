@@ -470,7 +470,12 @@ void json_content(Writer& w, const ArgSpec& spec, const ArgKeys& keys, const Arg
     w.ch('{');
     for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
         json_key(w, keys.members[m], m == 0);
-        w.num(m < a.members.size() ? a.members[m] : 0);
+        const std::int64_t v = m < a.members.size() ? a.members[m] : 0;
+        const Member& mem = spec.layout->members[m];
+        if (!mem.is_signed && mem.size == 8)
+            w.num(static_cast<std::uint64_t>(v)); // unsigned long, a pointer: never negative
+        else
+            w.num(v);
     }
     w.ch('}');
 }

@@ -121,6 +121,18 @@ TEST(Format, SysvText) {
     EXPECT_EQ(render_args_text(s), "msqid=5, msgp={mtype=42}, msgsz=7, msgflg=IPC_NOWAIT");
 }
 
+// Unsigned 8-byte members (a sigevent's sigev_value, msqid_ds.msg_qbytes) are
+// never negative in JSON; signed ones are.
+TEST(Format, UnsignedStructMembersInJson) {
+    Call c = make("mq_notify");
+    c.args = {num(3), st({-1, -5, 0, 7}, Source::UserAtEntry)};
+    c.args[1].present = true;
+    c.args[1].raw = 0x1000;
+    const std::string j = format_item(Item{true, c, {}}, json());
+    EXPECT_NE(j.find("\"sevp\":{\"sigev_value\":18446744073709551615,\"sigev_signo\":-5,"), std::string::npos)
+        << j;
+}
+
 TEST(Format, UnreadableAndUnfinished) {
     Call c = make("mq_unlink");
     c.args[0] = num(0x7ffd0000);

@@ -2,6 +2,9 @@
 #include "mqtrace/cli.hpp"
 
 #include "mqtrace/catalog.hpp"
+#include "mqtrace/journal.hpp"
+#include "mqtrace/rotate.hpp"
+#include "mqtrace/schema.hpp"
 #include "mqtrace_config.h"
 
 #include <boost/program_options.hpp>
@@ -37,7 +40,7 @@ po::options_description options() {
         "summary-and-events,C", "print the calls and, at the end, the summary")(
         "per-process", "with -c or -C: also a summary per process")(
         "format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
-        "output format: text or json (one object per line)")(
+        "output format: text, json (one object per line) or journal (one systemd journal entry per call)")(
         "output,o", po::value<std::string>()->value_name("FILE"), "write events to FILE instead of stdout")(
         "time,T", po::value<std::string>()->value_name("KIND")->default_value("wall"),
         "times: wall (time of day), relative (seconds since tracing started) or iso (ISO 8601 date and time; "
@@ -60,12 +63,21 @@ po::options_description options() {
         "write,w", po::value<std::string>()->value_name("FILE"),
         "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
         "print", "with -w: also decode and print the events as they are recorded")(
+        "rotate-size", po::value<std::string>()->value_name("SIZE"),
+        "with -o or -w: go on in a new file before one would pass SIZE (as tcpdump's -C: millions of "
+        "bytes; KiB, MiB or GiB with the suffix k, M or G)")(
+        "rotate-count,W", po::value<long>()->value_name("N"),
+        "with --rotate-size or -G: name the files FILE0 to FILE<N-1>, reusing the names in a ring (as "
+        "tcpdump's -W)")("rotate-seconds,G", po::value<long>()->value_name("SECONDS"),
+                         "with -o or -w: go on in a new file every SECONDS seconds, FILE's strftime(3) "
+                         "conversions expanded (as tcpdump's -G)")(
         "read,r", po::value<std::string>()->value_name("FILE"),
         "decode a recording made with -w instead of tracing (-e, -p, -t, --comm, -x, -n, -c, -f, -o apply)")(
         "record-profile", po::value<std::string>()->value_name("DIR"),
         "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")(
         "dry-run", "print the tracefs writes this kernel would get, then exit")(
         "list", "list the events and their arguments (with -f json: as JSON), then exit")(
+        "json-schema", "print the JSON Schema of the -f json lines, then exit")(
         "cleanup", "remove tracefs state left by mqtrace runs that were killed, then exit")(
         "version", "print the version, then exit")("help,h", "print this help, then exit");
     return d;
@@ -192,6 +204,8 @@ Cli parse_cli(const std::vector<std::string>& argv) {
         cli.action = Action::Version;
     else if (vm.count("list"))
         cli.action = Action::List;
+    else if (vm.count("json-schema"))
+        cli.action = Action::JsonSchema;
     else if (vm.count("cleanup"))
         cli.action = Action::Cleanup;
     else if (vm.count("record-profile")) {
@@ -201,8 +215,16 @@ Cli parse_cli(const std::vector<std::string>& argv) {
     if (vm.count("write")) t.write_file = vm["write"].as<std::string>();
     if (vm.count("read")) t.read_file = vm["read"].as<std::string>();
     t.print = vm.count("print") != 0;
-    choose(vm, "format", {{"text", OutputFormat::Text}, {"json", OutputFormat::Json}}, t.fmt.format,
-           cli.error);
+    // -f journal: entries whose MESSAGE= is the text line (see journal.hpp).
+    choose(vm, "format",
+           {{"text", OutputFormat::Text}, {"json", OutputFormat::Json}, {"journal", OutputFormat::Text}},
+           t.fmt.format, cli.error);
+    t.journal = vm["format"].as<std::string>() == "journal";
+    if (t.journal && !journal_built())
+        cli.error = "-f journal: this mqtrace was built without libsystemd (meson option journal; Debian: "
+                    "libsystemd-dev)";
+    if (t.journal && vm.count("output"))
+        cli.error = "-f journal writes to the journal: -o does not go with it";
     choose(vm, "backend",
            {{"auto", Backend::Auto}, {"kprobe", Backend::Kprobe}, {"syscalls", Backend::Syscalls}}, t.backend,
            cli.error);
@@ -244,6 +266,31 @@ Cli parse_cli(const std::vector<std::string>& argv) {
     if (t.buffer_kb < 8 || t.buffer_kb > (1u << 20)) cli.error = "--buffer-size must be 8 to 1048576 KiB";
     t.fmt.utc = vm.count("utc") != 0;
     t.dry_run = vm.count("dry-run") != 0;
+    // Files that rotate (mqtrace(8), ROTATING FILES).
+    if (vm.count("rotate-size"))
+        if (std::string e = parse_rotate_size(vm["rotate-size"].as<std::string>(), t.rotate.size); !e.empty())
+            cli.error = e;
+    if (vm.count("rotate-count")) {
+        const long n = vm["rotate-count"].as<long>();
+        if (n < 1 || n > 1000000)
+            cli.error = "-W must be a number of files from 1 to 1000000";
+        else
+            t.rotate.count = static_cast<unsigned>(n);
+    }
+    if (vm.count("rotate-seconds")) {
+        const long n = vm["rotate-seconds"].as<long>();
+        if (n < 1 || n > 100000000)
+            cli.error = "-G must be a whole number of seconds from 1 to 100000000";
+        else
+            t.rotate.seconds = static_cast<unsigned>(n);
+    }
+    t.rotate.utc = t.fmt.utc;
+    if (vm.count("rotate-count") && !vm.count("rotate-size") && !vm.count("rotate-seconds"))
+        cli.error = "-W goes with --rotate-size or -G: it numbers the files they start";
+    if ((vm.count("rotate-size") || vm.count("rotate-seconds")) && !vm.count("output") && !vm.count("write"))
+        cli.error = "--rotate-size and -G rotate the files of -o and -w: give -o FILE or -w FILE";
+    if (vm.count("rotate-seconds") && vm.count("read"))
+        cli.error = "-G starts new files while tracing: it does not go with -r (--rotate-size does)";
     // Combinations that cannot mean anything.
     const bool decodes = t.write_file.empty() || t.print;
     if (t.print && t.write_file.empty()) cli.error = "--print goes with -w";
@@ -264,8 +311,8 @@ Cli parse_cli(const std::vector<std::string>& argv) {
         if (t.dry_run) cli.error = "--dry-run runs nothing: it does not go with a command";
     }
     if (cli.action != Action::Trace && !t.command.empty())
-        cli.error = "a command goes only with tracing, not with --help, --version, --list, --cleanup or "
-                    "--record-profile";
+        cli.error = "a command goes only with tracing, not with --help, --version, --list, --json-schema, "
+                    "--cleanup or --record-profile";
     return cli;
 }
 
@@ -320,6 +367,7 @@ int run_cli(const std::vector<std::string>& args) {
     case Action::Help: std::fputs(help_text().c_str(), stdout); return kExitOk;
     case Action::Version: std::printf("mqtrace %s\n", MQTRACE_VERSION); return kExitOk;
     case Action::List: std::fputs(list_text(cli.trace.fmt.format).c_str(), stdout); return kExitOk;
+    case Action::JsonSchema: std::fputs(json_schema().c_str(), stdout); return kExitOk;
     case Action::Cleanup: return run_cleanup();
     case Action::RecordProfile: return run_record_profile(cli.profile_dir);
     case Action::Trace: break;

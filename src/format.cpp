@@ -2,6 +2,7 @@
 #include "mqtrace/format.hpp"
 
 #include "mqtrace/catalog.hpp"
+#include "mqtrace/schema.hpp"
 #include "mqtrace/xlat.hpp"
 
 #include <algorithm>
@@ -485,7 +486,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const std::vector<ArgKeys>& keys = arg_keys()[static_cast<std::size_t>(c.ev)];
     w.lit("{\"event\":\"");
     w.lit(ev.name);
-    w.lit("\",\"time_ns\":");
+    w.lit(kCallAfterName); // ","schema":N,"time_ns":
     w.num(static_cast<std::int64_t>(c.ts) + o.clock_offset_ns);
     json_times(w, c.ts, o);
     w.lit(",\"cpu\":");
@@ -566,7 +567,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
 
 void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
     if (o.format == OutputFormat::Json) {
-        w.lit("{\"event\":\"lost\",\"time_ns\":");
+        w.lit(kLostStart); // {"event":"lost","schema":N,"time_ns":
         w.num(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns);
         json_times(w, l.ts, o);
         w.lit(",\"cpu\":");

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -131,12 +132,57 @@ constexpr std::size_t kMaxPage = 1 << 20;
 
 } // namespace
 
-RecordingWriter::RecordingWriter(const std::string& path) : path_(path) {
+RecordingWriter::RecordingWriter(const std::string& path, const RotateOptions& r) : rotate_(r) {
+    if (r.active()) names_ = std::make_unique<FileNames>(path, r);
+    open_file(names_ ? names_->next(std::time(nullptr)) : path);
+    first_ = path_;
+}
+
+void RecordingWriter::open_file(const std::string& path) {
     f_ = std::fopen(path.c_str(), "wbe");
     if (!f_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    path_ = path;
     if (std::fwrite(kMagic.data(), 1, kMagic.size(), f_) != kMagic.size())
         throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    bytes_ = kMagic.size();
+    bytes_ += kMagic.size();
+    file_bytes_ = kMagic.size();
+    data_bytes_ = 0;
+}
+
+bool RecordingWriter::full(std::size_t more) const {
+    return rotate_.size > 0 && data_bytes_ > 0 && file_bytes_ + more > rotate_.size;
+}
+
+void RecordingWriter::next_file(std::uint64_t boundary, bool same) {
+    chunk('N', std::string(reinterpret_cast<const char*>(&boundary), 8));
+    flush();
+    const int rc = std::fclose(f_);
+    f_ = nullptr;
+    if (rc != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+    open_file(same || !names_ ? path_ : names_->next(std::time(nullptr)));
+    ++files_;
+}
+
+bool RecordingWriter::moved() const { return f_ && !names_file(path_, fileno(f_)); }
+
+void RecordingWriter::continues(std::uint64_t boundary,
+                                const std::vector<std::pair<int, std::uint64_t>>& open) {
+    chunk('B', std::string(reinterpret_cast<const char*>(&boundary), 8));
+    for (const auto& [tid, ts] : open) {
+        std::string p(12, '\0');
+        const auto t = static_cast<std::uint32_t>(tid);
+        std::memcpy(p.data(), &t, 4);
+        std::memcpy(p.data() + 4, &ts, 8);
+        chunk('O', p);
+    }
+}
+
+void RecordingWriter::carried_page(int cpu, const void* bytes, std::size_t len) {
+    std::string payload(4 + len, '\0');
+    const auto c = static_cast<std::uint32_t>(cpu);
+    std::memcpy(payload.data(), &c, 4);
+    std::memcpy(payload.data() + 4, bytes, len);
+    chunk('X', payload);
 }
 
 RecordingWriter::~RecordingWriter() {
@@ -144,6 +190,7 @@ RecordingWriter::~RecordingWriter() {
 }
 
 void RecordingWriter::chunk(char type, const std::string& payload) {
+    if (!f_) throw std::runtime_error("cannot write " + path_ + ": it could not be opened");
     const auto len = static_cast<std::uint32_t>(payload.size());
     char hdr[5];
     hdr[0] = type;
@@ -152,6 +199,8 @@ void RecordingWriter::chunk(char type, const std::string& payload) {
         std::fwrite(payload.data(), 1, payload.size(), f_) != payload.size())
         throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
     bytes_ += 5 + payload.size();
+    file_bytes_ += 5 + payload.size();
+    if (type == 'D' || type == 'L' || type == 'R') data_bytes_ += 5 + payload.size();
 }
 
 void RecordingWriter::meta(const std::string& header_page, const std::vector<Probe>& probes,
@@ -206,14 +255,15 @@ void RecordingWriter::stack_lost(std::uint64_t total) {
 }
 
 void RecordingWriter::flush() {
-    if (std::fflush(f_) != 0) throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+    if (f_ && std::fflush(f_) != 0)
+        throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
 }
 
 Recording parse_recording(const std::string& b) {
     if (b.compare(0, kMagic.size(), kMagic) != 0) throw std::runtime_error("not an mqtrace recording");
     Recording r;
     r.exact_losses = true;
-    bool have_probes = false, data = false;
+    bool have_probes = false, data = false, own_data = false; // own: D L R V (not carried)
     for (std::size_t off = kMagic.size(); off < b.size();) {
         if (b.size() - off < 5)
             throw std::runtime_error("truncated chunk header at offset " + std::to_string(off));
@@ -226,11 +276,38 @@ Recording parse_recording(const std::string& b) {
         const std::string where =
             " (chunk '" + std::string(1, type) + "' at offset " + std::to_string(off) + ")";
         off += 5 + len;
-        const bool is_data = type == 'D' || type == 'L' || type == 'R' || type == 'U' || type == 'V';
+        const bool carry = type == 'B' || type == 'O' || type == 'X';
+        const bool is_data =
+            type == 'D' || type == 'L' || type == 'R' || type == 'U' || type == 'V' || type == 'N' || carry;
         if (is_data && (!have_probes || r.formats.size() != r.probes.size()))
             throw std::runtime_error("data before the probe table and formats" + where);
         if (data && !is_data) throw std::runtime_error("metadata after data" + where);
+        if (r.continued) throw std::runtime_error("a chunk after the end of the file ('N')" + where);
+        if (carry && (own_data || (type == 'B' && r.continues) || (type != 'B' && !r.continues)))
+            throw std::runtime_error("carried data out of place" + where);
+        own_data = own_data || (is_data && !carry && type != 'U' && type != 'N');
         switch (type) {
+        case 'B':
+        case 'N': {
+            data = true;
+            if (payload.size() != 8) throw std::runtime_error("bad boundary" + where);
+            (type == 'B' ? r.continues : r.continued) = true;
+            (type == 'B' ? r.begin : r.end) = get<std::uint64_t>(payload, 0);
+            break;
+        }
+        case 'O':
+            if (payload.size() != 12) throw std::runtime_error("bad call in progress" + where);
+            r.open.emplace_back(static_cast<int>(get<std::uint32_t>(payload, 0)),
+                                get<std::uint64_t>(payload, 4));
+            break;
+        case 'X': {
+            if (payload.size() < 4 || payload.size() - 4 > kMaxPage)
+                throw std::runtime_error("bad page size" + where);
+            const auto cpu = get<std::uint32_t>(payload, 0);
+            if (cpu > 65535) throw std::runtime_error("bad cpu number" + where);
+            r.carried.push_back(RawPage{static_cast<int>(cpu), payload.substr(4)});
+            break;
+        }
         case 'H': r.header_page = payload; break;
         case 'K': r.kernel = payload; break;
         case 'S': r.self_tid = std::atoi(payload.c_str()); break;

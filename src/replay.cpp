@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_map>
 
 namespace mqtrace {
 namespace {
@@ -55,6 +56,31 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     };
     StackQueue stacks;
     std::size_t next = 0, next_loss = 0, next_stack = 0, next_lossy = 0;
+    // A file that continues an earlier one (see carry.hpp): first the carried
+    // records after its boundary, and those the calls in progress at it began with.
+    if (r.continues) {
+        std::unordered_map<int, std::uint64_t> open(r.open.begin(), r.open.end());
+        std::vector<Record> carried;
+        for (const auto& p : r.carried)
+            dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), carried, false);
+        recs.clear();
+        std::vector<Record> unused;
+        for (auto& rec : carried) {
+            bool keep = rec.kind == RecordKind::Event && rec.ts > r.begin;
+            if (!keep && rec.kind == RecordKind::Event && rec.probe >= 0 &&
+                static_cast<std::size_t>(rec.probe) < r.probes.size()) {
+                const Role role = r.probes[static_cast<std::size_t>(rec.probe)].role;
+                const auto o = open.find(rec.tid);
+                keep = o != open.end() && rec.ts >= o->second &&
+                       (role == Role::Wrapper || role == Role::Entry || role == Role::Inner);
+            }
+            (keep ? recs : unused).push_back(std::move(rec));
+        }
+        dec.recycle(unused);
+        if (late) late->prefetch(recs, none);
+        m.push(std::move(recs));
+        recs.clear();
+    }
     auto decode_until = [&](std::size_t end, std::size_t round) {
         recs.clear();
         // The lost records the recording run reported in this round: before
@@ -82,6 +108,16 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     }
     decode_until(r.pages.size(), SIZE_MAX);
     m.release_all(ready);
+    if (r.continued) { // the records after its end, and the calls in progress, are the next file's
+        std::vector<Record> kept, later;
+        for (auto& rec : ready)
+            (rec.kind == RecordKind::Event && rec.ts > r.end ? later : kept).push_back(std::move(rec));
+        dec.recycle(later);
+        ready.clear();
+        ready.swap(kept);
+        emit();
+        return;
+    }
     emit();
     c.finish(items);
     emit();

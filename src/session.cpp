@@ -113,6 +113,9 @@ bool owner_alive(int pid) {
     // "PID (comm) S ...": a zombie (killed, not yet reaped) holds nothing any more,
     // and a live process with that pid may be an unrelated one that reused it.
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    // It exists but /proc does not show it (hidepid=, systemd's ProtectProc=):
+    // it may be a run alive in another unit, so it is left alone.
+    if (!stat) return true;
     std::string line;
     std::getline(stat, line);
     const auto open = line.find('('), close = line.rfind(')');

@@ -3,6 +3,7 @@
 
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/format.hpp"
+#include "mqtrace/schema.hpp"
 #include "mqtrace/xlat.hpp"
 
 #include <algorithm>
@@ -154,7 +155,7 @@ void Summary::table_json(std::string& out, const Table& t) const {
 }
 
 std::string Summary::json() const {
-    std::string out = "{\"event\":\"summary\",\"events\":";
+    std::string out(kSummaryStart); // {"event":"summary","schema":N,"events":
     table_json(out, total_);
     out += ",\"lost\":" + std::to_string(lost_);
     out += ",\"lost_unknown\":" + std::to_string(lost_unknown_);

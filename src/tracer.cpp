@@ -1,6 +1,7 @@
 // The run loop. See include/mqtrace/tracer.hpp.
 #include "mqtrace/tracer.hpp"
 
+#include "mqtrace/carry.hpp"
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/command.hpp"
 #include "mqtrace/correlator.hpp"
@@ -8,6 +9,7 @@
 #include "mqtrace/elf.hpp"
 #include "mqtrace/kernel.hpp"
 #include "mqtrace/late.hpp"
+#include "mqtrace/notify.hpp"
 #include "mqtrace/output.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
@@ -32,9 +34,11 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace mqtrace {
 namespace {
@@ -84,11 +88,14 @@ int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission
 // SIGCHLD ends the run once it has ended; a signal sent to mqtrace alone (not
 // the terminal's, which the command's process group got too) is passed on to
 // the command and the run goes on until the command ends; a second ends it.
+// SIGUSR1 asks for the running counts; SIGHUP sent by a process (logrotate's
+// kill -HUP, not a terminal's hang-up) reopens the -o/-w files when there are
+// some. Neither ends the run nor goes to the command.
 class Signals {
 public:
     Signals() {
         sigemptyset(&set_);
-        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
+        for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1})
             sigaddset(&set_, s);
         pthread_sigmask(SIG_BLOCK, &set_, nullptr);
         signal(SIGPIPE, SIG_IGN);
@@ -100,13 +107,20 @@ public:
     Signals& operator=(const Signals&) = delete;
     int fd() const { return fd_; }
     void watch(Command* c) { cmd_ = c; }
+    void hup_reopens(bool on) { hup_reopens_ = on; }
+    bool take_reopen() { return std::exchange(reopen_, false); }
+    bool take_counts() { return std::exchange(counts_, false); }
     // Take what is pending; true: end the run now.
     bool ends() {
         signalfd_siginfo si{};
         bool end = false;
         while (read(fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
             const int sig = static_cast<int>(si.ssi_signo);
-            if (sig == SIGCHLD) {
+            if (sig == SIGUSR1) {
+                counts_ = true;
+            } else if (sig == SIGHUP && hup_reopens_ && si.ssi_code != SI_KERNEL) {
+                reopen_ = true;
+            } else if (sig == SIGCHLD) {
                 end = end || (cmd_ && cmd_->reap());
             } else if (cmd_ && !cmd_->ended() && !forwarded_) {
                 forwarded_ = true;
@@ -123,6 +137,7 @@ private:
     int fd_ = -1;
     Command* cmd_ = nullptr;
     bool forwarded_ = false;
+    bool hup_reopens_ = false, reopen_ = false, counts_ = false;
 };
 
 // One attempt with one backend: the session, its probes, and the loop.
@@ -242,10 +257,12 @@ public:
             for (auto& it : items) {
                 if (!keep(it)) continue;
                 if (o_.count > 0 && calls >= o_.count) break;
-                if (it.is_call)
+                if (it.is_call) {
                     ++calls;
-                else
+                    ++per_event_[static_cast<std::size_t>(it.call.ev)];
+                } else {
                     lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+                }
                 if (summary_) summary_->add(it);
                 if (lines) out.line(it, fmt_);
             }
@@ -269,16 +286,26 @@ public:
             return ((fds[0].revents & POLLIN) && sig.ends()) || out.broken();
         };
         std::vector<Item> items; // reused round after round (emit empties it)
+        next_period_ = t0 + std::chrono::seconds(o_.rotate.seconds);
+        auto counts = [&] {
+            return std::to_string(calls) + " calls, " + std::to_string(out.written()) + " written, " +
+                   std::to_string(lost_) + " lost";
+        };
         while (!stop && !expired()) {
             const std::size_t pages = round(items, false);
             emit(items);
+            notify_tick(counts); // systemd: STATUS= every few seconds (and WATCHDOG=1)
             if (stop) break;
+            between_rounds(&out, sig, expired(), [&] { return running_line(calls, out); });
+            fds[1].fd = out.fd(); // a new file
+            if (out.broken()) break;
             // Wake on data (buffer_percent 0) or on the timer, but at most once
             // per kMinWakeMs: each wake-up of a reader costs the traced calls.
             if (poll(fds.data(), 2, pages > fds.size() ? 0 : kMinWakeMs) > 0 && ended()) break;
             const int timeout = merger_.pending() ? kMinWakeMs : kIntervalMs;
             if (poll(fds.data(), fds.size(), timeout) > 0 && ended()) break;
         }
+        notify_stopping(counts());
         if (!out.broken() && !(o_.count > 0 && calls >= o_.count)) {
             session_.tracing_on(false);
             std::vector<Item> items;
@@ -310,9 +337,13 @@ public:
         for (const auto& [event, n] : misses_)
             misses += n;
         char head[512];
+        const std::string files = w && w->files() > 1 ? std::to_string(w->files()) + " files (" +
+                                                            w->first_path() + " to " + w->path() + ")"
+                                  : w ? w->path()
+                                      : "";
         if (w)
             std::snprintf(head, sizeof head, "%llu bytes recorded to %s; lost events: %llu in the recording",
-                          static_cast<unsigned long long>(w->bytes()), w->path().c_str(),
+                          static_cast<unsigned long long>(w->bytes()), files.c_str(),
                           static_cast<unsigned long long>(lost_));
         else
             std::snprintf(head, sizeof head, "%ld calls traced, %ld written; lost events: %llu in the stream",
@@ -359,23 +390,63 @@ public:
     // -w: the probe table is final; write it, then what was read so far.
     void start_recording(RecordingWriter& w) {
         writer_ = &w;
-        std::vector<int> tids;
-        const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
-        std::vector<Recording::Task> tasks;
-        for (std::size_t i = 0; i < tids.size(); ++i)
-            tasks.push_back(Recording::Task{tids[i], infos[i].pid, infos[i].comm});
-        w.meta(session_.header_page(), table_, formats_, self_tid_, k_.release + " " + k_.arch_name(),
-               o_.fmt.clock_offset_ns, tasks);
+        carry_ = std::make_unique<CarryTracker>(session_.header_page(), table_, formats_);
+        write_meta(w, nullptr);
         recording_ = true;
         std::vector<RawPage> none;
         record(none, {});
         w.flush();
+    }
+    // The metadata, with the threads alive now: from /proc at the start; in
+    // a next file (c: what it carries), as the task events since tell.
+    void write_meta(RecordingWriter& w, const Carry* c) {
+        std::vector<Recording::Task> tasks;
+        if (c) tasks = carry_->tasks(*c);
+        if (tasks.empty()) {
+            std::vector<int> tids;
+            const std::vector<TaskInfo> infos = TaskTable::snapshot(tids);
+            for (std::size_t i = 0; i < tids.size(); ++i)
+                tasks.push_back(Recording::Task{tids[i], infos[i].pid, infos[i].comm});
+            if (!c) carry_->seed(tasks);
+        }
+        w.meta(session_.header_page(), table_, formats_, self_tid_, k_.release + " " + k_.arch_name(),
+               o_.fmt.clock_offset_ns, tasks);
+    }
+
+    // Between read rounds: -G's next file, SIGHUP's reopening, SIGUSR1's
+    // counts (line: what to print). ending: no new file once the run ends.
+    void between_rounds(Output* out, Signals& sig, bool ending, const std::function<std::string()>& line) {
+        const auto now = std::chrono::steady_clock::now();
+        if (o_.rotate.seconds > 0 && !ending && now >= next_period_) {
+            while (next_period_ <= now)
+                next_period_ += std::chrono::seconds(o_.rotate.seconds);
+            if (out) out->rotate();
+            rotate_rec_ = writer_ != nullptr; // at the start of the next round's data
+        }
+        if (sig.take_reopen()) {
+            if (out) out->reopen();
+            reopen_rec_ = writer_ != nullptr;
+        }
+        if (sig.take_counts()) std::fprintf(stderr, "mqtrace: running: %s\n", line().c_str());
+    }
+    // SIGUSR1 while decoding: calls, lost events, calls per event selected.
+    std::string running_line(long calls, const Output& out) const {
+        std::string s = std::to_string(calls) + " calls traced, " + std::to_string(out.written()) +
+                        " written; lost events: " + std::to_string(lost_) + ";";
+        const char* sep = " ";
+        for (int e : o_.events) {
+            s += sep + std::string(catalog()[static_cast<std::size_t>(e)].name) + " " +
+                 std::to_string(per_event_[static_cast<std::size_t>(e)]);
+            sep = ", ";
+        }
+        return s;
     }
     void record_to(RecordingWriter* w) { writer_ = w; }
 
     // -w without --print: read and record, decode nothing, until a signal or the duration.
     int loop_raw(RecordingWriter& w, Signals& sig) {
         const auto t0 = std::chrono::steady_clock::now();
+        next_period_ = t0 + std::chrono::seconds(o_.rotate.seconds);
         std::vector<pollfd> fds{{sig.fd(), POLLIN, 0}};
         for (int fd : reader_->fds())
             fds.push_back({fd, POLLIN, 0});
@@ -389,10 +460,16 @@ public:
             while (!expired()) {
                 const std::size_t pages = round(none, false, false);
                 w.flush();
+                between_rounds(nullptr, sig, expired(), [&] {
+                    return std::to_string(w.bytes()) + " bytes recorded to " + w.path() +
+                           "; lost events: " + std::to_string(reader_->reported());
+                });
+                notify_tick([&] { return std::to_string(w.bytes()) + " bytes recorded"; });
                 if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0 && sig.ends()) break;
                 if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN) && sig.ends())
                     break;
             }
+            notify_stopping(std::to_string(w.bytes()) + " bytes recorded");
             session_.tracing_on(false);
             while (round(none, true, false) > 0) {
             }
@@ -455,6 +532,7 @@ private:
         // Records waiting for a CPU that is behind stay in the kernel's buffer, not ours.
         const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr};
         const auto [pages, complete] = reader_->drain(*decoder_, recs, mark, how);
+        if (writer_ && recording_ && complete) next_file_if_due(raw);
         if (stacks_) { // the copies taken for this round's records, recorded before its end mark
             std::vector<StackCopy> taken;
             stacks_->drain(stack_queue_, writer_ ? &taken : nullptr);
@@ -494,8 +572,10 @@ private:
     // -w: the stack copies of this round, and whether copies were lost.
     void record_stacks(const std::vector<StackCopy>& taken) {
         if (!recording_) return; // copies start with the recording (start_stacks)
-        for (const auto& c : taken)
+        for (const auto& c : taken) {
             writer_->stack_copy(c);
+            if (carry_) carry_->stack_copy(c);
+        }
         if (stacks_->lost() != stack_lost_recorded_) {
             stack_lost_recorded_ = stacks_->lost();
             writer_->stack_lost(stack_lost_recorded_);
@@ -510,13 +590,39 @@ private:
         for (const auto& r : recs)
             if (r.kind == RecordKind::Lost) pending_lost_.push_back(r);
         if (!recording_) return;
-        for (const auto& p : pending_pages_)
+        for (auto& p : pending_pages_) {
             writer_->page(p.cpu, p.bytes.data(), p.bytes.size());
+            if (carry_) carry_->page(std::make_shared<const RawPage>(std::move(p)));
+        }
         for (const auto& r : pending_lost_)
             writer_->lost(r);
-        if (mark) writer_->round(mark);
+        if (mark) {
+            writer_->round(mark);
+            if (carry_) carry_->round(mark);
+        }
         pending_pages_.clear();
         pending_lost_.clear();
+    }
+
+    // -w: before a read round's data, the next file if it is due (--rotate-size,
+    // -G) or the file was moved (SIGHUP): this one ends at a round's end, the
+    // next begins with the metadata and what it carries over (carry.hpp).
+    void next_file_if_due(const std::vector<RawPage>& raw) {
+        std::size_t more = 0;
+        for (const auto& p : raw)
+            more += p.bytes.size() + 9;
+        const bool next = rotate_rec_ || writer_->full(more);
+        const bool moved = !next && reopen_rec_ && writer_->moved();
+        rotate_rec_ = reopen_rec_ = false;
+        if (!next && !moved) return;
+        const Carry c = carry_->carry();
+        writer_->next_file(c.boundary, moved);
+        write_meta(*writer_, &c);
+        writer_->continues(c.boundary, c.open);
+        for (const auto& p : c.pages)
+            writer_->carried_page(p->cpu, p->bytes.data(), p->bytes.size());
+        for (const auto& s : c.stacks)
+            writer_->stack_copy(s);
     }
 
     // Calls a kprobe missed: they never reached the ring buffer at all.
@@ -613,10 +719,14 @@ private:
     Backend b_;
     TaskTable tasks_;
     ProcMemReader mem_;
-    std::optional<LateReads> late_;     // syscalls backend
-    std::vector<std::string> formats_;  // event format texts, parallel to table_
-    RecordingWriter* writer_ = nullptr; // -w
-    bool recording_ = false;            // the table is written: pages go straight to the file
+    std::optional<LateReads> late_;                     // syscalls backend
+    std::vector<std::string> formats_;                  // event format texts, parallel to table_
+    RecordingWriter* writer_ = nullptr;                 // -w
+    bool recording_ = false;                            // the table is written: pages go straight to the file
+    std::unique_ptr<CarryTracker> carry_;               // -w: what a next file would carry over
+    bool rotate_rec_ = false, reopen_rec_ = false;      // -w: -G's next file, SIGHUP's reopening, due
+    std::chrono::steady_clock::time_point next_period_; // -G
+    std::vector<std::uint64_t> per_event_ = std::vector<std::uint64_t>(catalog().size()); // calls shown
     std::vector<RawPage> pending_pages_;
     std::unique_ptr<StackCopies> stacks_;
     StackQueue stack_queue_;
@@ -696,8 +806,11 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, Signals& 
     std::optional<Output> out;
     std::optional<RecordingWriter> rec;
     if (!o.dry_run) {
-        if (!o.write_file.empty()) rec.emplace(o.write_file);
-        if (o.write_file.empty() || o.print) out.emplace(o.output);
+        if (!o.write_file.empty()) rec.emplace(o.write_file, o.rotate);
+        if (o.write_file.empty() || o.print) out.emplace(o.output, o.rotate);
+        // SIGHUP from logrotate: the files are reopened (without any, it ends the run).
+        sig.hup_reopens(!o.write_file.empty() || !o.output.empty());
+        if (out && o.journal) out->to_journal();
     }
     std::vector<std::string> log;
     Run run(o, k, b, o.dry_run ? &log : nullptr);
@@ -726,17 +839,20 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, Signals& 
     if (!o.quiet)
         std::fprintf(
             stderr, "Tracing %zu message-queue syscalls with the %s backend%s%s.%s\n", o.events.size(),
-            backend_name(b), rec ? (", recording to " + o.write_file).c_str() : "",
+            backend_name(b), rec ? (", recording to " + rec->path()).c_str() : "",
             cmd ? (" of " + escape(o.command[0], false) + " (pid " + std::to_string(cmd->pid()) + ")").c_str()
                 : "",
             cmd ? "" : " Ctrl-C to end.");
     if (cmd) cmd->go(); // its first call is seen: tracing is live
+    // systemd (Type=notify): ready at the moment "Tracing" is printed.
+    notify_ready("Tracing " + std::to_string(o.events.size()) + " syscalls (" + backend_name(b) + " backend" +
+                 (rec ? ", recording" : "") + "): ");
     int rc;
     if (!out) { // -w: the records made during the self-test are in the recording
         rc = run.loop_raw(*rec, sig);
         run.summary(&*rec);
     } else {
-        if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet)
+        if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet && !o.journal)
             std::fprintf(stderr, "%s\n", text_header(o.fmt).c_str());
         rc = run.loop(*out, early, sig);
         if (rec) rec->flush();
@@ -752,10 +868,11 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, Signals& 
 int run_replay(const TraceOptions& o) {
     return reported([&] {
         const Recording r = load_recording(o.read_file);
-        Output out(o.output);
+        Output out(o.output, o.rotate);
+        if (o.journal) out.to_journal();
         FormatOptions fmt = o.fmt;
         fmt.clock_offset_ns = r.clock_offset_ns; // wall clock of the recording machine
-        if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet)
+        if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet && !o.journal)
             std::fprintf(stderr, "%s\n", text_header(fmt).c_str());
         const CallFilter filter(o.sel, false, false);
         std::optional<Summary> summary;
@@ -804,6 +921,7 @@ int run_replay(const TraceOptions& o) {
 }
 
 int run_trace(const TraceOptions& opts) {
+    notify_init(); // before any command is started: it does not inherit NOTIFY_SOCKET
     TraceOptions o = opts;
     o.fmt.clock_offset_ns = realtime_offset();
     std::optional<Signals> sig;

@@ -23,10 +23,42 @@ struct Xlat {
 // library exports it), never re-typed; X(NAME) pairs a constant with its name.
 #define X(name)                                                                                              \
     Xlat { static_cast<std::uint64_t>(name), #name }
-constexpr std::array kOpenFlags{X(O_CREAT),  X(O_EXCL),     X(O_NOCTTY), X(O_TRUNC),
-                                X(O_APPEND), X(O_NONBLOCK), X(O_CLOEXEC)};
+// O_LARGEFILE is 0 in the C library's 64-bit headers (every open is large
+// there), but the kernel still has the bit and strace names it; <asm/fcntl.h>,
+// which has it, clashes with <fcntl.h>.
+#if defined(__x86_64__) || defined(__i386__)
+constexpr std::uint64_t kOLargefile = 0100000;
+#elif defined(__aarch64__) || defined(__arm__)
+constexpr std::uint64_t kOLargefile = 0400000;
+#else
+constexpr std::uint64_t kOLargefile = O_LARGEFILE; // 0 where unknown: flags() skips it
+#endif
+// strace's open_mode_flags, in its order (which is the order of the names it
+// prints): O_SYNC (__O_SYNC|O_DSYNC) before __O_SYNC and O_DSYNC, O_TMPFILE
+// (__O_TMPFILE|O_DIRECTORY) before O_DIRECTORY.
+constexpr std::array kOpenFlags{X(O_CREAT),
+                                X(O_EXCL),
+                                X(O_NOCTTY),
+                                X(O_TRUNC),
+                                X(O_APPEND),
+                                X(O_NONBLOCK),
+                                X(O_SYNC),
+                                Xlat{O_SYNC & ~O_DSYNC, "__O_SYNC"},
+                                X(O_DSYNC),
+                                X(O_DIRECT),
+                                Xlat{kOLargefile, "O_LARGEFILE"},
+                                X(O_NOFOLLOW),
+                                X(O_NOATIME),
+                                X(O_CLOEXEC),
+                                X(O_PATH),
+                                X(O_TMPFILE),
+                                X(O_DIRECTORY),
+                                X(FASYNC)};
+// mq_attr.mq_flags: the kernel knows O_NONBLOCK only (strace's mq_attr_flags).
+constexpr std::array kMqFlags{X(O_NONBLOCK)};
 constexpr std::array kIpcFlags{X(IPC_CREAT), X(IPC_EXCL), X(IPC_NOWAIT)};
-constexpr std::array kMsgFlags{X(IPC_NOWAIT), X(MSG_NOERROR), X(MSG_EXCEPT), X(MSG_COPY)};
+// In strace's order (ipc_msg_flags): MSG_NOERROR|IPC_NOWAIT.
+constexpr std::array kMsgFlags{X(MSG_NOERROR), X(MSG_EXCEPT), X(MSG_COPY), X(IPC_NOWAIT)};
 constexpr std::array kMsgctlCmds{X(IPC_RMID), X(IPC_SET),  X(IPC_STAT),    X(IPC_INFO),
                                  X(MSG_STAT), X(MSG_INFO), X(MSG_STAT_ANY)};
 constexpr std::array kSigevNotify{X(SIGEV_SIGNAL), X(SIGEV_NONE), X(SIGEV_THREAD), X(SIGEV_THREAD_ID)};
@@ -51,7 +83,7 @@ std::string octal(std::uint64_t v) {
 template <std::size_t N> std::string flags(std::uint64_t v, const std::array<Xlat, N>& table) {
     std::string out;
     for (const auto& x : table)
-        if ((v & x.value) == x.value) {
+        if (x.value != 0 && (v & x.value) == x.value) {
             if (!out.empty()) out += '|';
             out += x.name;
             v &= ~x.value;
@@ -90,10 +122,18 @@ std::string render_scalar(Decode d, std::int64_t v) {
     case Decode::Struct: return u == 0 ? "NULL" : hex(u);
     case Decode::OpenFlags: return open_flags(u);
     case Decode::Mode: return octal(u);
-    case Decode::MqFlags: return u == 0 ? "0" : flags(u, kOpenFlags);
+    case Decode::MqFlags: return u == 0 ? "0" : flags(u, kMqFlags);
     case Decode::Signal: {
-        const char* ab = (v > 0 && v < 65) ? sigabbrev_np(static_cast<int>(v)) : nullptr;
-        return ab ? std::string("SIG") + ab : std::to_string(v);
+        // As strace names them: the C library's names below the real-time
+        // signals, but SIGIO where glibc says POLL (the same number); the
+        // kernel's first real-time signal SIGRTMIN, then SIGRT_1 to SIGRT_32
+        // (glibc's own SIGRTMIN, 34, is a function of the C library).
+        if (v == SIGIO) return "SIGIO";
+        const char* ab = (v > 0 && v < __SIGRTMIN) ? sigabbrev_np(static_cast<int>(v)) : nullptr;
+        if (ab) return std::string("SIG") + ab;
+        if (v == __SIGRTMIN) return "SIGRTMIN";
+        if (v > __SIGRTMIN && v <= __SIGRTMAX) return "SIGRT_" + std::to_string(v - __SIGRTMIN);
+        return std::to_string(v);
     }
     case Decode::SigevNotify: return value(u, kSigevNotify);
     case Decode::IpcKey: return u == IPC_PRIVATE ? "IPC_PRIVATE" : hex(static_cast<std::uint32_t>(u));

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -192,6 +193,7 @@ public:
     }
     int wait(double s = 60) { return child_->wait(s); }
     void signal(int sig) { child_->signal(sig); }
+    bool running() { return child_->running(); }
     pid_t pid() const { return child_->pid; }
     std::string text() const { return child_->stdout_text(); }
     std::string err() const { return child_->stderr_text(); }
@@ -1158,7 +1160,11 @@ TEST_F(Integration, BadInputGetsUsageStatus) {
                                                                   {"-p", "1", "--", "/bin/true"},
                                                                   {"--"},
                                                                   {"/bin/true"},
-                                                                  {"-r", "/tmp/x.mqt", "-u", "0"}}) {
+                                                                  {"-r", "/tmp/x.mqt", "-u", "0"},
+                                                                  {"--rotate-size", "1"},
+                                                                  {"-o", "/tmp/x", "--rotate-size", "1.5"},
+                                                                  {"-o", "/tmp/x", "-W", "3"},
+                                                                  {"-o", "/tmp/x", "-G", "0"}}) {
         std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace")};
         argv.insert(argv.end(), args.begin(), args.end());
         Child c(argv, "bad");
@@ -1627,6 +1633,354 @@ TEST_F(Integration, FiltersInTheKernelShowOnlyTheTarget) {
         }
     }
     std::filesystem::remove(other);
+}
+
+// ---- Files that rotate (--rotate-size, -W, -G) and the signals for logrotate ----
+// A workload of known calls (mqworkload flood: 9 a round, in a fixed order),
+// traced with -p, its lines spread over files: together they hold every call
+// exactly once, whole; each -w file reads on its own.
+
+const std::vector<std::string> kFloodRound{"mq_open",   "mq_timedsend", "mq_timedreceive",
+                                           "mq_unlink", "msgget",       "msgsnd",
+                                           "msgrcv",    "msgctl",       "msgctl"};
+
+// Rounds of a flood: a third under the VM's software emulation (kprobe backend).
+long vm_scaled(long rounds) { return kprobe() ? rounds / 3 : rounds; }
+
+// mqworkload flood, held until start(): a tracer can be given its pid first.
+struct Flood {
+    Flood(long rounds_, int pace_us, const std::string& stem) : rounds(rounds_), go(tmpfile(stem + ".go")) {
+        child = std::make_unique<Child>(
+            std::vector<std::string>{env("MQWORKLOAD", "mqworkload"), "--pace", std::to_string(pace_us),
+                                     "--wait-file", go, "flood", tag() + stem, std::to_string(rounds)},
+            stem);
+    }
+    ~Flood() { std::filesystem::remove(go); }
+    void start() { std::ofstream(go).put('x'); }
+    void finish() {
+        ASSERT_EQ(child->wait(300), 0) << child->stderr_text();
+        ASSERT_EQ(child->stdout_text(), "calls " + std::to_string(9 * rounds) + "\n");
+    }
+    pid_t pid() const { return child->pid; }
+    long rounds;
+    std::string go;
+    std::unique_ptr<Child> child;
+};
+
+// The call lines of a -o file: whole lines (the file ends with one), valid
+// JSON, all of the workload (-p), no lost record.
+void json_file_calls(const std::string& path, pid_t pid, std::vector<Value>& out, bool may_be_empty = false) {
+    const std::string text = slurp(path);
+    if (may_be_empty && text.empty()) return;
+    ASSERT_FALSE(text.empty()) << path << " is empty";
+    ASSERT_EQ(text.back(), '\n') << path << ": its last line was cut";
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        Value v = testjson::parse(line); // throws on a line that is not whole
+        ASSERT_NE(v["event"].s(), "lost") << path << ": " << line;
+        ASSERT_EQ(v["pid"].i(), pid) << path << ": " << line;
+        out.push_back(std::move(v));
+    }
+}
+
+// The calls of a recording file, read on its own with -r.
+void recording_calls(const std::string& path, pid_t pid, std::vector<Value>& out, long* lost = nullptr) {
+    Child r({env("MQTRACE_BIN", "mqtrace"), "-r", path, "-f", "json"}, "replay");
+    ASSERT_EQ(r.wait(120), 0) << path << ": " << r.stderr_text();
+    EXPECT_NE(r.stderr_text().find("; lost events: 0\n"), std::string::npos)
+        << path << ": " << r.stderr_text();
+    for (auto& v : json_lines(r.stdout_text())) {
+        if (lost && v["event"].s() == "lost") ++*lost;
+        if (!v["pid"].is_null() && v["pid"].i() == pid) out.push_back(std::move(v));
+    }
+}
+
+// Every call of `rounds` flood rounds exactly once, whole, in order.
+void expect_every_call_once(std::vector<Value> calls, long rounds) {
+    std::sort(calls.begin(), calls.end(),
+              [](const Value& a, const Value& b) { return a["time_ns"].i() < b["time_ns"].i(); });
+    EXPECT_EQ(static_cast<long>(calls.size()), 9 * rounds) << "calls made: " << 9 * rounds;
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        const Value& c = calls[i];
+        const std::string key = c["event"].s() + " " + std::to_string(c["tid"].i()) + " " + c["time_ns"].text;
+        EXPECT_TRUE(seen.insert(key).second) << "shown twice: " << key;
+        EXPECT_EQ(c["end"].s(), "returned") << key;
+        ASSERT_EQ(c["event"].s(), kFloodRound[i % 9])
+            << "call " << i << ": one missing or repeated before it";
+    }
+}
+
+// FILE, FILE1, FILE2 ... in dir, as many as there are: their names in order.
+std::vector<std::string> numbered_files(const std::string& dir, const std::string& base) {
+    std::set<std::string> all;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        all.insert(e.path().filename().string());
+    std::vector<std::string> out;
+    for (std::size_t n = 0; all.count(n ? base + std::to_string(n) : base); ++n)
+        out.push_back(dir + "/" + (n ? base + std::to_string(n) : base));
+    EXPECT_EQ(out.size(), all.size()) << "files not named FILE, FILE1, FILE2...";
+    return out;
+}
+
+struct ScratchDir {
+    std::string path = tmpfile("dir");
+    ScratchDir() { std::filesystem::create_directory(path); }
+    ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+
+TEST_F(Integration, RotateSizeSplitsTheOutputAtLineBoundaries) {
+    constexpr std::uintmax_t kSize = 20 * 1024; // --rotate-size 20k
+    {
+        ScratchDir d;
+        Flood w(vm_scaled(600), 0, "rot-size");
+        Tracer t({"-p", std::to_string(w.pid()), "-o", d.path + "/calls.json", "--rotate-size", "20k"});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        w.start();
+        ASSERT_NO_FATAL_FAILURE(w.finish());
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        const auto files = numbered_files(d.path, "calls.json");
+        ASSERT_GE(files.size(), 10u) << "thousands of lines of JSON make tens of files of 20 KiB";
+        std::vector<Value> calls;
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            const std::uintmax_t size = std::filesystem::file_size(files[i]);
+            EXPECT_LE(size, kSize) << files[i];
+            ASSERT_NO_FATAL_FAILURE(json_file_calls(files[i], w.pid(), calls));
+            // Each file but the last is full: its next line would not have fitted.
+            if (i + 1 < files.size()) {
+                const std::string next = slurp(files[i + 1]);
+                EXPECT_GT(size + next.find('\n') + 1, kSize) << files[i];
+            }
+        }
+        ASSERT_NO_FATAL_FAILURE(expect_every_call_once(calls, w.rounds));
+        EXPECT_NE(t.err().find(std::to_string(9 * w.rounds) + " calls traced, " +
+                               std::to_string(9 * w.rounds) + " written; lost events: 0"),
+                  std::string::npos)
+            << t.err();
+    }
+    {
+        // -W 3: a ring of three names; what it holds is the run's last calls, whole and in order.
+        ScratchDir d;
+        Flood w(vm_scaled(600), 0, "rot-ring");
+        Tracer t(
+            {"-p", std::to_string(w.pid()), "-o", d.path + "/calls.json", "--rotate-size", "20k", "-W", "3"});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        w.start();
+        ASSERT_NO_FATAL_FAILURE(w.finish());
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        std::set<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(d.path))
+            names.insert(e.path().filename().string());
+        ASSERT_EQ(names, (std::set<std::string>{"calls.json0", "calls.json1", "calls.json2"}));
+        std::vector<std::pair<std::int64_t, std::string>> by_time; // oldest file first
+        for (const auto& n : names) {
+            std::vector<Value> calls;
+            ASSERT_NO_FATAL_FAILURE(json_file_calls(d.path + "/" + n, w.pid(), calls));
+            by_time.emplace_back(calls.front()["time_ns"].i(), d.path + "/" + n);
+            EXPECT_LE(std::filesystem::file_size(d.path + "/" + n), kSize);
+        }
+        std::sort(by_time.begin(), by_time.end());
+        std::vector<Value> calls;
+        for (std::size_t i = 0; i < by_time.size(); ++i) {
+            ASSERT_NO_FATAL_FAILURE(json_file_calls(by_time[i].second, w.pid(), calls));
+            if (i + 1 < by_time.size()) {
+                const std::string next = slurp(by_time[i + 1].second);
+                EXPECT_GT(std::filesystem::file_size(by_time[i].second) + next.find('\n') + 1, kSize);
+            }
+        }
+        // The last call of the run is the last line; before it, the calls in order, none missing.
+        ASSERT_LT(calls.size(), static_cast<std::size_t>(9 * w.rounds));
+        const std::size_t skipped = static_cast<std::size_t>(9 * w.rounds) - calls.size();
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+            ASSERT_EQ(calls[i]["event"].s(), kFloodRound[(skipped + i) % 9]) << "line " << i;
+            if (i) {
+                EXPECT_LT(calls[i - 1]["time_ns"].i(), calls[i]["time_ns"].i());
+            }
+        }
+        EXPECT_EQ(calls.back()["args"]["cmd"].i(), 0); // the last msgctl(IPC_RMID)
+    }
+}
+
+TEST_F(Integration, RotateSecondsStartsAFileEachPeriod) {
+    ScratchDir d;
+    // About 2 s of calls in a 3 s run with -G 1: three files, FILE, FILE1 and
+    // FILE2 (no strftime conversion in the name: numbered); the last period
+    // may have none of the calls.
+    Flood w(vm_scaled(1800), 1000, "rot-time");
+    Tracer t({"-p", std::to_string(w.pid()), "-o", d.path + "/calls.json", "-G", "1", "-d", "3"});
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    w.start();
+    ASSERT_NO_FATAL_FAILURE(w.finish());
+    ASSERT_EQ(t.wait(30), 0) << t.err();
+    const auto files = numbered_files(d.path, "calls.json");
+    ASSERT_EQ(files.size(), 3u);
+    std::vector<Value> calls;
+    std::int64_t last = 0;
+    std::size_t with_calls = 0;
+    for (const auto& f : files) {
+        std::vector<Value> in_file;
+        ASSERT_NO_FATAL_FAILURE(json_file_calls(f, w.pid(), in_file, true));
+        if (in_file.empty()) continue;
+        ++with_calls;
+        // The periods follow one another: every call of a file is after those of the one before.
+        EXPECT_GT(in_file.front()["time_ns"].i(), last) << f;
+        last = in_file.back()["time_ns"].i();
+        calls.insert(calls.end(), in_file.begin(), in_file.end());
+    }
+    EXPECT_GE(with_calls, 2u);
+    ASSERT_NO_FATAL_FAILURE(expect_every_call_once(calls, w.rounds));
+}
+
+TEST_F(Integration, RecordingRotatesIntoFilesEachReadOnItsOwn) {
+    ScratchDir d;
+    // A flood, and a call blocked from before the first rotation to after the
+    // last: it is shown once, whole, by the file in which it returned.
+    const std::string go = tmpfile("block.go");
+    Child blocked({env("MQWORKLOAD", "mqworkload"), "--wait-file", go, "block", tag()}, "block");
+    Flood w(vm_scaled(3000), 0, "rot-rec");
+    const std::string rec = d.path + "/calls.mqt";
+    Tracer t({"-p", std::to_string(w.pid()) + "," + std::to_string(blocked.pid), "-w", rec, "--rotate-size",
+              "64k"},
+             false);
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    std::ofstream(go).put('x');
+    for (int i = 0; i < 500 && blocked.stdout_text().empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300)); // in mq_receive
+    w.start();
+    ASSERT_NO_FATAL_FAILURE(w.finish());
+    const mqd_t q = mq_open(("/mqt-" + tag()).c_str(), O_WRONLY);
+    ASSERT_GE(q, 0);
+    ASSERT_EQ(mq_send(q, "wake", 4, 0), 0);
+    mq_close(q);
+    mq_unlink(("/mqt-" + tag()).c_str());
+    ASSERT_EQ(blocked.wait(30), 0);
+    std::filesystem::remove(go);
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    const auto files = numbered_files(d.path, "calls.mqt");
+    ASSERT_GE(files.size(), 3u) << "the flood made files of 64 KiB: " << t.err();
+    EXPECT_NE(t.err().find("bytes recorded to " + std::to_string(files.size()) + " files (" + rec + " to " +
+                           files.back() + "); lost events: 0 in the recording"),
+              std::string::npos)
+        << t.err();
+    std::vector<Value> calls, block_calls;
+    std::size_t with_calls = 0;
+    for (const auto& f : files) {
+        const std::size_t before = calls.size();
+        ASSERT_NO_FATAL_FAILURE(recording_calls(f, w.pid(), calls));
+        with_calls += calls.size() > before;
+        std::vector<Value> b;
+        ASSERT_NO_FATAL_FAILURE(recording_calls(f, blocked.pid, b));
+        for (auto& c : b)
+            block_calls.push_back(std::move(c));
+    }
+    EXPECT_GE(with_calls, 2u) << "the flood's calls are in several files";
+    ASSERT_NO_FATAL_FAILURE(expect_every_call_once(calls, w.rounds));
+    ASSERT_EQ(block_calls.size(), 2u);
+    EXPECT_EQ(block_calls[0]["event"].s(), "mq_open");
+    const Value& r = block_calls[1];
+    EXPECT_EQ(r["event"].s(), "mq_timedreceive");
+    EXPECT_EQ(r["end"].s(), "returned");
+    EXPECT_EQ(r["ret"].i(), 4);
+    EXPECT_EQ(r["args"]["msg_len"].i(), 64) << "its arguments came with it from the first file";
+    EXPECT_LT(r["time_ns"].i(), calls.front()["time_ns"].i());
+}
+
+TEST_F(Integration, SighupReopensTheFilesLogrotateMoved) {
+    ScratchDir d;
+    Flood w(vm_scaled(3000), 300, "hup");
+    const std::string out = d.path + "/calls.json", rec = d.path + "/calls.mqt";
+    Tracer t({"-p", std::to_string(w.pid()), "-o", out, "-w", rec, "--print"});
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    w.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    ASSERT_TRUE(w.child->running()) << "the workload ended before the rotation";
+    // As logrotate does: move the files away, then SIGHUP.
+    std::filesystem::rename(out, out + ".1");
+    std::filesystem::rename(rec, rec + ".1");
+    t.signal(SIGHUP);
+    ASSERT_NO_FATAL_FAILURE(w.finish());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(t.running()) << "SIGHUP with -o and -w ended the run: " << t.err();
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    std::vector<Value> old_lines, new_lines;
+    ASSERT_NO_FATAL_FAILURE(json_file_calls(out + ".1", w.pid(), old_lines));
+    ASSERT_NO_FATAL_FAILURE(json_file_calls(out, w.pid(), new_lines));
+    EXPECT_FALSE(old_lines.empty());
+    EXPECT_FALSE(new_lines.empty());
+    EXPECT_LT(old_lines.back()["time_ns"].i(), new_lines.front()["time_ns"].i());
+    old_lines.insert(old_lines.end(), new_lines.begin(), new_lines.end());
+    ASSERT_NO_FATAL_FAILURE(expect_every_call_once(old_lines, w.rounds));
+    std::vector<Value> recorded;
+    ASSERT_NO_FATAL_FAILURE(recording_calls(rec + ".1", w.pid(), recorded));
+    const std::size_t in_old = recorded.size();
+    ASSERT_NO_FATAL_FAILURE(recording_calls(rec, w.pid(), recorded));
+    EXPECT_GT(in_old, 0u);
+    EXPECT_GT(recorded.size(), in_old);
+    ASSERT_NO_FATAL_FAILURE(expect_every_call_once(recorded, w.rounds));
+    // A SIGHUP while the file is where it was changes nothing.
+    {
+        Tracer same({"-p", "1", "-o", out});
+        ASSERT_NO_FATAL_FAILURE(same.ready());
+        struct stat before {};
+        struct stat after {};
+        ASSERT_EQ(stat(out.c_str(), &before), 0);
+        same.signal(SIGHUP);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        EXPECT_TRUE(same.running()) << same.err();
+        ASSERT_EQ(stat(out.c_str(), &after), 0);
+        EXPECT_EQ(after.st_ino, before.st_ino);
+        EXPECT_EQ(same.stop(), 0);
+    }
+}
+
+TEST_F(Integration, SigusrPrintsTheRunningCountsAndTheRunGoesOn) {
+    const std::string go1 = tmpfile("usr1.go"), go2 = tmpfile("usr2.go");
+    Child a({env("MQWORKLOAD", "mqworkload"), "--wait-file", go1, "all", tag() + "-a"}, "usr-a");
+    Child b({env("MQWORKLOAD", "mqworkload"), "--wait-file", go2, "all", tag() + "-b"}, "usr-b");
+    Tracer t({"-p", std::to_string(a.pid) + "," + std::to_string(b.pid)});
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    auto wait_for = [&](const std::string& line) {
+        for (int i = 0; i < 500 && t.err().find(line) == std::string::npos; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return t.err().find(line) != std::string::npos;
+    };
+    // Each run of "mqworkload all": 20 calls, all ten syscalls.
+    std::ofstream(go1).put('x');
+    ASSERT_EQ(a.wait(60), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400)); // through the reader
+    t.signal(SIGUSR1);
+    ASSERT_TRUE(
+        wait_for("mqtrace: running: 20 calls traced, 20 written; lost events: 0; mq_open 2, mq_unlink 2, "
+                 "mq_timedsend 1, mq_timedreceive 2, mq_notify 2, mq_getsetattr 2, msgget 2, msgsnd 2, "
+                 "msgrcv 2, msgctl 3\n"))
+        << t.err();
+    EXPECT_TRUE(t.running());
+    std::ofstream(go2).put('x');
+    ASSERT_EQ(b.wait(60), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    t.signal(SIGUSR1);
+    ASSERT_TRUE(
+        wait_for("mqtrace: running: 40 calls traced, 40 written; lost events: 0; mq_open 4, mq_unlink 4, "
+                 "mq_timedsend 2, mq_timedreceive 4, mq_notify 4, mq_getsetattr 4, msgget 4, msgsnd 4, "
+                 "msgrcv 4, msgctl 6\n"))
+        << t.err();
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    EXPECT_NE(t.err().find("mqtrace: 40 calls traced, 40 written; lost events: 0"), std::string::npos)
+        << t.err();
+    EXPECT_EQ(t.calls(a.pid).size(), 20u);
+    EXPECT_EQ(t.calls(b.pid).size(), 20u);
+    std::filesystem::remove(go1);
+    std::filesystem::remove(go2);
+}
+
+TEST_F(Integration, SighupWithoutAFileStillEndsTheRun) {
+    Tracer t({"-p", "1"}); // events on standard output
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    t.signal(SIGHUP);
+    EXPECT_EQ(t.wait(60), 0) << t.err();
+    EXPECT_NE(t.err().find("mqtrace: 0 calls traced, 0 written; lost events: 0"), std::string::npos)
+        << t.err();
 }
 
 } // namespace

@@ -5,11 +5,13 @@
 #include "mqtrace/cli.hpp"
 #include "mqtrace/filter.hpp"
 #include "mqtrace/format.hpp"
+#include "mqtrace/rotate.hpp"
 #include "mqtrace/summary.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <ctime>
 
 using namespace mqtrace;
 
@@ -122,6 +124,117 @@ TEST(Cli, CommandAfterDoubleDash) {
     EXPECT_EQ(parse({"--dry-run", "--", "prog"}).error,
               "--dry-run runs nothing: it does not go with a command");
     EXPECT_NE(parse({"--list", "--", "prog"}).error, "");
+    EXPECT_NE(parse({"--json-schema", "--", "prog"}).error, "");
+}
+
+TEST(Cli, JsonSchemaIsAnActionOfItsOwn) {
+    const Cli c = parse({"--json-schema"});
+    EXPECT_EQ(c.error, "");
+    EXPECT_EQ(c.action, Action::JsonSchema);
+    EXPECT_EQ(parse({"--help", "--json-schema"}).action, Action::Help);
+}
+
+// --rotate-size, -W, -G (tcpdump's -C, -W, -G; mqtrace's -C is strace's).
+TEST(Cli, RotationOptions) {
+    auto size = [](const std::string& v) { return parse({"-o", "f", "--rotate-size", v}); };
+    EXPECT_EQ(size("10").trace.rotate.size, 10000000u); // millions of bytes, as tcpdump
+    EXPECT_EQ(size("1").trace.rotate.size, 1000000u);
+    EXPECT_EQ(size("500k").trace.rotate.size, 512000u);
+    EXPECT_EQ(size("3K").trace.rotate.size, 3072u);
+    EXPECT_EQ(size("2M").trace.rotate.size, 2097152u);
+    EXPECT_EQ(size("2m").trace.rotate.size, 2097152u);
+    EXPECT_EQ(size("1G").trace.rotate.size, 1073741824u);
+    EXPECT_EQ(size("1g").trace.rotate.size, 1073741824u);
+    EXPECT_EQ(size("10").error, "");
+    for (const char* bad : {"0", "0k", "", "k", "1.5", "10MB", "-5", "+5", "5T", " 5", "0x10"})
+        EXPECT_EQ(size(bad).error, std::string("--rotate-size takes a positive whole number of millions of "
+                                               "bytes, or of KiB, MiB or GiB with the suffix k, M or G (as "
+                                               "tcpdump's -C), not '") +
+                                       bad + "'")
+            << bad;
+    EXPECT_EQ(size("4611686018427").error, "");
+    EXPECT_EQ(size("4611686018428").error, "--rotate-size: '4611686018428' is too large");
+    EXPECT_EQ(size("99999999999999999999999").error.substr(0, 43),
+              "--rotate-size takes a positive whole number");
+    Cli c = parse({"-w", "rec", "--rotate-size", "5", "-W", "10", "-G", "60", "--utc"});
+    ASSERT_EQ(c.error, "");
+    EXPECT_EQ(c.trace.rotate.size, 5000000u);
+    EXPECT_EQ(c.trace.rotate.count, 10u);
+    EXPECT_EQ(c.trace.rotate.seconds, 60u);
+    EXPECT_TRUE(c.trace.rotate.utc);
+    EXPECT_EQ(parse({"-o", "f", "--rotate-count=3", "--rotate-seconds=1"}).trace.rotate.count, 3u);
+    EXPECT_FALSE(parse({"-o", "f"}).trace.rotate.active());
+    EXPECT_EQ(parse({"-o", "f", "-C", "--rotate-size", "1"}).trace.summary, SummaryMode::WithEvents);
+    EXPECT_EQ(parse({"-r", "rec", "-o", "f", "--rotate-size", "1", "-W", "2"}).error, "");
+    EXPECT_EQ(parse({"-w", "rec", "--print", "-o", "f", "-G", "1"}).error, "");
+    // Usage errors.
+    EXPECT_EQ(parse({"--rotate-size", "1"}).error,
+              "--rotate-size and -G rotate the files of -o and -w: give -o FILE or -w FILE");
+    EXPECT_EQ(parse({"-G", "1", "-f", "json"}).error,
+              "--rotate-size and -G rotate the files of -o and -w: give -o FILE or -w FILE");
+    EXPECT_EQ(parse({"-o", "f", "-W", "3"}).error,
+              "-W goes with --rotate-size or -G: it numbers the files they start");
+    EXPECT_EQ(parse({"-o", "f", "-G", "1", "-W", "0"}).error,
+              "-W must be a number of files from 1 to 1000000");
+    EXPECT_EQ(parse({"-o", "f", "-G", "1", "-W", "1000001"}).error,
+              "-W must be a number of files from 1 to 1000000");
+    EXPECT_EQ(parse({"-o", "f", "-G", "0"}).error,
+              "-G must be a whole number of seconds from 1 to 100000000");
+    EXPECT_EQ(parse({"-o", "f", "-G", "-3"}).error,
+              "-G must be a whole number of seconds from 1 to 100000000");
+    EXPECT_NE(parse({"-o", "f", "-G", "1.5"}).error, ""); // not a whole number
+    EXPECT_NE(parse({"-o", "f", "-W", "x", "-G", "1"}).error, "");
+    EXPECT_EQ(parse({"-r", "rec", "-o", "f", "-G", "1"}).error,
+              "-G starts new files while tracing: it does not go with -r (--rotate-size does)");
+}
+
+TEST(Rotation, FileNamesAsTcpdumpNamesThem) {
+    auto names = [](const std::string& file, RotateOptions o, int n, std::time_t t = 0) {
+        FileNames f(file, o);
+        std::vector<std::string> out;
+        for (int i = 0; i < n; ++i)
+            out.push_back(f.next(t));
+        return out;
+    };
+    using V = std::vector<std::string>;
+    RotateOptions size;
+    size.size = 1;
+    EXPECT_EQ(names("calls.txt", size, 4), (V{"calls.txt", "calls.txt1", "calls.txt2", "calls.txt3"}));
+    RotateOptions ring = size;
+    ring.count = 3;
+    EXPECT_EQ(names("r", ring, 5), (V{"r0", "r1", "r2", "r0", "r1"}));
+    ring.count = 1;
+    EXPECT_EQ(names("r", ring, 2), (V{"r", "r"}));
+    ring.count = 10;
+    EXPECT_EQ(names("r", ring, 11).back(), "r0");
+    ring.count = 11;
+    EXPECT_EQ(names("r", ring, 12),
+              (V{"r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09", "r10", "r00"}));
+    ring.count = 100;
+    EXPECT_EQ(names("r", ring, 1), V{"r00"});
+    ring.count = 101;
+    EXPECT_EQ(names("r", ring, 1), V{"r000"});
+    // Without -G a '%' is a character; with it strftime(3) names each file
+    // when it is opened, and a name seen just before gets a number.
+    EXPECT_EQ(names("a-%H", size, 2), (V{"a-%H", "a-%H1"}));
+    RotateOptions timed;
+    timed.seconds = 1;
+    timed.utc = true;
+    FileNames f("x-%Y%m%d-%H%M%S.json", timed);
+    EXPECT_EQ(f.next(0), "x-19700101-000000.json");
+    EXPECT_EQ(f.next(0), "x-19700101-000000.json1");
+    EXPECT_EQ(f.next(1), "x-19700101-000001.json");
+    EXPECT_EQ(f.next(3661), "x-19700101-010101.json");
+    EXPECT_EQ(f.first(), "x-19700101-000000.json");
+    EXPECT_EQ(f.current(), "x-19700101-010101.json");
+    EXPECT_EQ(f.opened(), 4u);
+    timed.count = 2; // the count starts again with each name
+    FileNames g("y-%S", timed);
+    EXPECT_EQ(g.next(0), "y-000");
+    EXPECT_EQ(g.next(0), "y-001");
+    EXPECT_EQ(g.next(0), "y-000");
+    EXPECT_EQ(g.next(5), "y-050");
+    EXPECT_EQ(names("plain", timed, 3), (V{"plain0", "plain1", "plain0"}));
 }
 
 TEST(Filter, KernelExpressionsPerProbe) {

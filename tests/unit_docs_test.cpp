@@ -3,6 +3,7 @@
 #include "json.hpp"
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/cli.hpp"
+#include "mqtrace/schema.hpp"
 
 #include <gtest/gtest.h>
 
@@ -69,7 +70,7 @@ TEST(Docs, ManPageAndHelpListTheSameOptions) {
          ++it, ++shorts)
         EXPECT_NE(opts.find(".BR -" + (*it)[1].str() + " \", \" --" + (*it)[2].str()), std::string::npos)
             << "-" << (*it)[1] << " / --" << (*it)[2];
-    EXPECT_EQ(shorts, 16);
+    EXPECT_EQ(shorts, 18); // -W and -G as tcpdump has them (its -C is --rotate-size here)
 }
 
 TEST(Docs, EveryEventAndArgumentIsDocumented) {
@@ -111,9 +112,10 @@ TEST(Docs, EveryEventAndArgumentIsDocumented) {
 TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string page = man();
     const std::string json = section(page, ".SS JSON", ".SH ");
-    for (const char* f : {"event",      "time_ns",    "cpu",           "pid",   "tid",      "comm", "ret",
-                          "errno",      "latency_ns", "end",           "args",  "arg_info", "tags", "source",
-                          "unreadable", "hex",        "suspect_fault", "count", "where",    "lost", "late"})
+    for (const char* f :
+         {"event", "schema",        "time_ns", "cpu",   "pid",      "tid",  "comm",   "ret",
+          "errno", "latency_ns",    "end",     "args",  "arg_info", "tags", "source", "unreadable",
+          "hex",   "suspect_fault", "count",   "where", "lost",     "late"})
         EXPECT_NE(json.find(f), std::string::npos) << "JSON field " << f;
     for (const char* e : {"returned", "thread-exited", "no-return-seen", "trace-ended"})
         EXPECT_NE(json.find(e), std::string::npos) << e;
@@ -130,6 +132,20 @@ TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string text = section(page, ".SS Text", ".SS ");
     for (const char* col : {"TIME", "PID", "TID", "COMM", "EVENT", "RET", "LAT(us)", "ARGS"})
         EXPECT_NE(text.find(col), std::string::npos) << col;
+}
+
+// The JSON SCHEMA section: the version, where the schema is, what may change.
+TEST(Docs, JsonSchemaSection) {
+    const std::string page = man();
+    const std::string sec = section(page, ".SH JSON SCHEMA", ".SH ");
+    ASSERT_FALSE(sec.empty()) << ".SH JSON SCHEMA";
+    EXPECT_NE(sec.find("it is " + std::to_string(kSchemaVersion) + " in this version"), std::string::npos)
+        << "the schema version the page states is not kSchemaVersion (" << kSchemaVersion << ")";
+    for (const char* s : {"--json-schema", "mqtrace.schema.json", "DATADIR", "draft 2020-12",
+                          "additionalProperties", "Within one schema version", "raises the version"})
+        EXPECT_NE(sec.find(s), std::string::npos) << s;
+    const std::string files = section(page, ".SH FILES", ".SH ");
+    EXPECT_NE(files.find("mqtrace.schema.json"), std::string::npos) << "FILES";
 }
 
 // ---- mqtrace-events(7): the event reference, checked against the catalog ------------------
@@ -450,7 +466,8 @@ TEST(DocsEvents, ExampleLinesAreTheEventsOwn) {
                 for (const auto& [k, x] : v["args"].fields)
                     got.insert(k);
                 EXPECT_EQ(got, want) << ev.name << ": args of " << l;
-                for (const char* f : {"time_ns", "pid", "tid", "comm", "ret", "errno", "end", "arg_info"})
+                for (const char* f :
+                     {"schema", "time_ns", "pid", "tid", "comm", "ret", "errno", "end", "arg_info"})
                     EXPECT_TRUE(v.has(f)) << ev.name << ": no \"" << f << "\" in " << l;
             } else if (std::regex_search(l, m, text_line_re())) {
                 ++text;
@@ -537,4 +554,18 @@ TEST(DocsEvents, ManPagesLintClean) {
     EXPECT_EQ(run_command("groff -man -ww -z " + events), "") << "groff -man -ww -z man/mqtrace-events.7";
     EXPECT_EQ(run_command("mandoc -Tlint " + main_page), "") << "mandoc -Tlint man/mqtrace.8";
     EXPECT_EQ(run_command("groff -man -ww -z " + main_page), "") << "groff -man -ww -z man/mqtrace.8";
+}
+
+// Every example line of -f json in both pages begins as mqtrace writes it:
+// {"event":NAME,"schema":N, with this version (--list's lines have no schema).
+TEST(DocsEvents, ExampleJsonLinesCarryTheSchemaVersion) {
+    const std::regex head("^\\{\"event\":\"[a-z_]+\",\"schema\":" + std::to_string(kSchemaVersion) + ",");
+    int n = 0;
+    for (const std::string page : {"/man/mqtrace.8", "/man/mqtrace-events.7"})
+        for (const std::string& l : example_lines(read_text(std::string(MQTRACE_SOURCE_ROOT) + page))) {
+            if (l.rfind("{\"event\":", 0) != 0 || l.find("\"family\":") != std::string::npos) continue;
+            ++n;
+            EXPECT_TRUE(std::regex_search(l, head)) << page << ": " << l;
+        }
+    EXPECT_GE(n, 15);
 }

@@ -4,7 +4,10 @@
 #include "mqtrace/format.hpp"
 #include "mqtrace/xlat.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/msg.h>
 
 #include <cerrno>
 #include <random>
@@ -64,6 +67,18 @@ TEST(Xlat, FlagsLikeStrace) {
     EXPECT_EQ(render_scalar(Decode::OpenFlags, 0), "O_RDONLY");
     EXPECT_EQ(render_scalar(Decode::OpenFlags, 0302 | 02000000), "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC");
     EXPECT_EQ(render_scalar(Decode::OpenFlags, 01 | 0x40000000), "O_WRONLY|0x40000000");
+    // Every flag strace names, in its order.
+    EXPECT_EQ(render_scalar(Decode::OpenFlags,
+                            O_RDWR | O_CREAT | O_EXCL | O_TRUNC | O_NONBLOCK | O_SYNC | O_DIRECT | O_CLOEXEC),
+              "O_RDWR|O_CREAT|O_EXCL|O_TRUNC|O_NONBLOCK|O_SYNC|O_DIRECT|O_CLOEXEC");
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, O_ACCMODE | O_NOCTTY | O_APPEND | O_NOFOLLOW | O_NOATIME |
+                                                   O_PATH | O_DIRECTORY | FASYNC),
+              "O_ACCMODE|O_NOCTTY|O_APPEND|O_NOFOLLOW|O_NOATIME|O_PATH|O_DIRECTORY|FASYNC");
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, O_DSYNC | O_TMPFILE), "O_RDONLY|O_DSYNC|O_TMPFILE");
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, O_SYNC & ~O_DSYNC), "O_RDONLY|__O_SYNC");
+#if defined(__x86_64__)
+    EXPECT_EQ(render_scalar(Decode::OpenFlags, 0100000), "O_RDONLY|O_LARGEFILE"); // 0 in glibc's headers
+#endif
     EXPECT_EQ(render_scalar(Decode::Mode, 0600), "0600");
     EXPECT_EQ(render_scalar(Decode::IpcKey, 0), "IPC_PRIVATE");
     EXPECT_EQ(render_scalar(Decode::IpcKey, -1), "0xffffffff");
@@ -73,13 +88,27 @@ TEST(Xlat, FlagsLikeStrace) {
     EXPECT_EQ(render_scalar(Decode::MsggetFlags, 01000), "IPC_CREAT|000");
     EXPECT_EQ(render_scalar(Decode::Mode, 0), "000");
     EXPECT_EQ(render_scalar(Decode::MsgFlags, 0), "0");
-    EXPECT_EQ(render_scalar(Decode::MsgFlags, 014000), "IPC_NOWAIT|MSG_NOERROR");
+    // strace's order of the names (checked against strace by tests/oracle-test).
+    EXPECT_EQ(render_scalar(Decode::MsgFlags, 014000), "MSG_NOERROR|IPC_NOWAIT");
+    EXPECT_EQ(render_scalar(Decode::MsgFlags, MSG_NOERROR | MSG_EXCEPT | IPC_NOWAIT),
+              "MSG_NOERROR|MSG_EXCEPT|IPC_NOWAIT");
+    EXPECT_EQ(render_scalar(Decode::MsgFlags, MSG_COPY | IPC_NOWAIT), "MSG_COPY|IPC_NOWAIT");
+    EXPECT_EQ(render_scalar(Decode::MsgFlags, IPC_NOWAIT | 0x400000), "IPC_NOWAIT|0x400000");
     EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 2), "IPC_STAT");
     EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 0x100), "IPC_64|IPC_RMID");
     EXPECT_EQ(render_scalar(Decode::MsgctlCmd, 77), "77");
     EXPECT_EQ(render_scalar(Decode::Signal, 12), "SIGUSR2");
+    EXPECT_EQ(render_scalar(Decode::Signal, SIGIO), "SIGIO"); // glibc's abbreviation is POLL
+    EXPECT_EQ(render_scalar(Decode::Signal, SIGSYS), "SIGSYS");
+    EXPECT_EQ(render_scalar(Decode::Signal, __SIGRTMIN), "SIGRTMIN"); // the kernel's, as strace
+    EXPECT_EQ(render_scalar(Decode::Signal, __SIGRTMIN + 1), "SIGRT_1");
+    EXPECT_EQ(render_scalar(Decode::Signal, __SIGRTMAX), "SIGRT_" + std::to_string(__SIGRTMAX - __SIGRTMIN));
+    EXPECT_EQ(render_scalar(Decode::Signal, __SIGRTMAX + 1), std::to_string(__SIGRTMAX + 1));
+    EXPECT_EQ(render_scalar(Decode::Signal, 0), "0");
     EXPECT_EQ(render_scalar(Decode::SigevNotify, 1), "SIGEV_NONE");
     EXPECT_EQ(render_scalar(Decode::MqFlags, 04000), "O_NONBLOCK");
+    EXPECT_EQ(render_scalar(Decode::MqFlags, O_NONBLOCK | O_CREAT), "O_NONBLOCK|0x40"); // no O_CREAT here
+    EXPECT_EQ(render_scalar(Decode::MqFlags, 1), "0x1");
     EXPECT_EQ(render_scalar(Decode::Ptr, 0), "NULL");
     EXPECT_EQ(errno_name(EEXIST), "EEXIST");
     EXPECT_EQ(errno_name(512), "ERESTARTSYS");
@@ -186,14 +215,15 @@ TEST(Format, JsonLine) {
     Call c = make("mq_open");
     c.args = {str("q", Source::UserAtEntry), num(0102), num(0600), st({0, 10, 8192, 0}, Source::KernelCopy)};
     c.ret = 3;
-    EXPECT_EQ(format_item(Item{true, c, {}}, json()),
-              "{\"event\":\"mq_open\",\"time_ns\":1700000001000000000,\"cpu\":1,\"pid\":42,\"tid\":43,"
-              "\"comm\":\"app\","
-              "\"ret\":3,\"errno\":null,\"latency_ns\":12000,\"end\":\"returned\",\"args\":{\"name\":\"q\","
-              "\"oflag\":66,\"mode\":384,\"attr\":{\"mq_flags\":0,\"mq_maxmsg\":10,\"mq_msgsize\":8192,"
-              "\"mq_curmsgs\":0}},\"arg_info\":{\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-at-"
-              "entry\"},"
-              "\"attr\":{\"tags\":[\"K\",\"OPT\"],\"source\":\"kernel-copy\"}}}");
+    EXPECT_EQ(
+        format_item(Item{true, c, {}}, json()),
+        "{\"event\":\"mq_open\",\"schema\":1,\"time_ns\":1700000001000000000,\"cpu\":1,\"pid\":42,\"tid\":43,"
+        "\"comm\":\"app\","
+        "\"ret\":3,\"errno\":null,\"latency_ns\":12000,\"end\":\"returned\",\"args\":{\"name\":\"q\","
+        "\"oflag\":66,\"mode\":384,\"attr\":{\"mq_flags\":0,\"mq_maxmsg\":10,\"mq_msgsize\":8192,"
+        "\"mq_curmsgs\":0}},\"arg_info\":{\"name\":{\"tags\":[\"U\",\"TOCTOU\"],\"source\":\"user-at-"
+        "entry\"},"
+        "\"attr\":{\"tags\":[\"K\",\"OPT\"],\"source\":\"kernel-copy\"}}}");
     c.ret = -EEXIST;
     const std::string j = format_item(Item{true, c, {}}, json());
     EXPECT_NE(j.find("\"ret\":-17,\"errno\":\"EEXIST\""), std::string::npos) << j;
@@ -203,8 +233,9 @@ TEST(Format, LostRecords) {
     Item it;
     it.is_call = false;
     it.lost = LostNotice{2000000000, 1, 39, "ring buffer"};
-    EXPECT_EQ(format_item(it, json()), "{\"event\":\"lost\",\"time_ns\":1700000002000000000,\"cpu\":1,"
-                                       "\"count\":39,\"where\":\"ring buffer\"}");
+    EXPECT_EQ(format_item(it, json()),
+              "{\"event\":\"lost\",\"schema\":1,\"time_ns\":1700000002000000000,\"cpu\":1,"
+              "\"count\":39,\"where\":\"ring buffer\"}");
     it.lost.count = -1;
     EXPECT_NE(format_item(it, json()).find("\"count\":null"), std::string::npos);
     EXPECT_NE(

@@ -179,6 +179,80 @@ TEST(Plan, Debian61) {
     EXPECT_EQ(p.tasks[0].system + "/" + p.tasks[0].event, "task/task_newtask");
 }
 
+// The kernels scripts/vm/matrix boots (profiles recorded there with --record-profile): Debian 12's
+// stock 6.1, 6.12, and the 6.1 cloud and PREEMPT_RT flavours. Every one gets the same first
+// choices, exactly the lines --dry-run printed in each guest (the matrix checks that the guest's
+// --dry-run equals the plan of its profile here); their self-tests rejected none of them.
+TEST(Plan, BootedDebianKernels) {
+    const L want{"p:mqtrace_42/mq_open __x64_sys_mq_open name=+112(%di):x64 name_str=+0(+112(%di)):ustring "
+                 "oflag=+104(%di):s32 mode=+96(%di):u16 attr=+56(%di):x64 attr__mq_flags=+u0(+56(%di)):s64 "
+                 "attr__mq_maxmsg=+u8(+56(%di)):s64 attr__mq_msgsize=+u16(+56(%di)):s64 "
+                 "attr__mq_curmsgs=+u24(+56(%di)):s64",
+                 "r64:mqtrace_42/mq_open_ret __x64_sys_mq_open ret=$retval:s64",
+                 "p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%cx:x64 attr__mq_flags=+0(%cx):s64 "
+                 "attr__mq_maxmsg=+8(%cx):s64 attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64",
+                 "p:mqtrace_42/mq_unlink __x64_sys_mq_unlink name=+112(%di):x64 "
+                 "name_str=+0(+112(%di)):ustring",
+                 "r64:mqtrace_42/mq_unlink_ret __x64_sys_mq_unlink ret=$retval:s64",
+                 "p:mqtrace_42/mq_timedsend __x64_sys_mq_timedsend mqdes=+112(%di):s32 "
+                 "msg_ptr=+104(%di):x64 msg_len=+96(%di):u64 msg_prio=+56(%di):u32 "
+                 "abs_timeout=+72(%di):x64 abs_timeout__tv_sec=+u0(+72(%di)):s64 "
+                 "abs_timeout__tv_nsec=+u8(+72(%di)):s64",
+                 "r64:mqtrace_42/mq_timedsend_ret __x64_sys_mq_timedsend ret=$retval:s64",
+                 "p:mqtrace_42/mq_timedsend_in do_mq_timedsend abs_timeout_kptr=%r8:x64 "
+                 "abs_timeout__tv_sec=+0(%r8):s64 abs_timeout__tv_nsec=+8(%r8):s64",
+                 "p:mqtrace_42/mq_timedreceive __x64_sys_mq_timedreceive mqdes=+112(%di):s32 "
+                 "msg_ptr=+104(%di):x64 msg_len=+96(%di):u64 msg_prio=+56(%di):x64 "
+                 "abs_timeout=+72(%di):x64 abs_timeout__tv_sec=+u0(+72(%di)):s64 "
+                 "abs_timeout__tv_nsec=+u8(+72(%di)):s64",
+                 "r64:mqtrace_42/mq_timedreceive_ret __x64_sys_mq_timedreceive ret=$retval:s64",
+                 "p:mqtrace_42/mq_timedreceive_in do_mq_timedreceive abs_timeout_kptr=%r8:x64 "
+                 "abs_timeout__tv_sec=+0(%r8):s64 abs_timeout__tv_nsec=+8(%r8):s64",
+                 "p:mqtrace_42/mq_notify __x64_sys_mq_notify mqdes=+112(%di):s32 sevp=+104(%di):x64 "
+                 "sevp__sigev_value=+u0(+104(%di)):u64 sevp__sigev_signo=+u8(+104(%di)):s32 "
+                 "sevp__sigev_notify=+u12(+104(%di)):s32 sevp__sigev_notify_thread_id=+u16(+104(%di)):s32",
+                 "r64:mqtrace_42/mq_notify_ret __x64_sys_mq_notify ret=$retval:s64",
+                 "p:mqtrace_42/mq_notify_in do_mq_notify sevp_kptr=%si:x64 sevp__sigev_value=+0(%si):u64 "
+                 "sevp__sigev_signo=+8(%si):s32 sevp__sigev_notify=+12(%si):s32 "
+                 "sevp__sigev_notify_thread_id=+16(%si):s32",
+                 "p:mqtrace_42/mq_getsetattr __x64_sys_mq_getsetattr mqdes=+112(%di):s32 "
+                 "newattr=+104(%di):x64 newattr__mq_flags=+u0(+104(%di)):s64 "
+                 "newattr__mq_maxmsg=+u8(+104(%di)):s64 newattr__mq_msgsize=+u16(+104(%di)):s64 "
+                 "newattr__mq_curmsgs=+u24(+104(%di)):s64 oldattr=+96(%di):x64",
+                 "r64:mqtrace_42/mq_getsetattr_ret __x64_sys_mq_getsetattr ret=$retval:s64",
+                 "p:mqtrace_42/msgget __x64_sys_msgget key=+112(%di):s32 msgflg=+104(%di):s32",
+                 "r64:mqtrace_42/msgget_ret __x64_sys_msgget ret=$retval:s64",
+                 "p:mqtrace_42/msgsnd __x64_sys_msgsnd msqid=+112(%di):s32 msgp=+104(%di):x64 "
+                 "msgp__mtype=+u0(+104(%di)):s64 msgsz=+96(%di):u64 msgflg=+56(%di):s32",
+                 "r64:mqtrace_42/msgsnd_ret __x64_sys_msgsnd ret=$retval:s64",
+                 "p:mqtrace_42/msgsnd_in do_msgsnd msgp__mtype=%si:s64",
+                 "p:mqtrace_42/msgrcv __x64_sys_msgrcv msqid=+112(%di):s32 msgp=+104(%di):x64 "
+                 "msgsz=+96(%di):u64 msgtyp=+56(%di):s64 msgflg=+72(%di):s32",
+                 "r64:mqtrace_42/msgrcv_ret __x64_sys_msgrcv ret=$retval:s64",
+                 "p:mqtrace_42/msgctl __x64_sys_msgctl msqid=+112(%di):s32 cmd=+104(%di):s32 "
+                 "buf=+96(%di):x64 buf__msg_perm__uid=+u4(+96(%di)):u32 "
+                 "buf__msg_perm__gid=+u8(+96(%di)):u32 buf__msg_perm__mode=+u20(+96(%di)):u16 "
+                 "buf__msg_qbytes=+u88(+96(%di)):u64",
+                 "r64:mqtrace_42/msgctl_ret __x64_sys_msgctl ret=$retval:s64"};
+    for (const char* name :
+         {"linux-6.1-x86_64", "linux-6.12-x86_64", "linux-6.1-cloud-x86_64", "linux-6.1-rt-x86_64"}) {
+        const KernelFacts k = profile(name);
+        EXPECT_TRUE(k.kprobe_events && k.dynamic_events && k.ustring && k.user_deref) << name;
+        const Plan p = plan_for(k, Backend::Kprobe);
+        L first;
+        for (const auto& ep : p.events) {
+            for (const auto& pr : ep.alts.at(0).probes)
+                first.push_back(pr.definition());
+            // The inner probe (the kernel's copies) first, then the boundary alone.
+            EXPECT_EQ(ep.alts.size(), ep.alts[0].probes.size() == 3 ? 2u : 1u) << name;
+        }
+        EXPECT_EQ(first, want) << name;
+    }
+    EXPECT_EQ(profile("linux-6.12-x86_64").release, "6.12.117+deb12-amd64");
+    EXPECT_EQ(profile("linux-6.1-rt-x86_64").release, "6.1.0-57-rt-amd64");
+    EXPECT_EQ(profile("linux-6.1-cloud-x86_64").release, "6.1.0-57-cloud-amd64");
+}
+
 // Which probe sees every call (the anchor: entry and return of the first
 // alternative) and which adds the kernel's copies, per recorded kernel.
 TEST(Plan, EveryKernelAnchorsEveryCallAtTheSyscallBoundary) {
@@ -229,8 +303,9 @@ TEST(Plan, EveryKernelAnchorsEveryCallAtTheSyscallBoundary) {
 // Records hold their fields inline (SmallVec): no probe of any plan may fetch
 // more than the Decoder takes.
 TEST(Plan, NoProbeFetchesMoreThanARecordHolds) {
-    for (const char* name : {"linux-3.10-x86_64", "linux-4.14-x86_64", "linux-5.4-x86_64", "linux-6.1-x86_64",
-                             "linux-6.18-x86_64"})
+    for (const char* name :
+         {"linux-3.10-x86_64", "linux-4.14-x86_64", "linux-5.4-x86_64", "linux-6.1-x86_64",
+          "linux-6.1-cloud-x86_64", "linux-6.1-rt-x86_64", "linux-6.12-x86_64", "linux-6.18-x86_64"})
         for (Backend b : {Backend::Kprobe, Backend::Syscalls})
             for (UserReads r : {UserReads::Auto, UserReads::Uprobe, UserReads::Late, UserReads::Stack}) {
                 const KernelFacts k = profile(name);

@@ -9,7 +9,7 @@
 
 namespace mqtrace {
 
-enum class Action { Trace, Help, Version, List, Cleanup, RecordProfile };
+enum class Action { Trace, Help, Version, List, JsonSchema, Cleanup, RecordProfile };
 
 struct Cli {
     Action action = Action::Trace;

@@ -4,15 +4,24 @@
 #pragma once
 
 #include "mqtrace/format.hpp"
+#include "mqtrace/rotate.hpp"
 
+#include <memory>
 #include <string>
 
 namespace mqtrace {
 
+class JournalSink;
+
 class Output {
 public:
-    explicit Output(const std::string& path); // "" = standard output; throws naming the file and errno
+    // "" = standard output; throws naming the file and errno. With rotation
+    // (r.active()), path names the files (FileNames) and the first is opened.
+    explicit Output(const std::string& path, const RotateOptions& r = {});
     ~Output();
+    // -f journal: each item becomes one journal entry instead of a line (and
+    // text one entry). Throws when the journal cannot be reached.
+    void to_journal();
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
 
@@ -28,8 +37,19 @@ public:
     void closed_by_reader();
     int error() const { return err_; }
     const std::string& name() const { return name_; }
+    // -o FILE that rotates: a line that would take the file past
+    // --rotate-size goes to the next file (a file holds at least one line);
+    // rotate() starts the next file now (-G). reopen() (SIGHUP): if FILE no
+    // longer names the file being written, close it and open FILE again,
+    // appending. Both at a line boundary; a file that cannot be opened breaks
+    // the output (error() says why).
+    void rotate();
+    void reopen();
+    unsigned files() const { return names_ ? names_->opened() : 1; }
 
 private:
+    void journal_entry(int r, bool call);
+    void open_file(const std::string& path, bool truncate);
     std::string name_;
     int fd_ = 1;
     bool own_ = false;
@@ -38,6 +58,10 @@ private:
     std::string buf_;
     long pending_ = 0, written_ = 0;
     bool line_buffered_ = false;
+    std::unique_ptr<JournalSink> journal_;
+    std::unique_ptr<FileNames> names_; // -o with rotation
+    std::uint64_t limit_ = 0;          // --rotate-size
+    std::uint64_t file_bytes_ = 0;     // written to the file being written
 };
 
 } // namespace mqtrace

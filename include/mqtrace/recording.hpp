@@ -15,15 +15,28 @@
 //   U a stack copy (--user-reads stack/auto): u32 tid, i32 event, u64 ts,
 //     u64 args[6], u64 sp, then the stack bytes
 //   V u64 stack copies the perf buffers had lost so far (when it grows)
-// Metadata (H K S C T P F) comes before the first D or L.
+// A recording that goes on in another file (--rotate-size, -G, SIGHUP; see
+// carry.hpp) ends with
+//   N u64 boundary: records after it, and the calls in progress at it, are the next file's
+// and the next file has, after its metadata and before its own data,
+//   B u64 boundary: the earlier file's (records up to it are that file's)
+//   O u32 tid, u64 ts: a call in progress at the boundary, from its record at ts
+//   X u32 cpu + one sub-buffer carried from the earlier file (its records
+//     after the boundary, and those of the calls in progress, are used)
+//   U the stack copies those calls may pair with
+// Metadata (H K S C T P F) comes before the first D or L; B before O and X,
+// and they before any D, L, R or V; nothing after N.
 #pragma once
 
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
+#include "mqtrace/rotate.hpp"
 #include "mqtrace/stack.hpp"
 
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mqtrace {
@@ -57,12 +70,24 @@ struct Recording {
         std::string comm;
     };
     std::vector<Task> tasks; // threads alive when the recording started
+    // This file continues an earlier one ('B', 'O', 'X'): the carried
+    // sub-buffers' records after begin, and those of the threads in open from
+    // their time on (wrapper, entry, inner), are read first.
+    bool continues = false;
+    std::uint64_t begin = 0;
+    std::vector<std::pair<int, std::uint64_t>> open;
+    std::vector<RawPage> carried;
+    // Another file continues this one ('N'): records after end, and the
+    // calls still in progress at it, are shown by that one.
+    bool continued = false;
+    std::uint64_t end = 0;
 };
 
 class RecordingWriter {
 public:
-    // Throws std::runtime_error naming the file and the errno.
-    explicit RecordingWriter(const std::string& path);
+    // Throws std::runtime_error naming the file and the errno. With rotation
+    // (r.active()), path names the files (FileNames) and the first is opened.
+    explicit RecordingWriter(const std::string& path, const RotateOptions& r = {});
     ~RecordingWriter();
     RecordingWriter(const RecordingWriter&) = delete;
     RecordingWriter& operator=(const RecordingWriter&) = delete;
@@ -75,15 +100,32 @@ public:
     void round(std::uint64_t mark);
     void stack_copy(const StackCopy& s);
     void stack_lost(std::uint64_t total);
-    void flush(); // throws on a write error (ENOSPC...)
-    std::uint64_t bytes() const { return bytes_; }
-    const std::string& path() const { return path_; }
+    void flush();                                     // throws on a write error (ENOSPC...)
+    std::uint64_t bytes() const { return bytes_; }    // in all files
+    const std::string& path() const { return path_; } // of the file being written
+    // Going on in another file (the caller then writes meta(), continues(),
+    // carried_page() and the carried stack_copy()s):
+    // true when a read round of more bytes would take the file past
+    // --rotate-size (a file holds at least one round).
+    bool full(std::size_t more) const;
+    // End this file at boundary ('N') and open the next name (same: the same
+    // name again, SIGHUP); throws when it cannot be opened.
+    void next_file(std::uint64_t boundary, bool same);
+    bool moved() const; // the file's name no longer names it (logrotate moved it)
+    void continues(std::uint64_t boundary, const std::vector<std::pair<int, std::uint64_t>>& open);
+    void carried_page(int cpu, const void* bytes, std::size_t len);
+    unsigned files() const { return files_; }
+    const std::string& first_path() const { return first_; }
 
 private:
     void chunk(char type, const std::string& payload);
-    std::string path_;
+    void open_file(const std::string& path);
+    std::string path_, first_;
     std::FILE* f_ = nullptr;
-    std::uint64_t bytes_ = 0;
+    std::uint64_t bytes_ = 0, file_bytes_ = 0, data_bytes_ = 0;
+    std::unique_ptr<FileNames> names_;
+    RotateOptions rotate_;
+    unsigned files_ = 1;
 };
 
 // A recording file (-w), or a directory saved by earlier versions

@@ -5,6 +5,7 @@
 #include "mqtrace/filter.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/plan.hpp"
+#include "mqtrace/rotate.hpp"
 
 #include <string>
 #include <vector>
@@ -31,13 +32,15 @@ struct TraceOptions {
     std::vector<int> events; // catalog indices
     Selection sel;           // -p, -t, --comm, -u, -x
     FormatOptions fmt;
-    std::string output;  // "" = stdout
-    double duration = 0; // seconds, 0 = until interrupted
-    long count = 0;      // calls, 0 = unlimited
+    std::string output;   // "" = stdout
+    bool journal = false; // -f journal: one journal entry per call (fmt.format is Text: MESSAGE=)
+    double duration = 0;  // seconds, 0 = until interrupted
+    long count = 0;       // calls, 0 = unlimited
     bool dry_run = false;
     UserReads reads = UserReads::Auto;
     std::size_t buffer_kb = 4096;
     std::string write_file; // -w: record the raw ring buffer here (no decoding unless print)
+    RotateOptions rotate;   // --rotate-size, -W, -G: of -o and -w
     bool print = false;     // --print: with -w, also decode and print
     std::string read_file;  // -r: decode this recording instead of tracing
     SummaryMode summary = SummaryMode::None;

@@ -20,7 +20,7 @@
 // for MS milliseconds before it exits, so that late reads can succeed.
 // --wait-file PATH waits until PATH exists before the first call (so that a
 // tracer can be pointed at this process with -p first). --threads T: flood in
-// T threads.
+// T threads. --pace US: flood sleeps US microseconds after each round.
 // The expected decoding of "all" is spelled out in tests/integration_test.cpp.
 #include <fcntl.h>
 #include <mqueue.h>
@@ -48,6 +48,7 @@ bool g_raw = false;
 int g_linger_ms = 0;
 const char* g_wait_file = nullptr;
 int g_threads = 1;
+int g_pace_us = 0;
 
 // Called at the end of each scenario, while the memory its calls pointed to
 // is still alive: late reads then see the arguments as they were.
@@ -202,6 +203,7 @@ long flood_one(const std::string& tag, long n) {
         do_msgctl(static_cast<int>(id), IPC_STAT, nullptr); // EFAULT: cheap
         do_msgctl(static_cast<int>(id), IPC_RMID, nullptr);
         calls += 9;
+        if (g_pace_us > 0) usleep(static_cast<useconds_t>(g_pace_us));
     }
     return calls;
 }
@@ -401,6 +403,8 @@ int main(int argc, char** argv) {
             g_wait_file = argv[++i];
         else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             g_threads = std::max(1, std::atoi(argv[++i]));
+        else if (std::strcmp(argv[i], "--pace") == 0 && i + 1 < argc)
+            g_pace_us = std::max(0, std::atoi(argv[++i]));
         else
             break;
     }

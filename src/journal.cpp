@@ -1,0 +1,305 @@
+// -f journal. See include/mqtrace/journal.hpp.
+#include "mqtrace/journal.hpp"
+
+#include "mqtrace/catalog.hpp"
+#include "mqtrace/schema.hpp"
+#include "mqtrace/xlat.hpp"
+#include "mqtrace_config.h"
+
+#if MQTRACE_HAVE_JOURNAL
+#define SD_JOURNAL_SUPPRESS_LOCATION // no CODE_FILE=, CODE_LINE=, CODE_FUNC= of ours in each entry
+#include <systemd/sd-journal.h>
+#endif
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+namespace mqtrace {
+namespace {
+
+// The journal's native socket (what sd_journal_sendv writes to).
+constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+
+// The field names of every event's arguments, made once from the catalog.
+struct ArgNames {
+    std::string arg, late;                          // MQTRACE_ARG_NAME, MQTRACE_LATE_NAME
+    std::vector<std::string> members, late_members; // MQTRACE_ARG_NAME_MEMBER, MQTRACE_LATE_NAME_MEMBER
+    std::string source, tags, unreadable, lossy, suspect_fault; // MQTRACE_ARG_NAME_SOURCE...
+};
+
+const std::vector<std::vector<ArgNames>>& names() {
+    static const std::vector<std::vector<ArgNames>> all = [] {
+        std::vector<std::vector<ArgNames>> out;
+        for (const EventSpec& ev : catalog()) {
+            auto& args = out.emplace_back();
+            for (const ArgSpec& a : ev.args) {
+                ArgNames& n = args.emplace_back();
+                const std::string up = journal_name(a.name);
+                n.arg = "MQTRACE_ARG_" + up;
+                n.late = "MQTRACE_LATE_" + up;
+                if (a.layout)
+                    for (const Member& m : a.layout->members) {
+                        n.members.push_back(n.arg + "_" + journal_name(m.name));
+                        n.late_members.push_back(n.late + "_" + journal_name(m.name));
+                    }
+                n.source = n.arg + "_SOURCE";
+                n.tags = n.arg + "_TAGS";
+                n.unreadable = n.arg + "_UNREADABLE";
+                n.lossy = n.arg + "_LOSSY";
+                n.suspect_fault = n.arg + "_SUSPECT_FAULT";
+            }
+        }
+        return out;
+    }();
+    return all;
+}
+
+bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
+bool is_error(std::int64_t ret) { return ret < 0 && ret >= -4095; }
+
+// As in JSON: the content is the argument unless it was read after the call.
+bool decoded(const ArgSpec& spec, const ArgValue& a) {
+    return a.content == Content::Str || (a.content == Content::Struct && spec.layout);
+}
+
+const char* end_name(CallEnd e) {
+    switch (e) {
+    case CallEnd::Returned: return "returned";
+    case CallEnd::ThreadExited: return "thread-exited";
+    case CallEnd::NoReturnSeen: return "no-return-seen";
+    case CallEnd::TraceEnded: return "trace-ended";
+    case CallEnd::EntryNotSeen: return "entry-not-seen";
+    }
+    return "?";
+}
+
+// The content of a pointer argument: the string's bytes, or one field per member.
+void content(JournalEntry& e, const ArgSpec& spec, const std::string& name,
+             const std::vector<std::string>& members, const ArgValue& a) {
+    if (a.content == Content::Str) {
+        e.add(name, a.str);
+        return;
+    }
+    for (std::size_t m = 0; m < spec.layout->members.size(); ++m) {
+        const std::int64_t v = m < a.members.size() ? a.members[m] : 0;
+        const Member& mem = spec.layout->members[m];
+        if (!mem.is_signed && mem.size == 8)
+            e.add_unum(members[m], static_cast<std::uint64_t>(v)); // as JSON: never negative
+        else
+            e.add_num(members[m], v);
+    }
+}
+
+// The message: the line -f text prints.
+void message(JournalEntry& e, const Item& it, const FormatOptions& f) {
+    e.begin("MESSAGE");
+    if (f.format == OutputFormat::Text) {
+        append_item(it, f, e.buffer());
+    } else {
+        FormatOptions t = f;
+        t.format = OutputFormat::Text;
+        append_item(it, t, e.buffer());
+    }
+    e.end();
+}
+
+void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
+    const Call& c = it.call;
+    const EventSpec& ev = catalog()[static_cast<std::size_t>(c.ev)];
+    const std::vector<ArgNames>& an = names()[static_cast<std::size_t>(c.ev)];
+    const bool done = has_ret(c);
+    const bool failed = done && is_error(c.ret);
+    message(e, it, f);
+    e.add_num("PRIORITY", failed ? kJournalPrioFailed : kJournalPrioOk);
+    e.add("SYSLOG_IDENTIFIER", kJournalIdentifier);
+    e.add("MQTRACE_EVENT", ev.name);
+    e.add_num("MQTRACE_SCHEMA", kSchemaVersion); // the JSON lines' "schema": the same fields
+    e.add_num("MQTRACE_TIME_NS", static_cast<std::int64_t>(c.ts) + f.clock_offset_ns);
+    e.add_num("MQTRACE_CPU", c.cpu);
+    if (c.pid >= 0) e.add_num("MQTRACE_PID", c.pid);
+    e.add_num("MQTRACE_TID", c.tid);
+    if (!c.comm.empty()) e.add("MQTRACE_COMM", c.comm);
+    if (done) e.add_num("MQTRACE_RET", c.ret);
+    if (failed) {
+        const int err = static_cast<int>(-c.ret);
+        const std::string_view n = known_errno_name(err);
+        if (!n.empty()) {
+            e.add("MQTRACE_ERRNO", n);
+        } else {
+            e.begin("MQTRACE_ERRNO");
+            e.buffer() += 'E';
+            e.buffer() += std::to_string(err);
+            e.end();
+        }
+    }
+    if (c.end == CallEnd::Returned) e.add_unum("MQTRACE_LATENCY_NS", c.ts_end - c.ts);
+    e.add("MQTRACE_END", end_name(c.end));
+    for (std::size_t i = 0; i < ev.args.size() && i < c.args.size(); ++i) {
+        const ArgSpec& spec = ev.args[i];
+        const ArgValue& a = c.args[i];
+        const ArgNames& n = an[i];
+        const bool value = decoded(spec, a);
+        const bool pointer = spec.decode == Decode::Struct || spec.decode == Decode::Name;
+        if (value && a.src != Source::UserLate) {
+            content(e, spec, n.arg, n.members, a);
+        } else if (!a.present || (pointer && a.raw == 0)) {
+            // unknown, or a NULL pointer: no field (JSON's null)
+        } else if (spec.decode == Decode::UInt || spec.decode == Decode::Ptr || pointer) {
+            e.add_unum(n.arg, static_cast<std::uint64_t>(a.raw));
+        } else {
+            e.add_num(n.arg, a.raw);
+        }
+        // Read after the call: beside the argument (its address), never as it.
+        if (value && a.src == Source::UserLate) content(e, spec, n.late, n.late_members, a);
+        if (a.content == Content::None) continue;
+        e.add(n.source, source_name(a.src));
+        e.begin(n.tags);
+        std::string& b = e.buffer();
+        const std::size_t start = b.size();
+        auto tag = [&](std::string_view t) {
+            if (b.size() > start) b += ',';
+            b += t;
+        };
+        if (a.src == Source::KernelCopy) tag("K");
+        if (a.src == Source::UserAtEntry || a.src == Source::UserLate || a.src == Source::UserStack) {
+            tag("U");
+            tag("TOCTOU");
+        }
+        if (spec.tags & kTagOPT) tag("OPT");
+        e.end();
+        if (a.content == Content::Unreadable) e.add(n.unreadable, a.why);
+        if (a.suspect_fault) e.add(n.suspect_fault, "1");
+        if (a.lossy) e.add(n.lossy, "1");
+    }
+}
+
+void lost_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
+    const LostNotice& l = it.lost;
+    message(e, it, f);
+    e.add_num("PRIORITY", kJournalPrioLost);
+    e.add("SYSLOG_IDENTIFIER", kJournalIdentifier);
+    e.add("MQTRACE_EVENT", "lost");
+    e.add_num("MQTRACE_SCHEMA", kSchemaVersion);
+    e.add_num("MQTRACE_TIME_NS", static_cast<std::int64_t>(l.ts) + f.clock_offset_ns);
+    if (l.cpu >= 0) e.add_num("MQTRACE_CPU", l.cpu);
+    if (l.count >= 0) e.add_num("MQTRACE_COUNT", l.count);
+    e.add("MQTRACE_WHERE", l.where);
+}
+
+} // namespace
+
+std::string journal_name(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        if (c >= 'a' && c <= 'z')
+            out += static_cast<char>(c - 'a' + 'A');
+        else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            out += c;
+        else
+            out += '_';
+    }
+    return out;
+}
+
+void JournalEntry::begin(std::string_view name) {
+    open_ = buf_.size();
+    buf_ += name;
+    buf_ += '=';
+}
+
+void JournalEntry::end() { spans_.emplace_back(open_, buf_.size() - open_); }
+
+void JournalEntry::add(std::string_view name, std::string_view value) {
+    begin(name);
+    buf_ += value;
+    end();
+}
+
+void JournalEntry::add_num(std::string_view name, std::int64_t v) {
+    begin(name);
+    char d[24];
+    buf_.append(d, static_cast<std::size_t>(std::to_chars(d, d + sizeof d, v).ptr - d));
+    end();
+}
+
+void JournalEntry::add_unum(std::string_view name, std::uint64_t v) {
+    begin(name);
+    char d[24];
+    buf_.append(d, static_cast<std::size_t>(std::to_chars(d, d + sizeof d, v).ptr - d));
+    end();
+}
+
+const std::vector<iovec>& JournalEntry::iov() {
+    iov_.resize(spans_.size());
+    for (std::size_t i = 0; i < spans_.size(); ++i)
+        iov_[i] = iovec{buf_.data() + spans_[i].first, spans_[i].second};
+    return iov_;
+}
+
+void journal_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
+    e.clear();
+    if (it.is_call)
+        call_fields(it, f, e);
+    else
+        lost_fields(it, f, e);
+}
+
+void journal_text_fields(std::string_view text, JournalEntry& e) {
+    e.clear();
+    while (!text.empty() && text.back() == '\n')
+        text.remove_suffix(1);
+    e.add("MESSAGE", text);
+    e.add_num("PRIORITY", kJournalPrioOk);
+    e.add("SYSLOG_IDENTIFIER", kJournalIdentifier);
+    e.add("MQTRACE_EVENT", "summary");
+    e.add_num("MQTRACE_SCHEMA", kSchemaVersion);
+}
+
+bool journal_built() { return MQTRACE_HAVE_JOURNAL != 0; }
+
+JournalSink::JournalSink() {
+    if (!journal_built())
+        throw std::runtime_error(
+            "-f journal: this mqtrace was built without libsystemd (meson option journal)");
+    // sd_journal_sendv finds out only entry by entry: ask once, before tracing.
+    const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        throw std::runtime_error(std::string("cannot write to the journal: socket: ") + std::strerror(errno));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, kJournalSocket, sizeof sa.sun_path - 1);
+    const int r = connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    const int err = errno;
+    close(fd);
+    if (r != 0)
+        throw std::runtime_error(std::string("cannot write to the journal: ") + kJournalSocket + ": " +
+                                 std::strerror(err) + " (is systemd-journald running?)");
+}
+
+int JournalSink::send_entry() {
+#if MQTRACE_HAVE_JOURNAL
+    const std::vector<iovec>& v = e_.iov();
+    return sd_journal_sendv(v.data(), static_cast<int>(v.size()));
+#else
+    return -ENOSYS;
+#endif
+}
+
+int JournalSink::send(const Item& it, const FormatOptions& f) {
+    journal_fields(it, f, e_);
+    return send_entry();
+}
+
+int JournalSink::send_text(std::string_view text) {
+    journal_text_fields(text, e_);
+    return send_entry();
+}
+
+} // namespace mqtrace

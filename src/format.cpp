@@ -191,10 +191,6 @@ bool shown(const Call& c, std::size_t i) {
     return c.args[1].present && (c.args[1].raw & kOCreat);
 }
 
-bool decoded(const ArgSpec& spec, const ArgValue& a) {
-    return a.content == Content::Str || (a.content == Content::Struct && spec.layout);
-}
-
 void text_content(Writer& w, const ArgSpec& spec, const ArgValue& a) {
     if (a.content == Content::Str) {
         w.ch('"');
@@ -253,10 +249,6 @@ void text_args(Writer& w, const Call& c) {
     }
 }
 
-bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
-
-bool is_error(std::int64_t ret) { return ret < 0 && ret >= -4095; }
-
 // "ENOENT", or "E123" for a number without a name (plain ASCII: no escaping).
 void errno_text(Writer& w, int err) {
     const std::string_view n = known_errno_name(err);
@@ -266,17 +258,6 @@ void errno_text(Writer& w, int err) {
     } else {
         w.lit(n);
     }
-}
-
-const char* end_name(CallEnd e) {
-    switch (e) {
-    case CallEnd::Returned: return "returned";
-    case CallEnd::ThreadExited: return "thread-exited";
-    case CallEnd::NoReturnSeen: return "no-return-seen";
-    case CallEnd::TraceEnded: return "trace-ended";
-    case CallEnd::EntryNotSeen: return "entry-not-seen";
-    }
-    return "?";
 }
 
 int cache_key(const FormatOptions& o) { return static_cast<int>(o.time) * 2 + o.utc; }
@@ -595,6 +576,25 @@ void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
 }
 
 } // namespace
+
+bool decoded(const ArgSpec& spec, const ArgValue& a) {
+    return a.content == Content::Str || (a.content == Content::Struct && spec.layout);
+}
+
+bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
+
+bool is_error(std::int64_t ret) { return ret < 0 && ret >= -4095; }
+
+const char* end_name(CallEnd e) {
+    switch (e) {
+    case CallEnd::Returned: return "returned";
+    case CallEnd::ThreadExited: return "thread-exited";
+    case CallEnd::NoReturnSeen: return "no-return-seen";
+    case CallEnd::TraceEnded: return "trace-ended";
+    case CallEnd::EntryNotSeen: return "entry-not-seen";
+    }
+    return "?";
+}
 
 std::string text_header(const FormatOptions& o) {
     char b[180];

@@ -60,25 +60,6 @@ const std::vector<std::vector<ArgNames>>& names() {
     return all;
 }
 
-bool has_ret(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
-bool is_error(std::int64_t ret) { return ret < 0 && ret >= -4095; }
-
-// As in JSON: the content is the argument unless it was read after the call.
-bool decoded(const ArgSpec& spec, const ArgValue& a) {
-    return a.content == Content::Str || (a.content == Content::Struct && spec.layout);
-}
-
-const char* end_name(CallEnd e) {
-    switch (e) {
-    case CallEnd::Returned: return "returned";
-    case CallEnd::ThreadExited: return "thread-exited";
-    case CallEnd::NoReturnSeen: return "no-return-seen";
-    case CallEnd::TraceEnded: return "trace-ended";
-    case CallEnd::EntryNotSeen: return "entry-not-seen";
-    }
-    return "?";
-}
-
 // The content of a pointer argument: the string's bytes, or one field per member.
 void content(JournalEntry& e, const ArgSpec& spec, const std::string& name,
              const std::vector<std::string>& members, const ArgValue& a) {

@@ -47,6 +47,12 @@ std::string format_item(const Item& it, const FormatOptions& o);
 // The same line (without '\n'), appended to out: the per-event path.
 void append_item(const Item& it, const FormatOptions& o, std::string& out);
 
+// What the formatters (text, JSON, journal) share.
+const char* end_name(CallEnd e);                      // "returned", "thread-exited", ...
+bool has_ret(const Call& c);                          // its return value is known
+bool is_error(std::int64_t ret);                      // -4095..-1: an errno
+bool decoded(const ArgSpec& spec, const ArgValue& a); // a string, or a struct with its layout
+
 // Exposed for tests.
 std::string escape_c(std::string_view bytes);    // "a\"b\x1b" (without quotes)
 std::string escape_json(std::string_view bytes); // JSON string body (without quotes)

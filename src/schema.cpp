@@ -20,24 +20,33 @@ namespace {
 
 // ---- a small JSON value, members in the order given ----------------------------
 
+struct JMember;
+
 struct J {
     enum class Kind { Null, Bool, Number, String, Array, Object };
     Kind kind = Kind::Null;
     std::string text; // Number: the literal; String: the characters; Bool: true or false
     std::vector<J> items;
-    std::vector<std::pair<std::string, J>> members;
+    std::vector<JMember> members; // (not std::pair: a pair of an incomplete J is refused by clang's checks)
 
     // Sets an object member (appended, or replaced where it is).
-    J& set(std::string_view key, J v) {
-        for (auto& m : members)
-            if (m.first == key) {
-                m.second = std::move(v);
-                return *this;
-            }
-        members.emplace_back(std::string(key), std::move(v));
-        return *this;
-    }
+    J& set(std::string_view key, J v);
 };
+
+struct JMember {
+    std::string first;
+    J second;
+};
+
+J& J::set(std::string_view key, J v) {
+    for (auto& m : members)
+        if (m.first == key) {
+            m.second = std::move(v);
+            return *this;
+        }
+    members.push_back(JMember{std::string(key), std::move(v)});
+    return *this;
+}
 
 J str(std::string_view s) {
     J v;
@@ -184,7 +193,7 @@ J nullable(J v) {
 }
 
 J described(std::string_view description, J v) {
-    v.members.insert(v.members.begin(), {"description", str(description)});
+    v.members.insert(v.members.begin(), JMember{"description", str(description)});
     return v;
 }
 

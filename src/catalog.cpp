@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include <sys/msg.h>
+
 namespace mqtrace {
 namespace {
 
@@ -43,6 +45,27 @@ constexpr std::array kMsqidDsMembers{
     Member{"msg_qbytes", 88, 8, false, Decode::UInt},
 };
 constexpr StructLayout kMsqidDs{"struct msqid_ds", 120, kMsqidDsMembers};
+
+// struct msqid_ds (msqid64_ds) as IPC_STAT, MSG_STAT and MSG_STAT_ANY write it.
+constexpr std::array kMsqidDsOutMembers{
+    Member{"msg_perm.key", 0, 4, true, Decode::IpcKey},  Member{"msg_perm.uid", 4, 4, false, Decode::UInt},
+    Member{"msg_perm.gid", 8, 4, false, Decode::UInt},   Member{"msg_perm.cuid", 12, 4, false, Decode::UInt},
+    Member{"msg_perm.cgid", 16, 4, false, Decode::UInt}, Member{"msg_perm.mode", 20, 2, false, Decode::Mode},
+    Member{"msg_stime", 48, 8, true, Decode::Int},       Member{"msg_rtime", 56, 8, true, Decode::Int},
+    Member{"msg_ctime", 64, 8, true, Decode::Int},       Member{"msg_qnum", 80, 8, false, Decode::UInt},
+    Member{"msg_qbytes", 88, 8, false, Decode::UInt},    Member{"msg_lspid", 96, 4, true, Decode::Int},
+    Member{"msg_lrpid", 100, 4, true, Decode::Int},
+};
+constexpr StructLayout kMsqidDsOut{"struct msqid_ds", 120, kMsqidDsOutMembers};
+
+// struct msginfo, as IPC_INFO and MSG_INFO write it.
+constexpr std::array kMsginfoMembers{
+    Member{"msgpool", 0, 4, true, Decode::Int}, Member{"msgmap", 4, 4, true, Decode::Int},
+    Member{"msgmax", 8, 4, true, Decode::Int},  Member{"msgmnb", 12, 4, true, Decode::Int},
+    Member{"msgmni", 16, 4, true, Decode::Int}, Member{"msgssz", 20, 4, true, Decode::Int},
+    Member{"msgtql", 24, 4, true, Decode::Int}, Member{"msgseg", 28, 2, false, Decode::UInt},
+};
+constexpr StructLayout kMsginfo{"struct msginfo", 32, kMsginfoMembers};
 
 constexpr std::array<const StructLayout*, 5> kLayouts{&kMqAttr, &kTimespec, &kSigevent, &kMsgbuf, &kMsqidDs};
 
@@ -118,6 +141,40 @@ constexpr std::array kMsgctlArgs{
     ArgSpec{"buf", "struct msqid_ds *", Decode::Struct, kUserPtr | kTagOPT, &kMsqidDs, "x64",
             "queue description: decoded for IPC_SET (input); else an output, its address shown",
             &kOnlyIpcSet},
+};
+
+// ---- output parameters ----------------------------------------------------------
+
+constexpr std::array kMqTimedreceiveOuts{
+    OutSpec{"msg_prio", "msg_prio", "unsigned int", nullptr, Member{"", 0, 4, false, Decode::UInt},
+            "priority of the message received"},
+};
+constexpr std::array kMqGetsetattrOuts{
+    OutSpec{"oldattr", "oldattr", "struct mq_attr", &kMqAttr, {}, "the queue's attributes before the call"},
+};
+constexpr std::array kMsgrcvOuts{
+    OutSpec{"mtype", "msgp", "long", nullptr, Member{"", 0, 8, true, Decode::Int},
+            "type of the message received (msgp->mtype)"},
+};
+constexpr std::array<std::int64_t, 3> kStatCmds{IPC_STAT, MSG_STAT, MSG_STAT_ANY};
+constexpr std::array<std::int64_t, 2> kInfoCmds{IPC_INFO, MSG_INFO};
+constexpr OutIf kOnlyStat{"cmd", 0xff, kStatCmds};
+constexpr OutIf kOnlyInfo{"cmd", 0xff, kInfoCmds};
+constexpr std::array kMsgctlOuts{
+    OutSpec{"buf",
+            "buf",
+            "struct msqid_ds",
+            &kMsqidDsOut,
+            {},
+            "the queue's description (IPC_STAT, MSG_STAT, MSG_STAT_ANY)",
+            &kOnlyStat},
+    OutSpec{"info",
+            "buf",
+            "struct msginfo",
+            &kMsginfo,
+            {},
+            "system-wide limits and usage (IPC_INFO, MSG_INFO)",
+            &kOnlyInfo},
 };
 
 // ---- probe points, in order of preference -------------------------------------
@@ -239,7 +296,7 @@ constexpr std::array kEvents{
               "ssize_t mq_timedreceive(mqd_t mqdes, char *msg_ptr, size_t msg_len, "
               "unsigned int *msg_prio, const struct timespec *abs_timeout)",
               RetKind::Size, kMqTimedreceiveArgs, kMqTimedreceivePoints, "mq_timedreceive", kLibcTimeout,
-              "receive a message (also mq_receive)", true},
+              "receive a message (also mq_receive)", true, kMqTimedreceiveOuts},
     EventSpec{"mq_notify", Family::Posix, "int mq_notify(mqd_t mqdes, const struct sigevent *sevp)",
               RetKind::Int, kMqNotifyArgs, kMqNotifyPoints, "mq_notify", kLibcMqNotify,
               "register or remove a message-arrival notification"},
@@ -247,7 +304,7 @@ constexpr std::array kEvents{
               "int mq_getsetattr(mqd_t mqdes, const struct mq_attr *newattr, struct mq_attr "
               "*oldattr)",
               RetKind::Int, kMqGetsetattrArgs, kMqGetsetattrPoints, "mq_setattr", kLibcMqSetattr,
-              "get or set queue attributes (mq_getattr, mq_setattr)"},
+              "get or set queue attributes (mq_getattr, mq_setattr)", false, kMqGetsetattrOuts},
     EventSpec{"msgget",
               Family::SysV,
               "int msgget(key_t key, int msgflg)",
@@ -269,9 +326,11 @@ constexpr std::array kEvents{
               "",
               {},
               "receive a System V message",
-              true},
+              true,
+              kMsgrcvOuts},
     EventSpec{"msgctl", Family::SysV, "int msgctl(int msqid, int cmd, struct msqid_ds *buf)", RetKind::Int,
-              kMsgctlArgs, kMsgctlPoints, "msgctl", kLibcMsgctl, "control a System V message queue"},
+              kMsgctlArgs, kMsgctlPoints, "msgctl", kLibcMsgctl, "control a System V message queue", false,
+              kMsgctlOuts},
 };
 
 } // namespace
@@ -290,6 +349,20 @@ int arg_index(const EventSpec& ev, std::string_view arg) {
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].name == arg) return static_cast<int>(i);
     return -1;
+}
+
+int out_index(const EventSpec& ev, std::string_view out) {
+    for (std::size_t i = 0; i < ev.outs.size(); ++i)
+        if (ev.outs[i].name == out) return static_cast<int>(i);
+    return -1;
+}
+
+bool out_written(const OutSpec& o, std::int64_t ret, std::int64_t cond_value) {
+    if (ret < 0) return false;
+    if (!o.when) return true;
+    for (const std::int64_t v : o.when->values)
+        if ((cond_value & o.when->mask) == v) return true;
+    return false;
 }
 
 const StructLayout* struct_layout(std::string_view ctype) {

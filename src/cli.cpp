@@ -339,7 +339,16 @@ std::string list_text(OutputFormat f) {
                 out += std::string(i ? "," : "") + "{\"name\":\"" + std::string(a.name) + "\",\"type\":\"" +
                        std::string(a.ctype) + "\",\"tags\":\"" + tags_text(a.tags) + "\"}";
             }
-            out += "]}\n";
+            out += "]";
+            if (!ev.outs.empty()) {
+                out += ",\"outs\":[";
+                for (std::size_t i = 0; i < ev.outs.size(); ++i)
+                    out += std::string(i ? "," : "") + "{\"name\":\"" + std::string(ev.outs[i].name) +
+                           "\",\"type\":\"" + std::string(ev.outs[i].ctype) + "\",\"at\":\"" +
+                           std::string(ev.outs[i].arg) + "\"}";
+                out += "]";
+            }
+            out += "}\n";
         }
         return out;
     }
@@ -351,6 +360,13 @@ std::string list_text(OutputFormat f) {
             std::snprintf(line, sizeof line, "    %-12s %-26s %-16s %s\n", std::string(a.name).c_str(),
                           std::string(a.ctype).c_str(), tags_text(a.tags).c_str(),
                           std::string(a.doc).c_str());
+            out += line;
+        }
+        for (const auto& o : ev.outs) {
+            char line[256];
+            std::snprintf(line, sizeof line, "    => %-9s %-26s %-16s %s\n", std::string(o.name).c_str(),
+                          std::string(o.ctype).c_str(), ("at " + std::string(o.arg)).c_str(),
+                          std::string(o.doc).c_str());
             out += line;
         }
     }

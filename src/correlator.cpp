@@ -21,7 +21,9 @@ std::int64_t normalize(std::int64_t v, std::uint8_t narrow) {
     }
 }
 
-std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
+} // namespace
+
+std::int64_t member_value(const std::string& bytes, const Member& m) {
     if (m.offset + m.size > bytes.size()) return 0;
     if (m.size == 2) {
         std::uint16_t v;
@@ -38,8 +40,6 @@ std::int64_t member_from_bytes(const std::string& bytes, const Member& m) {
     std::memcpy(&v, bytes.data() + m.offset, 8);
     return v;
 }
-
-} // namespace
 
 namespace {
 
@@ -73,6 +73,23 @@ void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const FieldVal
 FieldUse resolve_field(int ev, std::string_view k) {
     FieldUse u;
     if (ev < 0) return u;
+    if (!k.empty() && k[0] == '>') { // an output, at return: ">msg_prio", ">oldattr.mq_flags"
+        k.remove_prefix(1);
+        const EventSpec& spec = catalog()[ev];
+        const auto dot = k.find('.');
+        u.out = out_index(spec, k.substr(0, dot));
+        if (u.out < 0) return u;
+        const StructLayout* l = spec.outs[u.out].layout;
+        if (dot == std::string_view::npos) {
+            if (l) u.out = -1; // a struct is read member by member
+            u.member = 0;
+            return u;
+        }
+        for (std::size_t m = 0; l && m < l->members.size(); ++m)
+            if (l->members[m].name == k.substr(dot + 1)) u.member = static_cast<int>(m);
+        if (u.member < 0) u.out = -1;
+        return u;
+    }
     if (!k.empty() && k[0] == '@') {
         u.wrapper = true;
         k.remove_prefix(1);
@@ -178,6 +195,7 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
             c.ret = num(0);
             if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
             c.args.resize(catalog()[c.ev].args.size());
+            c.outs.resize(catalog()[c.ev].outs.size());
             out.push_back(Item{true, std::move(c), {}});
             return;
         }
@@ -187,6 +205,23 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
         c.ret = num(0);
         if (catalog()[c.ev].ret != RetKind::Size) c.ret = static_cast<std::int32_t>(c.ret);
         if (c.ret == -EFAULT) distrust_probe_reads(c);
+        if (!c.outs.empty()) {
+            outputs_at_return(c, r);
+            // Outputs a copy of the stack taken at exit held (LateRead::arg: the output).
+            for (const auto& lr : r.late) {
+                if (lr.arg < 0 || static_cast<std::size_t>(lr.arg) >= c.outs.size() || !lr.ok) continue;
+                const OutSpec& o = catalog()[c.ev].outs[static_cast<std::size_t>(lr.arg)];
+                ArgValue& a = c.outs[static_cast<std::size_t>(lr.arg)];
+                a.content = Content::Struct;
+                a.src = Source::UserAtReturn;
+                a.members.clear();
+                if (o.layout)
+                    for (const Member& m : o.layout->members)
+                        a.members.push_back(member_value(lr.bytes, m));
+                else
+                    a.members.push_back(member_value(lr.bytes, o.scalar));
+            }
+        }
         out.emplace_back().call = std::move(c);
         c.ev = -1; // the thread's slot stays, for its next call
         return;
@@ -221,6 +256,13 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     for (std::size_t i = 0; i < c.args.size() && i < ev.args.size(); ++i)
         c.args[i].reset();
     c.args.resize(ev.args.size());
+    if (c.outs.capacity() == 0 && !ev.outs.empty() && !spare_outs_.empty()) {
+        c.outs = std::move(spare_outs_.back());
+        spare_outs_.pop_back();
+    }
+    for (std::size_t i = 0; i < c.outs.size() && i < ev.outs.size(); ++i)
+        c.outs[i].reset();
+    c.outs.resize(ev.outs.size());
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
     const std::size_t nf = std::min(uses.size(), r.values.size());
     const FieldUse* use = uses.data();
@@ -252,7 +294,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
         } else if (spec.layout) {
             a.content = Content::Struct;
             for (const auto& m : spec.layout->members)
-                a.members.push_back(member_from_bytes(lr.bytes, m));
+                a.members.push_back(member_value(lr.bytes, m));
         }
     }
     // Outputs are not arguments: a struct the kernel does not read for this call (msgctl's
@@ -266,6 +308,38 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
             c.args[i].members.clear();
         }
     }
+}
+
+// Outputs a return probe read in the caller's context (kretprobes with $argN,
+// 6.9+): what the kernel wrote, kept only when this call wrote it.
+void Correlator::outputs_at_return(Call& c, const Record& r) {
+    const EventSpec& ev = catalog()[c.ev];
+    const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
+    for (std::size_t i = 0; i < uses.size() && i < r.values.size(); ++i) {
+        const FieldUse& u = uses[i];
+        if (u.out < 0) continue;
+        const OutSpec& o = ev.outs[static_cast<std::size_t>(u.out)];
+        const ArgValue& ptr = c.args[static_cast<std::size_t>(arg_index(ev, o.arg))];
+        if (!ptr.present || ptr.raw == 0 || !out_written(o, c.ret, cond_value(c, o))) continue;
+        ArgValue& a = c.outs[static_cast<std::size_t>(u.out)];
+        const std::size_t n = o.layout ? o.layout->members.size() : 1;
+        a.members.resize(n);
+        const Member& m = o.layout ? o.layout->members[static_cast<std::size_t>(u.member)] : o.scalar;
+        std::int64_t v = r.values[i].num;
+        if (m.size == 4)
+            v = m.is_signed ? std::int64_t{static_cast<std::int32_t>(v)}
+                            : std::int64_t{static_cast<std::uint32_t>(v)};
+        if (m.size == 2) v = static_cast<std::uint16_t>(v);
+        a.members[static_cast<std::size_t>(u.member)] = v;
+        a.content = Content::Struct;
+        a.src = u.src;
+    }
+}
+
+std::int64_t cond_value(const Call& c, const OutSpec& o) {
+    if (!o.when) return 0;
+    const int ai = arg_index(catalog()[c.ev], o.when->arg);
+    return ai < 0 ? 0 : c.args[static_cast<std::size_t>(ai)].raw;
 }
 
 // Values a libc-wrapper uprobe read in the caller's context, for arguments
@@ -352,8 +426,12 @@ void Correlator::distrust_probe_reads(Call& c) {
 void Correlator::recycle(std::vector<Item>& done) {
     constexpr std::size_t kSpare = 4096;
     for (Item& it : done)
-        if (it.is_call && it.call.args.capacity() != 0 && spare_args_.size() < kSpare)
-            spare_args_.push_back(std::move(it.call.args));
+        if (it.is_call) {
+            if (it.call.args.capacity() != 0 && spare_args_.size() < kSpare)
+                spare_args_.push_back(std::move(it.call.args));
+            if (it.call.outs.capacity() != 0 && spare_outs_.size() < kSpare)
+                spare_outs_.push_back(std::move(it.call.outs));
+        }
     done.clear();
 }
 

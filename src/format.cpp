@@ -236,6 +236,44 @@ void text_arg(Writer& w, const ArgSpec& spec, const ArgValue& a) {
     }
 }
 
+// An output parameter's value: a number, or {member=value, ...}.
+void text_out_value(Writer& w, const OutSpec& o, const ArgValue& a) {
+    if (!o.layout) {
+        w.lit(render_scalar(o.scalar.decode, a.members.empty() ? 0 : a.members[0]));
+        return;
+    }
+    w.ch('{');
+    for (std::size_t m = 0; m < o.layout->members.size(); ++m) {
+        if (m) w.lit(", ");
+        w.lit(o.layout->members[m].name);
+        w.ch('=');
+        w.lit(render_scalar(o.layout->members[m].decode, m < a.members.size() ? a.members[m] : 0));
+    }
+    w.ch('}');
+}
+
+// Output parameters after " => ": name=value as the call returned, name~value
+// read after it (the process may have written it again since).
+void text_outs(Writer& w, const Call& c) {
+    const EventSpec& ev = catalog()[c.ev];
+    bool first = true;
+    for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
+        const ArgValue& a = c.outs[i];
+        if (a.content == Content::None) continue;
+        w.lit(first ? " => " : ", ");
+        first = false;
+        w.lit(ev.outs[i].name);
+        w.ch(a.src == Source::UserLate ? '~' : '=');
+        if (a.content == Content::Unreadable) {
+            w.lit("<unreadable: ");
+            w.esc(a.why, false);
+            w.ch('>');
+        } else {
+            text_out_value(w, ev.outs[i], a);
+        }
+    }
+}
+
 void text_args(Writer& w, const Call& c) {
     const EventSpec& ev = catalog()[c.ev];
     bool first = true;
@@ -247,6 +285,7 @@ void text_args(Writer& w, const Call& c) {
         w.ch('=');
         text_arg(w, ev.args[i], c.args[i]);
     }
+    if (!c.outs.empty()) text_outs(w, c);
 }
 
 // "ENOENT", or "E123" for a number without a name (plain ASCII: no escaping).
@@ -402,7 +441,7 @@ void json_tags(Writer& w, unsigned catalog_tags, Source src) {
     w.ch(']');
 }
 
-constexpr std::size_t kSources = static_cast<std::size_t>(Source::UserStack) + 1;
+constexpr std::size_t kSources = static_cast<std::size_t>(Source::UserAtReturn) + 1;
 
 // The keys of every event's arguments and struct members, ,"name": with its
 // comma, made once from the catalog (the line is written without assembling them).
@@ -461,6 +500,8 @@ void json_content(Writer& w, const ArgSpec& spec, const ArgKeys& keys, const Arg
     }
     w.ch('}');
 }
+
+void json_outs(Writer& w, const Call& c);
 
 void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
@@ -543,7 +584,63 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
         if (a.lossy) w.lit(",\"lossy\":true");
         w.ch('}');
     }
-    w.lit("}}");
+    w.ch('}');
+    if (!c.outs.empty()) json_outs(w, c);
+    w.ch('}');
+}
+
+// "out" (as the call returned), "out_late" (read after it) and "out_info"
+// (where each came from), for the outputs the call wrote.
+void json_outs(Writer& w, const Call& c) {
+    const EventSpec& ev = catalog()[c.ev];
+    auto value = [&](const OutSpec& o, const ArgValue& a) {
+        if (!o.layout) {
+            const std::int64_t v = a.members.empty() ? 0 : a.members[0];
+            o.scalar.is_signed ? w.num(v) : w.num(static_cast<std::uint64_t>(v));
+            return;
+        }
+        w.ch('{');
+        for (std::size_t m = 0; m < o.layout->members.size(); ++m) {
+            const Member& mem = o.layout->members[m];
+            if (m) w.ch(',');
+            w.ch('"');
+            w.lit(mem.name);
+            w.lit("\":");
+            const std::int64_t v = m < a.members.size() ? a.members[m] : 0;
+            mem.is_signed ? w.num(v) : w.num(static_cast<std::uint64_t>(v));
+        }
+        w.ch('}');
+    };
+    for (const bool late : {false, true}) {
+        bool first = true;
+        for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
+            const ArgValue& a = c.outs[i];
+            if (a.content != Content::Struct || (a.src == Source::UserLate) != late) continue;
+            w.lit(first ? (late ? ",\"out_late\":{\"" : ",\"out\":{\"") : ",\"");
+            first = false;
+            w.lit(ev.outs[i].name);
+            w.lit("\":");
+            value(ev.outs[i], a);
+        }
+        if (!first) w.ch('}');
+    }
+    bool first = true;
+    for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
+        const ArgValue& a = c.outs[i];
+        if (a.content == Content::None) continue;
+        w.lit(first ? ",\"out_info\":{\"" : ",\"");
+        first = false;
+        w.lit(ev.outs[i].name);
+        w.lit("\":{\"source\":\"");
+        w.lit(source_name(a.src));
+        w.ch('"');
+        if (a.content == Content::Unreadable) {
+            w.lit(",\"unreadable\":");
+            json_str(w, a.why);
+        }
+        w.ch('}');
+    }
+    if (!first) w.ch('}');
 }
 
 void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {

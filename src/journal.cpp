@@ -158,6 +158,28 @@ void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
         if (a.suspect_fault) e.add(n.suspect_fault, "1");
         if (a.lossy) e.add(n.lossy, "1");
     }
+    // Output parameters, as JSON's "out" (MQTRACE_OUT_*) and "out_late" (MQTRACE_LATE_OUT_*).
+    for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
+        const OutSpec& o = ev.outs[i];
+        const ArgValue& a = c.outs[i];
+        if (a.content == Content::None) continue;
+        const std::string base =
+            (a.src == Source::UserLate ? "MQTRACE_LATE_OUT_" : "MQTRACE_OUT_") + journal_name(o.name);
+        auto value = [&](const std::string& name, const Member& m, std::int64_t v) {
+            m.is_signed ? e.add_num(name, v) : e.add_unum(name, static_cast<std::uint64_t>(v));
+        };
+        if (a.content == Content::Struct) {
+            if (!o.layout)
+                value(base, o.scalar, a.members.empty() ? 0 : a.members[0]);
+            else
+                for (std::size_t m = 0; m < o.layout->members.size(); ++m)
+                    value(base + "_" + journal_name(o.layout->members[m].name), o.layout->members[m],
+                          m < a.members.size() ? a.members[m] : 0);
+        }
+        const std::string info = "MQTRACE_OUT_" + journal_name(o.name);
+        e.add(info + "_SOURCE", source_name(a.src));
+        if (a.content == Content::Unreadable) e.add(info + "_UNREADABLE", a.why);
+    }
 }
 
 void lost_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {

@@ -83,6 +83,7 @@ KernelFacts parse_facts(const KernelProfile& p) {
     f.ustring = p.readme.find("ustring") != std::string::npos;
     f.user_deref = p.readme.find("u]<offset>") != std::string::npos;
     f.arg_n = p.readme.find("$arg<N>") != std::string::npos;
+    f.ret_arg_n = p.readme.find("return probes support: $retval, $arg<N>") != std::string::npos;
     f.maxactive = p.readme.find("r[maxactive]") != std::string::npos;
     std::istringstream syms(p.symbols);
     for (std::string l; std::getline(syms, l);)

@@ -162,4 +162,62 @@ void LateReads::prefetch(std::vector<Record>& recs, MemoryReader& mem) {
     }
 }
 
+void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
+    wants_.clear();
+    for (Item& it : items) {
+        if (!it.is_call || it.call.end != CallEnd::Returned || it.call.outs.empty()) continue;
+        Call& c = it.call;
+        const EventSpec& ev = catalog()[c.ev];
+        for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
+            const OutSpec& o = ev.outs[i];
+            const ArgValue& ptr = c.args[static_cast<std::size_t>(arg_index(ev, o.arg))];
+            if (c.outs[i].content != Content::None || !ptr.present || ptr.raw == 0 ||
+                !out_written(o, c.ret, cond_value(c, o)))
+                continue;
+            wants_.push_back(Want{&c, i});
+        }
+    }
+    if (wants_.empty()) return;
+    reads_into_.resize(wants_.size()); // sized before the reads point into it
+    batch_.clear();
+    for (std::size_t k = 0; k < wants_.size(); ++k) {
+        const Call& c = *wants_[k].call;
+        const EventSpec& ev = catalog()[c.ev];
+        const OutSpec& o = ev.outs[wants_[k].out];
+        LateRead& lr = reads_into_[k];
+        lr = LateRead{};
+        lr.addr = static_cast<std::uint64_t>(c.args[static_cast<std::size_t>(arg_index(ev, o.arg))].raw);
+        lr.len = o.size();
+        batch_.emplace_back(c.tid, MemRead{lr.addr, lr.len, false, &lr});
+    }
+    std::stable_sort(batch_.begin(), batch_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        one_.push_back(batch_[i].second);
+        if (i + 1 == batch_.size() || batch_[i + 1].first != batch_[i].first) {
+            mem.read(batch_[i].first, one_);
+            one_.clear();
+        }
+    }
+    for (std::size_t k = 0; k < wants_.size(); ++k) {
+        Call& c = *wants_[k].call;
+        const OutSpec& o = catalog()[c.ev].outs[wants_[k].out];
+        const LateRead& lr = reads_into_[k];
+        ArgValue& a = c.outs[wants_[k].out];
+        a.src = Source::UserLate;
+        if (!lr.ok || lr.bytes.size() < o.size()) {
+            a.content = Content::Unreadable;
+            a.why = lr.ok ? std::string_view("short read") : lr.why;
+            continue;
+        }
+        a.content = Content::Struct;
+        a.members.clear();
+        if (o.layout)
+            for (const Member& m : o.layout->members)
+                a.members.push_back(member_value(lr.bytes, m));
+        else
+            a.members.push_back(member_value(lr.bytes, o.scalar));
+    }
+}
+
 } // namespace mqtrace

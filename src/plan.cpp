@@ -33,6 +33,8 @@ std::string field_name(const std::string& key) {
             out += "_";
         else if (c == '@')
             out += "u_";
+        else if (c == '>')
+            out += "out_";
         else
             out += c;
     }
@@ -113,6 +115,22 @@ Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const 
               Role::Return,         event_index(ev)};
     add(ret, "$ret", "$retval:" + std::string(at.pt->ret_type), Source::Register);
     ret.fields.back().name = "ret";
+    // Output parameters, read in the caller's context as the call returns (6.9+: the
+    // return probe sees the entry's $arg1, the struct pt_regs * of the syscall wrapper).
+    if (k.ret_arg_n && k.user_deref && at.pt->conv == Conv::PtRegs)
+        for (const OutSpec& o : ev.outs) {
+            std::string loc = arg_location(k, Conv::PtRegs, arg_index(ev, o.arg) + 1);
+            loc = loc.substr(0, loc.find('(')) + "($arg1)";
+            const std::string key = ">" + std::string(o.name);
+            if (!o.layout)
+                add(ret, key, "+u" + std::to_string(o.scalar.offset) + "(" + loc + "):" + int_type(o.scalar),
+                    Source::UserAtReturn);
+            else
+                for (const auto& m : o.layout->members)
+                    add(ret, key + "." + std::string(m.name),
+                        "+u" + std::to_string(m.offset) + "(" + loc + "):" + int_type(m),
+                        Source::UserAtReturn);
+        }
     // Blocked receivers hold a kretprobe instance each; the default (2 x CPUs) runs out.
     ret.maxactive = k.maxactive ? 64 : 0;
     Alternative alt{"kprobe " + at.symbol, {std::move(entry), std::move(ret)}};
@@ -202,6 +220,7 @@ const char* source_name(Source s) {
     case Source::UserAtEntry: return "user-at-entry";
     case Source::UserLate: return "user-late";
     case Source::UserStack: return "user-stack";
+    case Source::UserAtReturn: return "user-at-return";
     }
     return "?";
 }

@@ -82,11 +82,10 @@ std::vector<Probe> parse_probe_table(const std::string& text) {
         {"entry", Role::Entry},      {"return", Role::Return},          {"wrapper", Role::Wrapper},
         {"task_new", Role::TaskNew}, {"task_rename", Role::TaskRename}, {"task_exit", Role::TaskExit},
         {"inner", Role::Inner},      {"uid_set", Role::UidSet},         {"uid_done", Role::UidDone}};
-    static const std::pair<const char*, Source> sources[] = {{"register", Source::Register},
-                                                             {"kernel-copy", Source::KernelCopy},
-                                                             {"user-at-entry", Source::UserAtEntry},
-                                                             {"user-late", Source::UserLate},
-                                                             {"user-stack", Source::UserStack}};
+    static const std::pair<const char*, Source> sources[] = {
+        {"register", Source::Register},         {"kernel-copy", Source::KernelCopy},
+        {"user-at-entry", Source::UserAtEntry}, {"user-late", Source::UserLate},
+        {"user-stack", Source::UserStack},      {"user-at-return", Source::UserAtReturn}};
     std::vector<Probe> out;
     std::istringstream t(text);
     for (std::string line; std::getline(t, line);) {
@@ -241,7 +240,8 @@ void RecordingWriter::round(std::uint64_t mark) {
 void RecordingWriter::stack_copy(const StackCopy& s) {
     std::string p(4 + 4 + 8 + 48 + 8, '\0');
     const auto tid = static_cast<std::uint32_t>(s.tid);
-    const auto ev = static_cast<std::int32_t>(s.ev);
+    // Copies taken at exit: bit 16 of the event (older readers refuse them as a bad event).
+    const auto ev = static_cast<std::int32_t>(s.ev | (s.at_exit ? 0x10000 : 0));
     std::memcpy(p.data(), &tid, 4);
     std::memcpy(p.data() + 4, &ev, 4);
     std::memcpy(p.data() + 8, &s.ts, 8);
@@ -354,6 +354,8 @@ Recording parse_recording(const std::string& b) {
             StackCopy c;
             c.tid = static_cast<int>(get<std::uint32_t>(payload, 0));
             c.ev = get<std::int32_t>(payload, 4);
+            c.at_exit = (c.ev & 0x10000) != 0;
+            c.ev &= ~0x10000;
             if (c.ev < 0 || c.ev >= static_cast<int>(catalog().size()))
                 throw std::runtime_error("bad event in stack copy" + where);
             c.ts = get<std::uint64_t>(payload, 8);

@@ -46,10 +46,12 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     // every record up to its mark has been read.
     std::vector<Record> recs, ready;
     std::vector<Item> items;
+    OutputReads outputs;
     auto emit = [&] {
         for (const auto& rec : ready)
             c.feed(rec, items);
         dec.recycle(ready);
+        outputs.fill(items, none); // read after the call by live runs only
         for (auto& it : items)
             if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
         c.recycle(items); // what the sink did not take is reused

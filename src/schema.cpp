@@ -203,6 +203,8 @@ const std::vector<std::string_view> kEnds{"returned", "thread-exited", "no-retur
 
 constexpr Source kSources[]{Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate,
                             Source::UserStack};
+// Where an output parameter came from.
+constexpr Source kOutSources[]{Source::UserAtReturn, Source::UserLate};
 
 // The tags of a value by where it came from, as format.cpp writes them: K
 // for the kernel's copy, U and TOCTOU for user memory, OPT from the catalog.
@@ -359,6 +361,44 @@ J call_schema(const EventSpec& ev) {
                                {"type", str("object")},
                                {"additionalProperties", boolean(false)},
                                {"properties", info}}));
+    if (!ev.outs.empty()) {
+        J out = obj(), out_info = obj();
+        std::vector<std::string_view> sources;
+        for (Source s : kOutSources)
+            sources.push_back(source_name(s));
+        for (const OutSpec& o : ev.outs) {
+            const std::string d =
+                std::string(o.ctype) + " at " + std::string(o.arg) + ": " + std::string(o.doc);
+            out.set(o.name, described(d, o.layout ? struct_schema(*o.layout) : member_value(o.scalar)));
+            out_info.set(
+                o.name,
+                obj({{"type", str("object")},
+                     {"required", strs({"source"})},
+                     {"additionalProperties", boolean(false)},
+                     {"properties",
+                      obj({{"source", obj({{"enum", strs(sources)}})},
+                           {"unreadable", obj({{"type", str("string")},
+                                               {"description", str("why it could not be read")}})}})}}));
+        }
+        auto outs = [&](std::string_view d) {
+            return obj({{"description", str(d)},
+                        {"type", str("object")},
+                        {"minProperties", num(1)},
+                        {"additionalProperties", boolean(false)},
+                        {"properties", out}});
+        };
+        props.set("out",
+                  outs("output parameters as the call returned (user-at-return): what the kernel wrote; "
+                       "only those the call wrote (it succeeded; msgctl: the commands that write them)"));
+        props.set("out_late",
+                  outs("output parameters read after the call returned (user-late): the process may "
+                       "have written them again since"));
+        props.set("out_info", obj({{"description", str("one entry per output parameter the call wrote")},
+                                   {"type", str("object")},
+                                   {"minProperties", num(1)},
+                                   {"additionalProperties", boolean(false)},
+                                   {"properties", out_info}}));
+    }
     return obj({{"description", str("a call of " + std::string(ev.name) + ": " + std::string(ev.prototype))},
                 {"type", str("object")},
                 {"required", strs({"event", "schema", "time_ns", "cpu", "pid", "tid", "comm", "ret", "errno",

@@ -58,8 +58,7 @@ std::uint64_t sampled_regs(Arch arch) {
     return 0;
 }
 
-StackCopies::StackCopies(const std::vector<std::pair<int, int>>& tracepoints, Arch arch,
-                         std::uint32_t stack_bytes)
+StackCopies::StackCopies(const std::vector<StackPoint>& tracepoints, Arch arch, std::uint32_t stack_bytes)
     : arch_(arch) {
     const std::uint64_t regs = sampled_regs(arch);
     if (!regs) throw std::runtime_error("stack copies: this architecture is not supported");
@@ -72,11 +71,11 @@ StackCopies::StackCopies(const std::vector<std::pair<int, int>>& tracepoints, Ar
     };
     for (int cpu = 0; cpu < ncpu; ++cpu) {
         Buffer b;
-        for (const auto& [ev, id] : tracepoints) {
+        for (const StackPoint& point : tracepoints) {
             perf_event_attr a{};
             a.type = PERF_TYPE_TRACEPOINT;
             a.size = sizeof a;
-            a.config = static_cast<std::uint64_t>(id);
+            a.config = static_cast<std::uint64_t>(point.id);
             a.sample_period = 1;
             a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                             PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
@@ -95,7 +94,7 @@ StackCopies::StackCopies(const std::vector<std::pair<int, int>>& tracepoints, Ar
             fds_.push_back(fd);
             std::uint64_t pid = 0;
             if (ioctl(fd, PERF_EVENT_IOC_ID, &pid) != 0) fail("PERF_EVENT_IOC_ID");
-            ev_of_id_[pid] = ev;
+            point_of_id_[pid] = point;
             if (b.fd < 0) {
                 b.fd = fd;
                 b.size = (kDataPages + 1) * static_cast<std::size_t>(page);
@@ -186,14 +185,16 @@ bool StackCopies::parse(const unsigned char* rec, std::size_t len, StackCopy& s)
     if (size == 0 || !need(size + 8)) return false;
     const auto dyn = get<std::uint64_t>(rec + off + size);
     s.bytes.assign(reinterpret_cast<const char*>(rec + off), std::min(size, dyn));
-    const auto it = ev_of_id_.find(id);
-    if (it == ev_of_id_.end()) return false;
-    s.ev = it->second;
+    const auto it = point_of_id_.find(id);
+    if (it == point_of_id_.end()) return false;
+    s.ev = it->second.ev;
+    s.at_exit = it->second.at_exit;
     return true;
 }
 
 std::optional<StackCopy> StackQueue::take(int tid, std::uint64_t ts, int ev,
-                                          const std::array<std::uint64_t, 6>& args, std::size_t nargs) {
+                                          const std::array<std::uint64_t, 6>& args, std::size_t nargs,
+                                          bool at_exit) {
     auto it = by_tid_.find(tid);
     if (it == by_tid_.end()) return std::nullopt;
     auto& q = it->second;
@@ -203,7 +204,7 @@ std::optional<StackCopy> StackQueue::take(int tid, std::uint64_t ts, int ev,
     }
     std::optional<StackCopy> out;
     for (auto s = q.begin(); s != q.end() && s->ts <= ts + kMatchNs; ++s)
-        if (s->ev == ev) {
+        if (s->ev == ev && s->at_exit == at_exit) {
             if (std::equal(args.begin(),
                            args.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(nargs, 6)),
                            s->args.begin()))
@@ -215,6 +216,42 @@ std::optional<StackCopy> StackQueue::take(int tid, std::uint64_t ts, int ev,
     if (q.empty()) by_tid_.erase(it);
     return out;
 }
+
+namespace {
+
+// A return record of an event with outputs: the copy its thread took at exit
+// holds what the kernel wrote through pointers into the stack.
+void outputs_from_exit_copy(Record& r, int ev_index, StackQueue& q) {
+    const auto e = q.returned(r.tid);
+    if (!e || e->ev != ev_index || r.values.empty()) return;
+    const EventSpec& ev = catalog()[ev_index];
+    std::int64_t ret = r.values[0].num;
+    if (ev.ret != RetKind::Size) ret = static_cast<std::int32_t>(ret);
+    const auto copy = q.take(r.tid, r.ts, ev_index, e->args, e->nargs, true);
+    if (!copy) return;
+    for (std::size_t i = 0; i < ev.outs.size(); ++i) {
+        const OutSpec& o = ev.outs[i];
+        const int pa = arg_index(ev, o.arg);
+        const std::uint64_t addr = pa >= 0 && static_cast<std::size_t>(pa) < e->nargs ? e->args[pa] : 0;
+        std::int64_t cond = 0;
+        if (o.when) {
+            const int ca = arg_index(ev, o.when->arg);
+            if (ca >= 0 && static_cast<std::size_t>(ca) < e->nargs)
+                cond = static_cast<std::int64_t>(e->args[ca]);
+        }
+        if (addr == 0 || !out_written(o, ret, cond)) continue;
+        LateRead lr;
+        if (!from_stack(*copy, addr, o.size(), lr.bytes)) continue;
+        lr.arg = static_cast<int>(i);
+        lr.addr = addr;
+        lr.len = o.size();
+        lr.ok = true;
+        lr.stack = true;
+        r.late.push_back(std::move(lr));
+    }
+}
+
+} // namespace
 
 void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q,
                         bool lossy) {
@@ -228,13 +265,20 @@ void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& ta
         if (r.kind != RecordKind::Event || r.probe < 0 || static_cast<std::size_t>(r.probe) >= table.size())
             continue;
         const Probe& p = table[static_cast<std::size_t>(r.probe)];
+        if (p.ev < 0) continue;
+        const EventSpec& ev = catalog()[p.ev];
+        if (p.role == Role::Return && !ev.outs.empty()) {
+            outputs_from_exit_copy(r, p.ev, q);
+            continue;
+        }
         // Every syscall entry takes its copy, also one with nothing to decode
         // (a NULL timeout): copies never pile up.
-        if (p.ev < 0 || p.role != Role::Entry) continue;
-        const std::size_t n = std::min(catalog()[p.ev].args.size(), r.values.size());
+        if (p.role != Role::Entry) continue;
+        const std::size_t n = std::min(ev.args.size(), r.values.size());
         std::array<std::uint64_t, 6> args{};
         for (std::size_t i = 0; i < n && i < args.size(); ++i)
             args[i] = static_cast<std::uint64_t>(r.values[i].num);
+        if (!ev.outs.empty()) q.entered(r.tid, StackQueue::Entered{p.ev, args, n});
         const auto copy = q.take(r.tid, r.ts, p.ev, args, n);
         if (!copy) continue;
         for (auto& lr : r.late) {

@@ -368,17 +368,21 @@ public:
     // others have uprobes). If the kernel refuses, late reads stay.
     void start_stacks() {
         if (b_ != Backend::Syscalls || (o_.reads != UserReads::Stack && o_.reads != UserReads::Auto)) return;
-        std::vector<std::pair<int, int>> tps;
+        std::vector<StackPoint> tps;
         for (std::size_t i = 0; i < table_.size(); ++i) {
             const Probe& p = table_[i];
+            const auto at = formats_[i].find("\nID: ");
+            // At exit: the outputs the kernel wrote into the caller's stack, as the call returns.
+            if (p.role == Role::Return && p.kind == ProbeKind::Tracepoint && p.ev >= 0 &&
+                !catalog()[p.ev].outs.empty() && at != std::string::npos)
+                tps.push_back(StackPoint{p.ev, std::atoi(formats_[i].c_str() + at + 5), true});
             if (p.role != Role::Entry || p.kind != ProbeKind::Tracepoint) continue;
             bool pointers = false;
             for (const auto& a : catalog()[p.ev].args)
                 pointers = pointers || a.decode == Decode::Name || a.decode == Decode::Struct;
             if (o_.reads == UserReads::Auto && !catalog()[p.ev].per_message) continue;
-            const auto at = formats_[i].find("\nID: ");
             if (pointers && at != std::string::npos)
-                tps.emplace_back(p.ev, std::atoi(formats_[i].c_str() + at + 5));
+                tps.push_back(StackPoint{p.ev, std::atoi(formats_[i].c_str() + at + 5), false});
         }
         try {
             stacks_ = std::make_unique<StackCopies>(tps, k_.arch, StackCopies::kDefaultBytes);
@@ -552,9 +556,11 @@ private:
         else
             merger_.release(complete, ready);
         if (stacks_) apply_stacks(ready);
+        const std::size_t first_new = items.size();
         for (const auto& r : ready)
             correlator_->feed(r, items);
         decoder_->recycle(ready);
+        outputs_.fill(std::span<Item>(items).subspan(first_new), mem_); // outputs no probe read at return
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return pages;
     }
@@ -719,6 +725,7 @@ private:
     Backend b_;
     TaskTable tasks_;
     ProcMemReader mem_;
+    OutputReads outputs_;
     std::optional<LateReads> late_;                     // syscalls backend
     std::vector<std::string> formats_;                  // event format texts, parallel to table_
     RecordingWriter* writer_ = nullptr;                 // -w

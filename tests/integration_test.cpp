@@ -295,6 +295,30 @@ void expect_call(const Value& c, const std::string& ev, long ret, const char* er
     EXPECT_GE(c["latency_ns"].i(), 0);
 }
 
+// Output parameters are read in the caller's context as the call returns on
+// the syscalls backend (a copy of the stack at sys_exit: the workload's are
+// locals) and on kprobe kernels 6.9+ (the return probe's $arg1); before 6.9
+// after the call (late), when the process may have written them again.
+bool outputs_at_return() {
+    return !kprobe() ||
+           slurp(kTracefs + "/README").find("return probes support: $retval, $arg<N>") != std::string::npos;
+}
+
+// An output parameter of a call: in "out" (as it returned) or "out_late".
+const Value& out(const Value& c, const std::string& name) {
+    EXPECT_TRUE(c.has("out_info") && c["out_info"].has(name)) << c["event"].s() << ": no output " << name;
+    const std::string src = c["out_info"][name]["source"].s();
+    EXPECT_EQ(src, outputs_at_return() ? "user-at-return" : "user-late") << name;
+    EXPECT_FALSE(c["out_info"][name].has("unreadable"))
+        << name << ": " << c["out_info"][name]["unreadable"].s();
+    return src == "user-late" ? c["out_late"][name] : c["out"][name];
+}
+
+// No output parameter: the call wrote none (failed, or a command that writes none).
+void expect_no_outputs(const Value& c) {
+    EXPECT_FALSE(c.has("out") || c.has("out_late") || c.has("out_info")) << c["event"].s();
+}
+
 enum class Variant { Libc, Raw, Static };
 
 // Where each memory argument must come from, per backend and caller.
@@ -352,7 +376,10 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     EXPECT_EQ(calls[3]["args"]["mqdes"].i(), fd);
     EXPECT_EQ(calls[3]["args"]["msg_len"].i(), 64);
     EXPECT_NE(calls[3]["args"]["msg_prio"].i(), 0);
+    EXPECT_EQ(out(calls[3], "msg_prio").i(), 3); // the priority it was sent with
     EXPECT_EQ(content(calls[3], "abs_timeout")["tv_sec"].i(), 4102444800);
+    for (int i : {0, 1, 2, 4, 5, 8, 9, 10, 11, 12, 13, 15, 17, 18, 19})
+        expect_no_outputs(calls[static_cast<std::size_t>(i)]);
     // 5-6: mq_notify with SIGEV_SIGNAL/SIGUSR2, then NULL
     expect_call(calls[4], "mq_notify", 0, nullptr);
     EXPECT_EQ(content(calls[4], "sevp")["sigev_notify"].i(), 0);
@@ -366,8 +393,18 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     EXPECT_EQ(content(calls[6], "newattr")["mq_flags"].i(), O_NONBLOCK);
     expect_source(calls[6], "newattr", src_of("newattr", v), true);
     EXPECT_NE(calls[6]["args"]["oldattr"].i(), 0);
+    // Before: blocking; the queue's limits; empty after the receive. (Read late, the
+    // same buffer may already hold the next call's attributes: flags not compared.)
+    if (outputs_at_return()) {
+        EXPECT_EQ(out(calls[6], "oldattr")["mq_flags"].i(), 0);
+    }
+    EXPECT_EQ(out(calls[6], "oldattr")["mq_maxmsg"].i(), 4);
+    EXPECT_EQ(out(calls[6], "oldattr")["mq_msgsize"].i(), 64);
+    EXPECT_EQ(out(calls[6], "oldattr")["mq_curmsgs"].i(), 0);
     expect_call(calls[7], "mq_getsetattr", 0, nullptr);
     EXPECT_TRUE(content(calls[7], "newattr").is_null());
+    EXPECT_EQ(out(calls[7], "oldattr")["mq_flags"].i(), O_NONBLOCK);
+    EXPECT_EQ(out(calls[7], "oldattr")["mq_maxmsg"].i(), 4);
     // 9: non-blocking receive on an empty queue
     expect_call(calls[8], "mq_timedreceive", -11, "EAGAIN");
     EXPECT_TRUE(content(calls[8], "abs_timeout").is_null());
@@ -398,6 +435,7 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     EXPECT_EQ(calls[14]["args"]["msgsz"].i(), 16);
     EXPECT_EQ(calls[14]["args"]["msgtyp"].i(), 42);
     EXPECT_EQ(calls[14]["args"]["msgflg"].i(), 0);
+    EXPECT_EQ(out(calls[14], "mtype").i(), 42);
     expect_call(calls[15], "msgrcv", -42, "ENOMSG");
     EXPECT_EQ(calls[15]["args"]["msgtyp"].i(), 0);
     EXPECT_EQ(calls[15]["args"]["msgflg"].i(), 04000); // IPC_NOWAIT
@@ -406,6 +444,25 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     EXPECT_EQ(calls[16]["args"]["msqid"].i(), id);
     EXPECT_EQ(calls[16]["args"]["cmd"].i(), 2); // IPC_STAT
     EXPECT_NE(calls[16]["args"]["buf"].i(), 0);
+    {
+        const Value& ds = out(calls[16], "buf");
+        EXPECT_EQ(ds["msg_perm.key"].i(), 0); // IPC_PRIVATE
+        for (const char* m : {"msg_perm.uid", "msg_perm.gid", "msg_perm.cuid", "msg_perm.cgid"})
+            EXPECT_EQ(ds[m].i(), 0) << m; // root made it
+        EXPECT_EQ(ds["msg_perm.mode"].i(), 0600);
+        EXPECT_EQ(ds["msg_qnum"].i(), 0);
+        EXPECT_GT(ds["msg_qbytes"].i(), 0);
+        EXPECT_EQ(ds["msg_lspid"].i(), w.pid);
+        EXPECT_EQ(ds["msg_lrpid"].i(), w.pid);
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+        for (const char* m : {"msg_stime", "msg_rtime", "msg_ctime"}) {
+            EXPECT_GT(ds[m].i(), now - 600) << m;
+            EXPECT_LE(ds[m].i(), now) << m;
+        }
+        EXPECT_FALSE(calls[16]["out_info"].has("info")) << "IPC_STAT writes no msginfo";
+    }
     expect_call(calls[17], "msgctl", 0, nullptr);
     EXPECT_EQ(calls[17]["args"]["cmd"].i(), 0); // IPC_RMID
     EXPECT_TRUE(calls[17]["args"]["buf"].is_null() || calls[17]["args"]["buf"].i() == 0);
@@ -424,6 +481,12 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
 std::string as_recorded(const std::string& live_line) {
     Value v = testjson::parse(live_line);
     v.fields.erase("late");
+    v.fields.erase("out_late");
+    if (v.has("out_info"))
+        for (auto& [name, info] : v.fields["out_info"].fields)
+            if (info["source"].s() == "user-late")
+                info.fields["unreadable"] =
+                    testjson::parse("\"not in the recording (read after the call by live runs only)\"");
     if (v.has("arg_info"))
         for (auto& [name, info] : v.fields["arg_info"].fields)
             if (info["source"].s() == "user-late") {

@@ -6,7 +6,9 @@
 //          "args": MQTRACE_ARG_<NAME>=value, struct members MQTRACE_ARG_<NAME>_<MEMBER>
 //          (absent where JSON has null); "late": MQTRACE_LATE_<NAME>[_<MEMBER>];
 //          "arg_info": MQTRACE_ARG_<NAME>_SOURCE, _TAGS (comma-separated),
-//          _UNREADABLE, _LOSSY=1, _SUSPECT_FAULT=1 ("hex" has no field: values are bytes)
+//          _UNREADABLE, _LOSSY=1, _SUSPECT_FAULT=1 ("hex" has no field: values are bytes);
+//          "out": MQTRACE_OUT_<NAME>[_<MEMBER>]; "out_late": MQTRACE_LATE_OUT_<NAME>[_<MEMBER>];
+//          "out_info": MQTRACE_OUT_<NAME>_SOURCE, _UNREADABLE
 //   lost:  MQTRACE_EVENT=lost, _SCHEMA, _TIME_NS, _CPU, _COUNT, _WHERE
 //   PRIORITY: 4 lost, 5 a call with an errno, 6 any other call.
 #pragma once
@@ -79,6 +81,18 @@ inline Fields from_json(const testjson::Value& j) {
         if (info.has("lossy") && info["lossy"].b) f[p + "_LOSSY"] = "1";
         if (info.has("suspect_fault") && info["suspect_fault"].b) f[p + "_SUSPECT_FAULT"] = "1";
     }
+    if (j.has("out"))
+        for (const auto& [out, v] : j["out"].fields)
+            value(f, "MQTRACE_OUT_" + upper(out), v);
+    if (j.has("out_late"))
+        for (const auto& [out, v] : j["out_late"].fields)
+            value(f, "MQTRACE_LATE_OUT_" + upper(out), v);
+    if (j.has("out_info"))
+        for (const auto& [out, info] : j["out_info"].fields) {
+            f["MQTRACE_OUT_" + upper(out) + "_SOURCE"] = info["source"].s();
+            if (info.has("unreadable"))
+                f["MQTRACE_OUT_" + upper(out) + "_UNREADABLE"] = info["unreadable"].s();
+        }
     return f;
 }
 

@@ -89,6 +89,17 @@ TEST(Docs, EveryEventAndArgumentIsDocumented) {
                         << ev.name << "." << a.name << "." << m.name;
             }
         }
+        // Every output parameter, with its type and members.
+        for (const auto& o : ev.outs) {
+            const std::string head = ".BR " + std::string(o.name) + " \" \\(em \" \"\\fI" +
+                                     std::string(o.ctype) + "\\fR at \\fI" + std::string(o.arg) + "\\fR\"";
+            EXPECT_NE(sec.find(head), std::string::npos) << ev.name << " output " << head;
+            if (o.layout) {
+                for (const auto& m : o.layout->members)
+                    EXPECT_NE(sec.find(std::string(m.name)), std::string::npos)
+                        << ev.name << " output " << o.name << "." << m.name;
+            }
+        }
         // Every probe point, boundary and inner, in the event's section.
         const std::string points = section(sec, "Probe points:", ".SS ");
         for (const auto& pt : ev.kprobe_points) {
@@ -106,22 +117,24 @@ TEST(Docs, EveryEventAndArgumentIsDocumented) {
         EXPECT_NE(list.find(std::string(ev.name) + " ("), std::string::npos);
         for (const auto& a : ev.args)
             EXPECT_NE(list.find("    " + std::string(a.name) + " "), std::string::npos);
+        for (const auto& o : ev.outs)
+            EXPECT_NE(list.find("    => " + std::string(o.name) + " "), std::string::npos);
     }
 }
 
 TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string page = man();
     const std::string json = section(page, ".SS JSON", ".SH ");
-    for (const char* f :
-         {"event", "schema",        "time_ns", "cpu",   "pid",      "tid",  "comm",   "ret",
-          "errno", "latency_ns",    "end",     "args",  "arg_info", "tags", "source", "unreadable",
-          "hex",   "suspect_fault", "count",   "where", "lost",     "late"})
+    for (const char* f : {"event",  "schema",     "time_ns",    "cpu",           "pid",   "tid",      "comm",
+                          "ret",    "errno",      "latency_ns", "end",           "args",  "arg_info", "tags",
+                          "source", "unreadable", "hex",        "suspect_fault", "count", "where",    "lost",
+                          "late",   "out",        "out_late",   "out_info"})
         EXPECT_NE(json.find(f), std::string::npos) << "JSON field " << f;
     for (const char* e : {"returned", "thread-exited", "no-return-seen", "trace-ended"})
         EXPECT_NE(json.find(e), std::string::npos) << e;
     const std::string sources = section(page, ".SH VALUE SOURCES", ".SH ");
-    for (Source s :
-         {Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate, Source::UserStack})
+    for (Source s : {Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate,
+                     Source::UserStack, Source::UserAtReturn})
         EXPECT_NE(sources.find(source_name(s)), std::string::npos) << source_name(s);
     const std::string tags = section(page, ".SH TAGS", ".SH ");
     for (const char* t : {"K", "U", "TOCTOU", "OPT"})
@@ -394,6 +407,29 @@ TEST(DocsEvents, EveryEventMatchesTheCatalog) {
                         << int(m.size) << " bytes)";
             }
         }
+        // Outputs: heading with type, where and size; members with offsets; each backend's source.
+        for (const auto& o : ev.outs) {
+            const std::string head = ".BR " + std::string(o.name) + " \" \\(em \" \"\\fI" +
+                                     std::string(o.ctype) + "\\fR at \\fI" + std::string(o.arg) + "\\fR, " +
+                                     std::to_string(o.size()) + " bytes\"";
+            const auto at = raw->find("\n" + head + "\n");
+            EXPECT_NE(at, std::string::npos) << name << ": output heading " << head;
+            if (at != std::string::npos) {
+                const auto end = std::min(raw->find("\n.TP\n", at + 1), raw->find("\n.PP\n", at + 1));
+                const std::string entry = plain(raw->substr(at, end == std::string::npos ? end : end - at));
+                EXPECT_TRUE(entry.find("kprobe backend:") != std::string::npos &&
+                            entry.find("syscalls backend:") != std::string::npos &&
+                            entry.find("user-at-return") != std::string::npos)
+                    << name << "." << o.name << ": where the output comes from, with each backend: " << entry;
+            }
+            if (o.layout) {
+                for (const auto& m : o.layout->members)
+                    EXPECT_NE(text.find(std::string(o.name) + "." + std::string(m.name) + " \u2014 offset " +
+                                        std::to_string(m.offset) + ", " + std::to_string(m.size) + " bytes"),
+                              std::string::npos)
+                        << name << ": output member " << o.name << "." << m.name;
+            }
+        }
         // Probe points: every symbol, its reach and the catalog's note on why.
         for (const auto& pt : ev.kprobe_points) {
             const std::string sym(pt.symbol);
@@ -500,16 +536,20 @@ TEST(DocsEvents, NoEventOrArgumentTheCatalogLacks) {
         for (const std::string& l : split_lines(raw)) {
             if (l.rfind(".BR ", 0) == 0 && l.find("\" \\(em \" \"\\fI") != std::string::npos) {
                 const std::string arg = macro_args(l.substr(4)).at(0);
-                EXPECT_GE(arg_index(*ev, arg), 0) << name << ": argument " << arg << " is not in the catalog";
+                EXPECT_TRUE(arg_index(*ev, arg) >= 0 || out_index(*ev, arg) >= 0)
+                    << name << ": argument or output " << arg << " is not in the catalog";
             }
             if (l.rfind(".IR ", 0) == 0 && l.find("\" \\(em offset ") != std::string::npos) {
                 const std::string path = macro_args(l.substr(4)).at(0);
                 const std::string arg = path.substr(0, path.find('.'));
                 const std::string member = path.substr(std::min(path.size(), arg.size() + 1));
-                const int ai = arg_index(*ev, arg);
+                const int ai = arg_index(*ev, arg), oi = out_index(*ev, arg);
                 bool found = false;
                 if (ai >= 0 && ev->args[static_cast<std::size_t>(ai)].layout)
                     for (const auto& m : ev->args[static_cast<std::size_t>(ai)].layout->members)
+                        found = found || m.name == member;
+                if (oi >= 0 && ev->outs[static_cast<std::size_t>(oi)].layout)
+                    for (const auto& m : ev->outs[static_cast<std::size_t>(oi)].layout->members)
                         found = found || m.name == member;
                 EXPECT_TRUE(found) << name << ": member " << path << " is not in the catalog";
             }
@@ -530,8 +570,8 @@ TEST(DocsEvents, TagsSourcesAndSeeAlso) {
     for (const char* t : {"K", "U", "TOCTOU", "OPT"})
         EXPECT_NE(tags.find(std::string("\n.B ") + t + "\n"), std::string::npos) << "tag " << t;
     const std::string sources = section(page, ".SH SOURCES", ".SH ");
-    for (Source s :
-         {Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate, Source::UserStack})
+    for (Source s : {Source::Register, Source::KernelCopy, Source::UserAtEntry, Source::UserLate,
+                     Source::UserStack, Source::UserAtReturn})
         EXPECT_NE(sources.find(std::string("\n.B ") + source_name(s) + "\n"), std::string::npos)
             << "source " << source_name(s);
     const std::string see = section(page, ".SH SEE ALSO", ".SH ");

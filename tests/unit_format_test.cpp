@@ -369,3 +369,61 @@ TEST(Escape, EveryByteStringRoundTripsThroughBothFormatters) {
         fuzzcheck::text_line(format_item(it, FormatOptions{}));
     }
 }
+
+// Output parameters: after " => " in text (name=value as the call returned,
+// name~value read after it), "out"/"out_late"/"out_info" in JSON; the
+// pointer stays the argument.
+TEST(Format, OutputParameters) {
+    Call r = make("mq_timedreceive");
+    r.args = {num(3), num(0x7ffd2000), num(64), num(0x7ffd3000), ArgValue{}};
+    r.args[4].present = true; // NULL timeout
+    r.ret = 5;
+    r.outs.resize(1);
+    r.outs[0] = st({7}, Source::UserAtReturn);
+    EXPECT_EQ(render_args_text(r),
+              "mqdes=3, msg_ptr=0x7ffd2000, msg_len=64, msg_prio=0x7ffd3000, abs_timeout=NULL => msg_prio=7");
+    std::string j = format_item(Item{true, r, {}}, json());
+    EXPECT_NE(j.find("\"msg_prio\":2147299328,\"abs_timeout\":null},\"arg_info\":{},\"out\":{\"msg_prio\":7},"
+                     "\"out_info\":{\"msg_prio\":{\"source\":\"user-at-return\"}}}"),
+              std::string::npos)
+        << j;
+    r.outs[0].src = Source::UserLate;
+    EXPECT_NE(render_args_text(r).find(" => msg_prio~7"), std::string::npos) << render_args_text(r);
+    j = format_item(Item{true, r, {}}, json());
+    EXPECT_NE(j.find("\"out_late\":{\"msg_prio\":7},\"out_info\":{\"msg_prio\":{\"source\":\"user-late\"}}}"),
+              std::string::npos)
+        << j;
+    EXPECT_EQ(j.find("\"out\":"), std::string::npos) << j;
+    r.outs[0].content = Content::Unreadable;
+    r.outs[0].why = "process exited before it could be read";
+    EXPECT_NE(render_args_text(r).find(" => msg_prio~<unreadable: process exited before it could be read>"),
+              std::string::npos);
+    j = format_item(Item{true, r, {}}, json());
+    EXPECT_NE(j.find(",\"out_info\":{\"msg_prio\":{\"source\":\"user-late\",\"unreadable\":\"process exited "
+                     "before it could be read\"}}}"),
+              std::string::npos)
+        << j;
+    // Nothing written (a failed call): no output at all.
+    r.outs[0].reset();
+    r.ret = -EAGAIN;
+    EXPECT_EQ(render_args_text(r).find("=>"), std::string::npos);
+    EXPECT_EQ(format_item(Item{true, r, {}}, json()).find("\"out"), std::string::npos);
+
+    Call s = make("msgctl");
+    s.args = {num(9), num(IPC_STAT), num(0x7ffd4000)};
+    s.ret = 0;
+    s.outs.resize(2);
+    s.outs[0] = st({0x1234, 0, 0, 0, 0, 0600, 0, 0, 1700000000, 2, 16384, 0, -1}, Source::UserAtReturn);
+    EXPECT_EQ(
+        render_args_text(s),
+        "msqid=9, cmd=IPC_STAT, buf=0x7ffd4000 => buf={msg_perm.key=0x1234, msg_perm.uid=0, "
+        "msg_perm.gid=0, msg_perm.cuid=0, msg_perm.cgid=0, msg_perm.mode=0600, msg_stime=0, msg_rtime=0, "
+        "msg_ctime=1700000000, msg_qnum=2, msg_qbytes=16384, msg_lspid=0, msg_lrpid=-1}");
+    j = format_item(Item{true, s, {}}, json());
+    EXPECT_NE(j.find("\"out\":{\"buf\":{\"msg_perm.key\":4660,\"msg_perm.uid\":0,\"msg_perm.gid\":0,"
+                     "\"msg_perm.cuid\":0,\"msg_perm.cgid\":0,\"msg_perm.mode\":384,\"msg_stime\":0,"
+                     "\"msg_rtime\":0,\"msg_ctime\":1700000000,\"msg_qnum\":2,\"msg_qbytes\":16384,"
+                     "\"msg_lspid\":0,\"msg_lrpid\":-1}}"),
+              std::string::npos)
+        << j;
+}

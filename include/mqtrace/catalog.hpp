@@ -51,7 +51,7 @@ struct Member {
 
 // The most members of one struct that are decoded (held inline in a call's
 // argument; checked against the catalog by its unit test).
-inline constexpr std::size_t kMaxMembers = 12;
+inline constexpr std::size_t kMaxMembers = 14;
 
 struct StructLayout {
     std::string_view ctype;
@@ -66,6 +66,28 @@ struct InputIf {
     std::string_view arg;
     std::int64_t mask;
     std::int64_t value;
+};
+
+// Commands for which an output is written (msgctl's buf: IPC_STAT, MSG_STAT...):
+// (value of arg & mask) is one of values.
+struct OutIf {
+    std::string_view arg;
+    std::int64_t mask;
+    std::span<const std::int64_t> values;
+};
+
+// An output parameter: what the kernel writes through a pointer argument when
+// the call succeeds (ret >= 0). Shown beside the arguments, never as one.
+struct OutSpec {
+    std::string_view name;      // key in "out": msg_prio, oldattr, mtype, buf, info
+    std::string_view arg;       // the pointer argument it is written through
+    std::string_view ctype;     // C type of what is written there
+    const StructLayout* layout; // a struct; nullptr: the scalar below
+    Member scalar;              // layout == nullptr: the value at the pointer (offset from it, size, sign)
+    std::string_view doc;       // one line for mqtrace(8) and --list
+    const OutIf* when = nullptr;
+    // Bytes the kernel writes there: the struct, or the scalar's end.
+    std::size_t size() const { return layout ? layout->size : scalar.offset + scalar.size; }
 };
 
 struct ArgSpec {
@@ -130,12 +152,16 @@ struct EventSpec {
     std::span<const FetchItem> libc_fetch;     // what the uprobe reads there, in the caller's context
     std::string_view doc;
     bool per_message = false; // called once per message: a uprobe there costs the most (--user-reads auto)
+    std::span<const OutSpec> outs = {}; // output parameters
 };
 
 std::span<const EventSpec> catalog();
 const EventSpec* find_event(std::string_view name);
 int event_index(const EventSpec& ev);
 int arg_index(const EventSpec& ev, std::string_view arg); // -1 if absent
+int out_index(const EventSpec& ev, std::string_view out); // -1 if absent
+// The output is written by this call: it succeeded, and (msgctl) its command writes it.
+bool out_written(const OutSpec& o, std::int64_t ret, std::int64_t cond_value);
 const StructLayout* struct_layout(std::string_view ctype);
 
 } // namespace mqtrace

@@ -61,6 +61,10 @@ struct Call {
     CallEnd end = CallEnd::TraceEnded;
     std::int64_t ret = 0;
     std::vector<ArgValue> args; // parallel to the catalog's args
+    // Output parameters, parallel to the catalog's outs: filled (Content::Struct,
+    // members parallel to the layout's, or one for a scalar) only for what the
+    // kernel wrote (OutSpec, out_written), at return or read late after it.
+    std::vector<ArgValue> outs;
 };
 
 struct LostNotice {
@@ -85,11 +89,16 @@ struct FieldUse {
     bool str = false;     // "$str": the string behind the pointer
     bool kptr = false;    // "$kptr": the kernel's pointer to its copy (inner probes)
     bool carried = false; // "$str" of a syscall entry tracepoint: the copy the event carries (newer kernels)
+    int out = -1;         // ">name[.member]": an output parameter read at return (catalog outs)
     std::uint8_t narrow = 0; // the argument's C width: 0 as is, 1 s32, 2 u32, 3 u16 (from ArgSpec::ktype)
     Source src = Source::Register; // the probe field's (Field::src)
     std::int64_t bias = 0;         // the probe field's (Field::bias)
 };
 FieldUse resolve_field(int ev, std::string_view key);
+// A struct member (or scalar) from the bytes of its struct, sign-extended as its C type.
+std::int64_t member_value(const std::string& bytes, const Member& m);
+// The value of the argument that decides whether an output is written (msgctl's cmd), or 0.
+std::int64_t cond_value(const Call& c, const OutSpec& o);
 
 class Correlator {
 public:
@@ -108,12 +117,13 @@ private:
     void merge_wrapper(Call& c, const Record& w);
     void merge_inner(Call& c, const Record& r, const Probe& p);
     static void distrust_probe_reads(Call& c);
+    void outputs_at_return(Call& c, const Record& r);
     std::vector<Probe> probes_;
     std::vector<std::vector<FieldUse>> uses_; // by probe, parallel to its fields
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
-    std::vector<std::vector<ArgValue>> spare_args_;                  // (recycle)
+    std::vector<std::vector<ArgValue>> spare_args_, spare_outs_;     // (recycle)
     std::unordered_map<int, std::pair<std::int64_t, bool>> uid_set_; // set*uid in progress: (ruid, is setuid)
 };
 

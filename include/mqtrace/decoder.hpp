@@ -24,7 +24,7 @@ struct FieldValue {
 enum class RecordKind { Event, Lost };
 
 // The most fields one probe may fetch (the Decoder refuses more).
-inline constexpr std::size_t kMaxFields = 16;
+inline constexpr std::size_t kMaxFields = 24;
 
 // Memory read from the traced process right after its record was read (the
 // syscalls backend's "late" reads, see Correlator::prefetch).

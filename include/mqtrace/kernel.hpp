@@ -30,6 +30,7 @@ struct KernelFacts {
     bool ustring = false;        // 5.3+: ustring type
     bool user_deref = false;     // 5.3+: +u<offset>(...)
     bool arg_n = false;          // 4.20+: $argN
+    bool ret_arg_n = false;      // 6.9+: $argN in return probes (the entry's value)
     bool instances = false;      // 3.10+
     bool maxactive = false;      // 4.12+: r[maxactive]: for kretprobes
     std::set<std::string> symbols;

@@ -5,6 +5,7 @@
 // formatters never show it as the argument.
 #pragma once
 
+#include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
 
@@ -72,6 +73,26 @@ private:
     };
     std::vector<Pending> batch_;
     std::vector<MemRead> reads_;
+};
+
+// Output parameters no probe read at return (the syscalls backend; kprobe
+// kernels before 6.9), read from the process after the call returned: the
+// kernel wrote them, but the process may have written them again since, so
+// they are shown as late (Source::UserLate), beside the arguments. One batch
+// of reads per thread for the calls of one round.
+class OutputReads {
+public:
+    void fill(std::span<Item> items, MemoryReader& mem);
+
+private:
+    struct Want {
+        Call* call;
+        std::size_t out;
+    };
+    std::vector<Want> wants_;
+    std::vector<LateRead> reads_into_;
+    std::vector<std::pair<int, MemRead>> batch_;
+    std::vector<MemRead> one_;
 };
 
 } // namespace mqtrace

@@ -24,11 +24,13 @@ enum class Role { Entry, Return, Wrapper, TaskNew, TaskRename, TaskExit, Inner, 
 
 // Where a value came from; printed in JSON as "source".
 enum class Source {
-    Register,    // an argument value (no memory read)
-    KernelCopy,  // read from the kernel's own copy of user data
-    UserAtEntry, // read from user memory in the caller's context, at entry (TOCTOU)
-    UserLate,    // read from the process's memory after the call (TOCTOU, may fail)
-    UserStack,   // from the copy of the caller's stack a perf event took at syscall entry (TOCTOU)
+    Register,     // an argument value (no memory read)
+    KernelCopy,   // read from the kernel's own copy of user data
+    UserAtEntry,  // read from user memory in the caller's context, at entry (TOCTOU)
+    UserLate,     // read from the process's memory after the call (TOCTOU, may fail)
+    UserStack,    // from the copy of the caller's stack a perf event took at syscall entry (TOCTOU)
+    UserAtReturn, // output parameters: read in the caller's context as the call returned (what the kernel
+                  // wrote)
 };
 const char* source_name(Source s);
 

@@ -65,6 +65,12 @@ public:
     const T* begin() const { return data(); }
     const T* end() const { return data() + n_; }
     T& back() { return data()[n_ - 1]; }
+    friend bool operator==(const SmallVec& a, const SmallVec& b) {
+        if (a.n_ != b.n_) return false;
+        for (std::size_t i = 0; i < a.n_; ++i)
+            if (!(a[i] == b[i])) return false;
+        return true;
+    }
 
     // New elements are value-initialised, as std::vector does.
     void resize(std::size_t n) {

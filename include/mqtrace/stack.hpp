@@ -24,6 +24,7 @@ struct StackCopy {
     int tid = 0;
     std::uint64_t ts = 0;                // CLOCK_MONOTONIC, as the trace's "mono" clock
     int ev = -1;                         // catalog event
+    bool at_exit = false;                // taken at syscall exit (output parameters), not at entry
     std::array<std::uint64_t, 6> args{}; // the syscall's argument registers
     std::uint64_t sp = 0;                // the caller's stack pointer at syscall entry
     std::string bytes;                   // the stack from sp upwards
@@ -48,23 +49,51 @@ public:
     // ts are forgotten: calls match copies one to one, in order.
     // Only the first nargs arguments are compared.
     std::optional<StackCopy> take(int tid, std::uint64_t ts, int ev, const std::array<std::uint64_t, 6>& args,
-                                  std::size_t nargs);
+                                  std::size_t nargs, bool at_exit = false);
     // Forget every copy (after a loss, order alone no longer pairs them).
     void clear() {
         by_tid_.clear();
         waiting_ = 0;
+        entered_.clear();
+    }
+    // The arguments of each thread's call in progress (for its exit copy).
+    struct Entered {
+        int ev = -1;
+        std::array<std::uint64_t, 6> args{};
+        std::size_t nargs = 0;
+    };
+    void entered(int tid, const Entered& e) {
+        if (entered_.size() > kMaxWaiting) entered_.clear(); // threads that exited in a call
+        entered_[tid] = e;
+    }
+    std::optional<Entered> returned(int tid) {
+        auto it = entered_.find(tid);
+        if (it == entered_.end()) return std::nullopt;
+        Entered e = it->second;
+        entered_.erase(it);
+        return e;
     }
 
 private:
     std::unordered_map<int, std::deque<StackCopy>> by_tid_;
     std::size_t waiting_ = 0; // copies in by_tid_
+    std::unordered_map<int, Entered> entered_;
+};
+
+// Where a perf event takes copies: a syscall's entry or exit tracepoint.
+struct StackPoint {
+    int ev;       // catalog event
+    int id;       // tracepoint id
+    bool at_exit; // sys_exit_*: the outputs the kernel wrote, as the call returns
 };
 
 // Decode from the copies the pointer arguments of the syscall entries in
 // ready (records whose Record::late lists what no probe read): values the
-// copy holds replace the late reads (LateRead::stack). lossy: records or
-// copies were lost since the last call: copies no longer pair with calls by
-// order, so none is used and all are forgotten.
+// copy holds replace the late reads (LateRead::stack); and, from the copies
+// taken at exit, the output parameters each call wrote on the stack (as
+// Record::late of its return record, LateRead::arg the output's index).
+// lossy: records or copies were lost since the last call: copies no longer
+// pair with calls by order, so none is used and all are forgotten.
 void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q,
                         bool lossy);
 
@@ -74,7 +103,7 @@ public:
     // One perf event per CPU per (catalog event, tracepoint id), all of a
     // CPU's into one ring buffer. Throws std::runtime_error naming the errno
     // if the kernel refuses (no perf events, perf_event_paranoid, lockdown).
-    StackCopies(const std::vector<std::pair<int, int>>& tracepoints, Arch arch, std::uint32_t stack_bytes);
+    StackCopies(const std::vector<StackPoint>& tracepoints, Arch arch, std::uint32_t stack_bytes);
     ~StackCopies();
     StackCopies(const StackCopies&) = delete;
     StackCopies& operator=(const StackCopies&) = delete;
@@ -96,7 +125,7 @@ private:
     Arch arch_;
     std::vector<int> fds_;
     std::vector<Buffer> buffers_; // one per CPU
-    std::unordered_map<std::uint64_t, int> ev_of_id_;
+    std::unordered_map<std::uint64_t, StackPoint> point_of_id_;
     std::vector<unsigned char> scratch_;
     std::uint64_t lost_ = 0;
 };

@@ -260,8 +260,9 @@ void adopt_string_fields(Probe& entry, const std::string& format) {
     }
     for (std::size_t i = 0; i < ev.args.size() && i < args.size(); ++i) {
         if (ev.args[i].decode != Decode::Name) continue;
+        // The kernel names the copy of argument ARG "__ARG_val" (kernel/trace/trace_syscalls.c).
         for (const auto& s : strings)
-            if (s.find(args[i]) != std::string::npos) {
+            if (s == "__" + args[i] + "_val") {
                 Field f;
                 f.name = s;
                 f.key = std::string(ev.args[i].name) + "$str";

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -427,6 +429,44 @@ TEST(Plan, SyscallStringFieldsOfNewerKernelsAreAdopted) {
     Probe again = p.events[0].alts[0].probes[0];
     adopt_string_fields(again, "name: x\nformat:\n\tfield:int __syscall_nr;\n\tfield:const char * u_name;\n");
     EXPECT_EQ(again.fields.size(), 4u); // this machine's format: nothing to adopt
+}
+
+// A kernel after 6.18 (tests/profiles/linux-6.19-x86_64, formats/ derived from the kernel source):
+// sys_enter_mq_open and sys_enter_mq_unlink carry the name ("__u_name_val"), sys_enter_mq_timedsend
+// the message bytes ("__u_msg_ptr_val", not a name: not adopted). The plan is 6.18's otherwise.
+TEST(Plan, Linux619SyscallEventsCarryUserData) {
+    const std::string dir = std::string(MQTRACE_SOURCE_ROOT) + "/tests/profiles/linux-6.19-x86_64";
+    const KernelFacts k = profile("linux-6.19-x86_64");
+    EXPECT_EQ(k.release, "6.19.0");
+    EXPECT_FALSE(k.kprobe_events);
+    const Plan p = plan_for(k, Backend::Syscalls);
+    EXPECT_EQ(lines(p, "mq_open"),
+              lines(plan_for(profile("linux-6.18-x86_64"), Backend::Syscalls), "mq_open"));
+    auto fields = [&](const char* ev) {
+        for (const auto& ep : p.events) {
+            if (catalog()[ep.ev].name != ev) continue;
+            Probe entry = ep.alts[0].probes[0];
+            std::ifstream in(dir + "/formats/" + entry.event);
+            EXPECT_TRUE(in) << entry.event;
+            adopt_string_fields(entry, std::string(std::istreambuf_iterator<char>(in), {}));
+            std::vector<std::string> out;
+            for (const auto& f : entry.fields)
+                out.push_back((f.name.empty() ? "#" + std::to_string(f.pos) : f.name) + "=" + f.key +
+                              (f.src == Source::UserAtEntry ? " user-at-entry" : ""));
+            return out;
+        }
+        return std::vector<std::string>{};
+    };
+    EXPECT_EQ(fields("mq_open"),
+              (L{"#0=name", "#1=oflag", "#2=mode", "#3=attr", "__u_name_val=name$str user-at-entry"}));
+    EXPECT_EQ(fields("mq_unlink"), (L{"#0=name", "__u_name_val=name$str user-at-entry"}));
+    EXPECT_EQ(fields("mq_timedsend"),
+              (L{"#0=mqdes", "#1=msg_ptr", "#2=msg_len", "#3=msg_prio", "#4=abs_timeout"}));
+    // Not a substring match: a field named after another argument is not this one's copy.
+    Probe entry = p.events[0].alts[0].probes[0];
+    adopt_string_fields(entry, "name: x\nformat:\n\tfield:int __syscall_nr;\n\tfield:const char * u_name;\n"
+                               "\tfield:__data_loc char[] __u_name_val2;\n");
+    EXPECT_EQ(entry.fields.size(), 4u);
 }
 
 TEST(Plan, Arm64RegistersAndWrappers) {

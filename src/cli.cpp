@@ -58,8 +58,10 @@ po::options_description options() {
         "wrappers of the calls that pass one, in the caller's context), stack (perf copies of the caller's "
         "stack at syscall entry), late (after the call, shown apart: cheapest), auto (uprobes on the calls "
         "made once per queue, stack copies on those made once per message)")(
-        "buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
-        "ring buffer size per CPU, in KiB")(
+        "payload", po::value<std::size_t>()->value_name("N")->default_value(0),
+        "show the first N bytes of each message body sent or received (as strace's -s; at most 65536; 0: "
+        "none)")("buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
+                 "ring buffer size per CPU, in KiB")(
         "write,w", po::value<std::string>()->value_name("FILE"),
         "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
         "print", "with -w: also decode and print the events as they are recorded")(
@@ -234,6 +236,8 @@ Cli parse_cli(const std::vector<std::string>& argv) {
             {"stack", UserReads::Stack},
             {"late", UserReads::Late}},
            t.reads, cli.error);
+    t.payload = vm["payload"].as<std::size_t>();
+    if (t.payload > 65536) cli.error = "--payload: at most 65536 bytes";
     choose(vm, "time", {{"wall", TimeMode::Wall}, {"relative", TimeMode::Relative}, {"iso", TimeMode::Iso}},
            t.fmt.time, cli.error);
     t.events = parse_events(vm.count("events") ? vm["events"].as<std::string>() : "all", cli.error);

@@ -10,6 +10,8 @@
 namespace mqtrace {
 namespace {
 
+bool has_ret_value(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
+
 // Values come from 64-bit registers or fields; narrow them as the C type
 // says (FieldUse::narrow, resolved once from ArgSpec::ktype).
 std::int64_t normalize(std::int64_t v, std::uint8_t narrow) {
@@ -209,6 +211,12 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
             outputs_at_return(c, r);
             // Outputs a copy of the stack taken at exit held (LateRead::arg: the output).
             for (const auto& lr : r.late) {
+                if (lr.arg == kBodyArg && lr.ok) { // a received body, from the stack copy at exit
+                    c.body.content = Content::Str;
+                    c.body.str = lr.bytes;
+                    c.body.src = Source::UserAtReturn;
+                    continue;
+                }
                 if (lr.arg < 0 || static_cast<std::size_t>(lr.arg) >= c.outs.size() || !lr.ok) continue;
                 const OutSpec& o = catalog()[c.ev].outs[static_cast<std::size_t>(lr.arg)];
                 ArgValue& a = c.outs[static_cast<std::size_t>(lr.arg)];
@@ -280,7 +288,16 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
         if (probes_[w->second.probe].ev == c.ev) merge_wrapper(c, w->second);
         wrapper_.erase(w);
     }
+    c.body.reset();
     for (const auto& lr : r.late) {
+        if (lr.arg == kBodyArg) { // a sent body, from the stack copy at entry
+            if (!lr.ok) continue;
+            c.body.content = Content::Str;
+            c.body.str = lr.bytes;
+            c.body.src = Source::UserStack;
+            continue;
+        }
+        if (lr.arg < 0) continue;
         ArgValue& a = c.args.at(lr.arg);
         const ArgSpec& spec = ev.args[lr.arg];
         if (a.content != Content::None) continue;
@@ -334,6 +351,23 @@ void Correlator::outputs_at_return(Call& c, const Record& r) {
         a.content = Content::Struct;
         a.src = u.src;
     }
+}
+
+std::uint64_t body_address(const Call& c) {
+    const EventSpec& ev = catalog()[c.ev];
+    const int p = ev.body.ptr.empty() ? -1 : arg_index(ev, ev.body.ptr);
+    if (p < 0 || static_cast<std::size_t>(p) >= c.args.size() || !c.args[p].present || c.args[p].raw == 0)
+        return 0;
+    return static_cast<std::uint64_t>(c.args[p].raw) + ev.body.offset;
+}
+
+std::uint64_t body_length(const Call& c) {
+    const EventSpec& ev = catalog()[c.ev];
+    if (ev.body.ptr.empty()) return 0;
+    if (ev.body.received()) return has_ret_value(c) && c.ret > 0 ? static_cast<std::uint64_t>(c.ret) : 0;
+    const int l = arg_index(ev, ev.body.len_arg);
+    if (l < 0 || static_cast<std::size_t>(l) >= c.args.size() || !c.args[l].present) return 0;
+    return static_cast<std::uint64_t>(c.args[l].raw);
 }
 
 std::int64_t cond_value(const Call& c, const OutSpec& o) {

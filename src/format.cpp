@@ -274,6 +274,22 @@ void text_outs(Writer& w, const Call& c) {
     }
 }
 
+// --payload: body="..." (cut: "..."...), body~"..." read after the call.
+void text_body(Writer& w, const Call& c) {
+    w.lit("body");
+    w.ch(c.body.src == Source::UserLate ? '~' : '=');
+    if (c.body.content == Content::Unreadable) {
+        w.lit("<unreadable: ");
+        w.esc(c.body.why, false);
+        w.ch('>');
+        return;
+    }
+    w.ch('"');
+    w.esc(c.body.str, false);
+    w.ch('"');
+    if (c.body.str.size() < body_length(c)) w.lit("...");
+}
+
 void text_args(Writer& w, const Call& c) {
     const EventSpec& ev = catalog()[c.ev];
     bool first = true;
@@ -285,7 +301,19 @@ void text_args(Writer& w, const Call& c) {
         w.ch('=');
         text_arg(w, ev.args[i], c.args[i]);
     }
+    const bool body = c.body.content != Content::None;
+    if (body && !ev.body.received()) { // what the caller sent: beside the arguments
+        w.lit(", ");
+        text_body(w, c);
+    }
     if (!c.outs.empty()) text_outs(w, c);
+    if (body && ev.body.received()) { // what the call received: with the outputs
+        bool outs = false;
+        for (const auto& o : c.outs)
+            outs = outs || o.content != Content::None;
+        w.lit(outs ? ", " : " => ");
+        text_body(w, c);
+    }
 }
 
 // "ENOENT", or "E123" for a number without a name (plain ASCII: no escaping).
@@ -502,6 +530,7 @@ void json_content(Writer& w, const ArgSpec& spec, const ArgKeys& keys, const Arg
 }
 
 void json_outs(Writer& w, const Call& c);
+void json_body(Writer& w, const Call& c);
 
 void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
@@ -586,6 +615,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     }
     w.ch('}');
     if (!c.outs.empty()) json_outs(w, c);
+    if (c.body.content != Content::None) json_body(w, c);
     w.ch('}');
 }
 
@@ -641,6 +671,34 @@ void json_outs(Writer& w, const Call& c) {
         w.ch('}');
     }
     if (!first) w.ch('}');
+}
+
+// --payload: "body" (at entry, or as the call returned) or "body_late", and
+// "body_info": its source, whole length, whether it was cut, the exact bytes
+// of one that is not valid UTF-8, or why it could not be read.
+void json_body(Writer& w, const Call& c) {
+    const ArgValue& b = c.body;
+    if (b.content == Content::Str) {
+        w.lit(b.src == Source::UserLate ? ",\"body_late\":" : ",\"body\":");
+        json_str(w, b.str);
+    }
+    w.lit(",\"body_info\":{\"source\":\"");
+    w.lit(source_name(b.src));
+    w.lit("\",\"len\":");
+    w.num(body_length(c));
+    if (b.content == Content::Str) {
+        w.lit(",\"cut\":");
+        w.lit(b.str.size() < body_length(c) ? "true" : "false");
+        if (!valid_utf8(b.str)) {
+            w.lit(",\"hex\":\"");
+            w.hex(b.str);
+            w.ch('"');
+        }
+    } else {
+        w.lit(",\"unreadable\":");
+        json_str(w, b.why);
+    }
+    w.ch('}');
 }
 
 void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {

@@ -180,6 +180,16 @@ void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
         e.add(info + "_SOURCE", source_name(a.src));
         if (a.content == Content::Unreadable) e.add(info + "_UNREADABLE", a.why);
     }
+    // --payload: the body's bytes, as JSON's "body"/"body_late" and "body_info".
+    if (c.body.content != Content::None) {
+        if (c.body.content == Content::Str)
+            e.add(c.body.src == Source::UserLate ? "MQTRACE_LATE_BODY" : "MQTRACE_BODY", c.body.str);
+        e.add("MQTRACE_BODY_SOURCE", source_name(c.body.src));
+        e.add_unum("MQTRACE_BODY_LEN", body_length(c));
+        if (c.body.content == Content::Str && c.body.str.size() < body_length(c))
+            e.add("MQTRACE_BODY_CUT", "1");
+        if (c.body.content == Content::Unreadable) e.add("MQTRACE_BODY_UNREADABLE", c.body.why);
+    }
 }
 
 void lost_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <unordered_map>
 
@@ -165,9 +166,10 @@ void LateReads::prefetch(std::vector<Record>& recs, MemoryReader& mem) {
 void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
     wants_.clear();
     for (Item& it : items) {
-        if (!it.is_call || it.call.end != CallEnd::Returned || it.call.outs.empty()) continue;
+        if (!it.is_call || it.call.end != CallEnd::Returned) continue;
         Call& c = it.call;
         const EventSpec& ev = catalog()[c.ev];
+        if (c.outs.empty() && (ev.body.ptr.empty() || !payload_)) continue;
         for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
             const OutSpec& o = ev.outs[i];
             const ArgValue& ptr = c.args[static_cast<std::size_t>(arg_index(ev, o.arg))];
@@ -176,6 +178,8 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
                 continue;
             wants_.push_back(Want{&c, i});
         }
+        if (payload_ && c.body.content == Content::None && body_address(c) && body_length(c))
+            wants_.push_back(Want{&c, kBody});
     }
     if (wants_.empty()) return;
     reads_into_.resize(wants_.size()); // sized before the reads point into it
@@ -183,9 +187,15 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
     for (std::size_t k = 0; k < wants_.size(); ++k) {
         const Call& c = *wants_[k].call;
         const EventSpec& ev = catalog()[c.ev];
-        const OutSpec& o = ev.outs[wants_[k].out];
         LateRead& lr = reads_into_[k];
         lr = LateRead{};
+        if (wants_[k].out == kBody) {
+            lr.addr = body_address(c);
+            lr.len = static_cast<std::size_t>(std::min<std::uint64_t>(body_length(c), payload_));
+            batch_.emplace_back(c.tid, MemRead{lr.addr, lr.len, false, &lr});
+            continue;
+        }
+        const OutSpec& o = ev.outs[wants_[k].out];
         lr.addr = static_cast<std::uint64_t>(c.args[static_cast<std::size_t>(arg_index(ev, o.arg))].raw);
         lr.len = o.size();
         batch_.emplace_back(c.tid, MemRead{lr.addr, lr.len, false, &lr});
@@ -201,8 +211,19 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
     }
     for (std::size_t k = 0; k < wants_.size(); ++k) {
         Call& c = *wants_[k].call;
-        const OutSpec& o = catalog()[c.ev].outs[wants_[k].out];
         const LateRead& lr = reads_into_[k];
+        if (wants_[k].out == kBody) {
+            c.body.src = Source::UserLate;
+            if (!lr.ok || lr.bytes.size() < lr.len) {
+                c.body.content = Content::Unreadable;
+                c.body.why = lr.ok ? std::string_view("short read") : lr.why;
+            } else {
+                c.body.content = Content::Str;
+                c.body.str = lr.bytes;
+            }
+            continue;
+        }
+        const OutSpec& o = catalog()[c.ev].outs[wants_[k].out];
         ArgValue& a = c.outs[wants_[k].out];
         a.src = Source::UserLate;
         if (!lr.ok || lr.bytes.size() < o.size()) {

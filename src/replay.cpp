@@ -25,7 +25,7 @@ public:
 
 } // namespace
 
-void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
+void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload) {
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
         fmts.push_back(
@@ -46,7 +46,7 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     // every record up to its mark has been read.
     std::vector<Record> recs, ready;
     std::vector<Item> items;
-    OutputReads outputs;
+    OutputReads outputs(payload);
     auto emit = [&] {
         for (const auto& rec : ready)
             c.feed(rec, items);
@@ -57,6 +57,7 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
         c.recycle(items); // what the sink did not take is reused
     };
     StackQueue stacks;
+    stacks.payload = payload;
     std::size_t next = 0, next_loss = 0, next_stack = 0, next_lossy = 0;
     // A file that continues an earlier one (see carry.hpp): first the carried
     // records after its boundary, and those the calls in progress at it began with.
@@ -125,9 +126,10 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink) {
     emit();
 }
 
-std::vector<Item> replay(const Recording& r) {
+std::vector<Item> replay(const Recording& r, std::size_t payload) {
     std::vector<Item> items;
-    replay(r, [&](Item&& it) { items.push_back(std::move(it)); });
+    replay(
+        r, [&](Item&& it) { items.push_back(std::move(it)); }, payload);
     return items;
 }
 

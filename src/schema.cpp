@@ -399,6 +399,34 @@ J call_schema(const EventSpec& ev) {
                                    {"additionalProperties", boolean(false)},
                                    {"properties", out_info}}));
     }
+    if (!ev.body.ptr.empty()) {
+        const std::string what =
+            ev.body.received() ? "the body received (the first of ret bytes)"
+                               : "the body sent (the first of " + std::string(ev.body.len_arg) + " bytes)";
+        props.set("body",
+                  obj({{"description", str("--payload: " + what + ", at entry or as the call returned")},
+                       {"type", str("string")}}));
+        props.set("body_late", obj({{"description", str("--payload: " + what + ", read after the call")},
+                                    {"type", str("string")}}));
+        std::vector<std::string_view> sources;
+        for (Source s : {Source::UserStack, Source::UserAtReturn, Source::UserLate})
+            sources.push_back(source_name(s));
+        props.set("body_info",
+                  obj({{"description",
+                        str("--payload: where the body came from, its whole length, whether it was cut")},
+                       {"type", str("object")},
+                       {"required", strs({"source", "len"})},
+                       {"additionalProperties", boolean(false)},
+                       {"properties",
+                        obj({{"source", obj({{"enum", strs(sources)}})},
+                             {"len", integer(std::uint64_t{0}, kU64Max, "bytes the call sent or received")},
+                             {"cut", obj({{"type", str("boolean")}})},
+                             {"hex", obj({{"type", str("string")},
+                                          {"pattern", str("^([0-9a-f]{2})+$")},
+                                          {"description",
+                                           str("the exact bytes of a body that is not valid UTF-8")}})},
+                             {"unreadable", obj({{"type", str("string")}})}})}}));
+    }
     return obj({{"description", str("a call of " + std::string(ev.name) + ": " + std::string(ev.prototype))},
                 {"type", str("object")},
                 {"required", strs({"event", "schema", "time_ns", "cpu", "pid", "tid", "comm", "ret", "errno",

@@ -241,13 +241,26 @@ void outputs_from_exit_copy(Record& r, int ev_index, StackQueue& q) {
         }
         if (addr == 0 || !out_written(o, ret, cond)) continue;
         LateRead lr;
-        if (!from_stack(*copy, addr, o.size(), lr.bytes)) continue;
         lr.arg = static_cast<int>(i);
+        if (!from_stack(*copy, addr, o.size(), lr.bytes)) continue;
         lr.addr = addr;
         lr.len = o.size();
         lr.ok = true;
         lr.stack = true;
         r.late.push_back(std::move(lr));
+    }
+    // The body received (--payload): the first bytes of the ret the call returned.
+    if (q.payload && ev.body.received() && ret > 0) {
+        const int pa = arg_index(ev, ev.body.ptr);
+        const std::uint64_t ptr = pa >= 0 && static_cast<std::size_t>(pa) < e->nargs ? e->args[pa] : 0;
+        LateRead lr;
+        lr.len = std::min<std::size_t>(static_cast<std::size_t>(ret), q.payload);
+        if (ptr && from_stack(*copy, ptr + ev.body.offset, lr.len, lr.bytes)) {
+            lr.arg = kBodyArg;
+            lr.addr = ptr + ev.body.offset;
+            lr.ok = lr.stack = true;
+            r.late.push_back(std::move(lr));
+        }
     }
 }
 
@@ -288,6 +301,20 @@ void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& ta
             lr.bytes = std::move(bytes);
             lr.why = {};
             lr.stack = true;
+        }
+        // The body sent (--payload): its first bytes, when the copy holds them.
+        if (q.payload && !ev.body.ptr.empty() && !ev.body.received()) {
+            const int pa = arg_index(ev, ev.body.ptr), la = arg_index(ev, ev.body.len_arg);
+            const std::uint64_t len = static_cast<std::size_t>(la) < n ? args[la] : 0;
+            LateRead lr;
+            lr.len = static_cast<std::size_t>(std::min<std::uint64_t>(len, q.payload));
+            if (lr.len && static_cast<std::size_t>(pa) < n && args[pa] &&
+                from_stack(*copy, args[pa] + ev.body.offset, lr.len, lr.bytes)) {
+                lr.arg = kBodyArg;
+                lr.addr = args[pa] + ev.body.offset;
+                lr.ok = lr.stack = true;
+                r.late.push_back(std::move(lr));
+            }
         }
     }
 }

@@ -532,6 +532,8 @@ private:
         for (const auto& f : fmts)
             formats_.push_back(f.format);
         if (b_ == Backend::Syscalls) late_.emplace(table_);
+        outputs_ = OutputReads(o_.payload);
+        stack_queue_.payload = o_.payload;
         if (!correlator_)
             correlator_ = std::make_unique<Correlator>(table_, tasks_);
         else
@@ -903,26 +905,29 @@ int run_replay(const TraceOptions& o) {
         long calls = 0;
         std::uint64_t lost = 0;
         bool done = false;
-        replay(r, [&](Item&& it) { // streamed: memory stays small whatever the recording's size
-            if (done ||
-                (it.is_call && (!want[static_cast<std::size_t>(it.call.ev)] || !filter.keep(it.call))))
-                return;
-            if (first) { // -T relative: from the first record of the recording
-                fmt.start_ts = it.is_call ? it.call.ts : it.lost.ts;
-                first = false;
-            }
-            if (o.count > 0 && calls >= o.count) {
-                done = true;
-                return;
-            }
-            if (it.is_call)
-                ++calls;
-            else
-                lost += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
-            if (summary) summary->add(it);
-            if (o.summary != SummaryMode::Only) out.line(it, fmt);
-            if (out.pending_bytes() > (1 << 20) && !out.flush()) done = true;
-        });
+        replay(
+            r,
+            [&](Item&& it) { // streamed: memory stays small whatever the recording's size
+                if (done ||
+                    (it.is_call && (!want[static_cast<std::size_t>(it.call.ev)] || !filter.keep(it.call))))
+                    return;
+                if (first) { // -T relative: from the first record of the recording
+                    fmt.start_ts = it.is_call ? it.call.ts : it.lost.ts;
+                    first = false;
+                }
+                if (o.count > 0 && calls >= o.count) {
+                    done = true;
+                    return;
+                }
+                if (it.is_call)
+                    ++calls;
+                else
+                    lost += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+                if (summary) summary->add(it);
+                if (o.summary != SummaryMode::Only) out.line(it, fmt);
+                if (out.pending_bytes() > (1 << 20) && !out.flush()) done = true;
+            },
+            o.payload);
         if (summary) out.text(o.fmt.format == OutputFormat::Json ? summary->json() : summary->text());
         out.flush();
         if (!o.quiet || lost > 0)

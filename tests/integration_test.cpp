@@ -537,6 +537,44 @@ TEST_F(Integration, AllTenSyscallsFromStaticBinary) {
     check_all(t.calls(w.pid), w, tag(), Variant::Static, "mqworkload-stat");
 }
 
+// --payload N: the bodies sent and received, byte for byte, cut at N, each
+// saying where it came from: a copy of the caller's stack (at entry for a
+// body sent, at exit for one received) on the syscalls backend when it is on
+// the stack, else read after the call (the kprobe backend; mq_timedsend's
+// "hello" is a string constant).
+TEST_F(Integration, PayloadShowsTheBodies) {
+    for (const std::size_t n : {16, 3}) {
+        SCOPED_TRACE("--payload " + std::to_string(n));
+        Tracer t({"--payload", std::to_string(n)});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        Workload w = run_workload({"--linger", "500", "all", tag() + std::to_string(n)});
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        const auto calls = t.calls(w.pid);
+        ASSERT_EQ(calls.size(), 20u);
+        auto body = [&](const Value& c, const std::string& want, const std::string& src) {
+            SCOPED_TRACE(c["event"].s());
+            ASSERT_TRUE(c.has("body_info"));
+            const Value& info = c["body_info"];
+            EXPECT_EQ(info["source"].s(), kprobe() ? "user-late" : src);
+            EXPECT_EQ(info["len"].i(), static_cast<long>(want.size()));
+            EXPECT_EQ(info["cut"].b, want.size() > n);
+            EXPECT_FALSE(info.has("unreadable"));
+            const bool late = info["source"].s() == "user-late";
+            EXPECT_EQ((late ? c["body_late"] : c["body"]).s(), want.substr(0, n));
+            EXPECT_FALSE(c.has(late ? "body" : "body_late"));
+        };
+        body(calls[2], "hello", "user-late");         // mq_timedsend of a string constant
+        body(calls[3], "hello", "user-at-return");    // mq_timedreceive: the 5 bytes received
+        body(calls[13], "payload", "user-stack");     // msgsnd: mtext after mtype
+        body(calls[14], "payload", "user-at-return"); // msgrcv: ret bytes, not msgsz
+        body(calls[19], "payload", "user-stack");     // a failed msgsnd still passed its body
+        for (int i : {8, 15})                         // failed receives received nothing
+            EXPECT_FALSE(calls[static_cast<std::size_t>(i)].has("body_info")) << i;
+        for (int i : {0, 1, 4, 5, 6, 7, 9, 10, 11, 12, 16, 17, 18}) // no body
+            EXPECT_FALSE(calls[static_cast<std::size_t>(i)].has("body_info")) << i;
+    }
+}
+
 // A process that opens and exits at once: its memory is gone before any late
 // read. libc callers still get their name (uprobe, or the kprobe itself);
 // others get "unreadable" with a reason, never an empty name.

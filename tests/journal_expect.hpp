@@ -8,7 +8,8 @@
 //          "arg_info": MQTRACE_ARG_<NAME>_SOURCE, _TAGS (comma-separated),
 //          _UNREADABLE, _LOSSY=1, _SUSPECT_FAULT=1 ("hex" has no field: values are bytes);
 //          "out": MQTRACE_OUT_<NAME>[_<MEMBER>]; "out_late": MQTRACE_LATE_OUT_<NAME>[_<MEMBER>];
-//          "out_info": MQTRACE_OUT_<NAME>_SOURCE, _UNREADABLE
+//          "out_info": MQTRACE_OUT_<NAME>_SOURCE, _UNREADABLE; "body"/"body_late": MQTRACE_BODY,
+//          MQTRACE_LATE_BODY; "body_info": MQTRACE_BODY_SOURCE, _LEN, _CUT=1, _UNREADABLE
 //   lost:  MQTRACE_EVENT=lost, _SCHEMA, _TIME_NS, _CPU, _COUNT, _WHERE
 //   PRIORITY: 4 lost, 5 a call with an errno, 6 any other call.
 #pragma once
@@ -93,6 +94,15 @@ inline Fields from_json(const testjson::Value& j) {
             if (info.has("unreadable"))
                 f["MQTRACE_OUT_" + upper(out) + "_UNREADABLE"] = info["unreadable"].s();
         }
+    if (j.has("body")) f["MQTRACE_BODY"] = j["body"].s();
+    if (j.has("body_late")) f["MQTRACE_LATE_BODY"] = j["body_late"].s();
+    if (j.has("body_info")) {
+        const testjson::Value& info = j["body_info"];
+        f["MQTRACE_BODY_SOURCE"] = info["source"].s();
+        f["MQTRACE_BODY_LEN"] = scalar(info["len"]);
+        if (info.has("cut") && info["cut"].b) f["MQTRACE_BODY_CUT"] = "1";
+        if (info.has("unreadable")) f["MQTRACE_BODY_UNREADABLE"] = info["unreadable"].s();
+    }
     return f;
 }
 

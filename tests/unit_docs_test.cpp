@@ -125,10 +125,11 @@ TEST(Docs, EveryEventAndArgumentIsDocumented) {
 TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string page = man();
     const std::string json = section(page, ".SS JSON", ".SH ");
-    for (const char* f : {"event",  "schema",     "time_ns",    "cpu",           "pid",   "tid",      "comm",
-                          "ret",    "errno",      "latency_ns", "end",           "args",  "arg_info", "tags",
-                          "source", "unreadable", "hex",        "suspect_fault", "count", "where",    "lost",
-                          "late",   "out",        "out_late",   "out_info"})
+    for (const char* f :
+         {"event",  "schema",     "time_ns",    "cpu",           "pid",   "tid",       "comm",
+          "ret",    "errno",      "latency_ns", "end",           "args",  "arg_info",  "tags",
+          "source", "unreadable", "hex",        "suspect_fault", "count", "where",     "lost",
+          "late",   "out",        "out_late",   "out_info",      "body",  "body_late", "body_info"})
         EXPECT_NE(json.find(f), std::string::npos) << "JSON field " << f;
     for (const char* e : {"returned", "thread-exited", "no-return-seen", "trace-ended"})
         EXPECT_NE(json.find(e), std::string::npos) << e;

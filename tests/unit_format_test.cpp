@@ -427,3 +427,53 @@ TEST(Format, OutputParameters) {
               std::string::npos)
         << j;
 }
+
+// --payload: the body beside the arguments (sent) or with the outputs
+// (received), cut with "...", late with '~'; JSON "body"/"body_late" and
+// "body_info" with the whole length, the cut and the exact bytes of one that
+// is not valid UTF-8.
+TEST(Format, Bodies) {
+    Call s = make("mq_timedsend");
+    s.args = {num(3), num(0x5000), num(5), num(1), ArgValue{}};
+    s.args[4].present = true;
+    s.body.content = Content::Str;
+    s.body.str = "hel";
+    s.body.src = Source::UserStack;
+    EXPECT_EQ(render_args_text(s),
+              "mqdes=3, msg_ptr=0x5000, msg_len=5, msg_prio=1, abs_timeout=NULL, body=\"hel\"...");
+    std::string j = format_item(Item{true, s, {}}, json());
+    EXPECT_NE(j.find(",\"body\":\"hel\",\"body_info\":{\"source\":\"user-stack\",\"len\":5,\"cut\":true}}"),
+              std::string::npos)
+        << j;
+    s.body.str = std::string("he\xffl\0", 5);
+    s.body.src = Source::UserLate;
+    EXPECT_NE(render_args_text(s).find(", body~\"he\\xffl\\x00\""), std::string::npos) << render_args_text(s);
+    j = format_item(Item{true, s, {}}, json());
+    EXPECT_NE(j.find(",\"body_late\":\"he\\u00ffl\\u0000\",\"body_info\":{\"source\":\"user-late\",\"len\":5,"
+                     "\"cut\":false,\"hex\":\"6865ff6c00\"}}"),
+              std::string::npos)
+        << j;
+    Call r = make("msgrcv");
+    r.args = {num(9), num(0x7000), num(16), num(42), num(0)};
+    r.ret = 7;
+    r.outs.resize(1);
+    r.outs[0] = st({42}, Source::UserAtReturn);
+    r.body.content = Content::Str;
+    r.body.str = "payload";
+    r.body.src = Source::UserAtReturn;
+    EXPECT_EQ(render_args_text(r),
+              "msqid=9, msgp=0x7000, msgsz=16, msgtyp=42, msgflg=0 => mtype=42, body=\"payload\"");
+    r.outs[0].reset();
+    r.body.content = Content::Unreadable;
+    r.body.why = "process exited before it could be read";
+    r.body.src = Source::UserLate;
+    EXPECT_NE(render_args_text(r).find(" => body~<unreadable: process exited before it could be read>"),
+              std::string::npos)
+        << render_args_text(r);
+    j = format_item(Item{true, r, {}}, json());
+    EXPECT_NE(j.find(",\"body_info\":{\"source\":\"user-late\",\"len\":7,\"unreadable\":\"process exited "
+                     "before it could be read\"}}"),
+              std::string::npos)
+        << j;
+    EXPECT_EQ(j.find("\"body\":"), std::string::npos) << j;
+}

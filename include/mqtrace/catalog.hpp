@@ -90,6 +90,16 @@ struct OutSpec {
     std::size_t size() const { return layout ? layout->size : scalar.offset + scalar.size; }
 };
 
+// A message body (--payload): the bytes at a pointer argument (plus an
+// offset: msgsnd/msgrcv's mtext after mtype), sent (length: an argument) or
+// received (length: the return value).
+struct BodySpec {
+    std::string_view ptr;     // the pointer argument ("" : no body)
+    std::uint8_t offset = 0;  // bytes from the pointer to the body
+    std::string_view len_arg; // sent: the argument holding the length; "" : received, ret bytes
+    bool received() const { return len_arg.empty(); }
+};
+
 struct ArgSpec {
     std::string_view name;  // as in the syscall prototype (man 2)
     std::string_view ctype; // C type at the syscall boundary
@@ -153,6 +163,7 @@ struct EventSpec {
     std::string_view doc;
     bool per_message = false; // called once per message: a uprobe there costs the most (--user-reads auto)
     std::span<const OutSpec> outs = {}; // output parameters
+    BodySpec body = {};                 // the message body, sent or received
 };
 
 std::span<const EventSpec> catalog();

@@ -65,7 +65,15 @@ struct Call {
     // members parallel to the layout's, or one for a scalar) only for what the
     // kernel wrote (OutSpec, out_written), at return or read late after it.
     std::vector<ArgValue> outs;
+    // --payload: the first bytes of the message body (BodySpec; Content::Str),
+    // raw its whole length; at entry for a sent body, at return for a
+    // received one, or read late.
+    ArgValue body;
 };
+
+// Where a call's body is and how long it is (0: no body, or none to show).
+std::uint64_t body_address(const Call& c);
+std::uint64_t body_length(const Call& c);
 
 struct LostNotice {
     std::uint64_t ts = 0;

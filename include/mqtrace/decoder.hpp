@@ -38,6 +38,9 @@ struct LateRead {
     bool stack = false;   // ok: taken from the stack copy made at syscall entry, not read late
 };
 
+// LateRead::arg of a message body's bytes (--payload), from a stack copy.
+inline constexpr int kBodyArg = -2;
+
 struct Record {
     RecordKind kind = RecordKind::Event;
     std::uint64_t ts = 0; // trace clock, ns

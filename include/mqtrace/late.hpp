@@ -82,13 +82,18 @@ private:
 // of reads per thread for the calls of one round.
 class OutputReads {
 public:
+    // payload: --payload, the body bytes to read of each call (0: none); bodies
+    // no stack copy gave are read likewise, after the call.
+    explicit OutputReads(std::size_t payload = 0) : payload_(payload) {}
     void fill(std::span<Item> items, MemoryReader& mem);
 
 private:
+    static constexpr std::size_t kBody = SIZE_MAX; // Want::out of a body
     struct Want {
         Call* call;
         std::size_t out;
     };
+    std::size_t payload_;
     std::vector<Want> wants_;
     std::vector<LateRead> reads_into_;
     std::vector<std::pair<int, MemRead>> batch_;

@@ -13,8 +13,9 @@ namespace mqtrace {
 // The calls and lost records of a recording, in stream order; the recording
 // run's own (self-test) calls left out. Throws std::runtime_error when the
 // recording's event formats do not parse.
-std::vector<Item> replay(const Recording& r);
+// payload: --payload (bodies from the recorded stack copies; none read late).
+std::vector<Item> replay(const Recording& r, std::size_t payload = 0);
 // The same, streamed: each item to sink as soon as it is complete.
-void replay(const Recording& r, const std::function<void(Item&&)>& sink);
+void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload = 0);
 
 } // namespace mqtrace

@@ -62,6 +62,7 @@ public:
         std::array<std::uint64_t, 6> args{};
         std::size_t nargs = 0;
     };
+    std::size_t payload = 0; // --payload: body bytes to take from the copies
     void entered(int tid, const Entered& e) {
         if (entered_.size() > kMaxWaiting) entered_.clear(); // threads that exited in a call
         entered_[tid] = e;

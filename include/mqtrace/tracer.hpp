@@ -38,6 +38,7 @@ struct TraceOptions {
     long count = 0;       // calls, 0 = unlimited
     bool dry_run = false;
     UserReads reads = UserReads::Auto;
+    std::size_t payload = 0; // --payload: body bytes to show (0: none)
     std::size_t buffer_kb = 4096;
     std::string write_file; // -w: record the raw ring buffer here (no decoding unless print)
     RotateOptions rotate;   // --rotate-size, -W, -G: of -o and -w

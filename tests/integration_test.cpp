@@ -1186,12 +1186,18 @@ TEST_F(Integration, DryRunShowsTheWritesAndTouchesNothing) {
     EXPECT_NE(out.find("echo 'mono' > /sys/kernel/tracing/instances/mqtrace_"), std::string::npos) << out;
     if (kprobe()) {
         // Every call at the syscall wrapper; do_mq_open adds the kernel's copy of attr.
-        EXPECT_NE(out.find(" __x64_sys_mq_open name=+112(%di):x64 name_str=+0(+112(%di)):ustring "),
-                  std::string::npos)
-            << out;
+#if defined(__aarch64__)
+        const std::string wrapper = "__arm64_sys_mq_open",
+                          name = "name=+0(%x0):x64 name_str=+0(+0(%x0)):ustring", attr = "attr_kptr=%x3:x64";
+#else
+        const std::string wrapper = "__x64_sys_mq_open",
+                          name = "name=+112(%di):x64 name_str=+0(+112(%di)):ustring",
+                          attr = "attr_kptr=%cx:x64";
+#endif
+        EXPECT_NE(out.find(" " + wrapper + " " + name + " "), std::string::npos) << out;
         EXPECT_NE(out.find("p:mqtrace_"), std::string::npos) << out;
-        EXPECT_NE(out.find("/mq_open_in do_mq_open attr_kptr=%cx:x64 "), std::string::npos) << out;
-        EXPECT_NE(out.find("#  mq_open: kprobe __x64_sys_mq_open + do_mq_open (kernel copies)"),
+        EXPECT_NE(out.find("/mq_open_in do_mq_open " + attr + " "), std::string::npos) << out;
+        EXPECT_NE(out.find("#  mq_open: kprobe " + wrapper + " + do_mq_open (kernel copies)"),
                   std::string::npos)
             << out;
     } else {

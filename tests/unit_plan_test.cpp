@@ -485,3 +485,69 @@ TEST(Plan, Arm64RegistersAndWrappers) {
               "buf__msg_perm__uid=+u4(+16(%x0)):u32 buf__msg_perm__gid=+u8(+16(%x0)):u32 "
               "buf__msg_perm__mode=+u20(+16(%x0)):u16 buf__msg_qbytes=+u88(+16(%x0)):u64");
 }
+
+// Debian 12's stock arm64 kernel (linux-image-arm64, 6.1.0-57-arm64), recorded by --record-profile
+// in the arm64 QEMU guest (scripts/vm/arm64, which checks that its --dry-run prints these lines):
+// the __arm64_sys_* wrappers read the caller's registers through struct pt_regs * in x0 (x0-x5 at
+// +0..+40), the inner functions take theirs in x0-x7. No do_msgrcv to add a copy to.
+TEST(Plan, BootedDebianArm64Kernel) {
+    const L want{
+        "p:mqtrace_42/mq_open __arm64_sys_mq_open name=+0(%x0):x64 name_str=+0(+0(%x0)):ustring "
+        "oflag=+8(%x0):s32 mode=+16(%x0):u16 attr=+24(%x0):x64 attr__mq_flags=+u0(+24(%x0)):s64 "
+        "attr__mq_maxmsg=+u8(+24(%x0)):s64 attr__mq_msgsize=+u16(+24(%x0)):s64 "
+        "attr__mq_curmsgs=+u24(+24(%x0)):s64",
+        "r64:mqtrace_42/mq_open_ret __arm64_sys_mq_open ret=$retval:s64",
+        "p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%x3:x64 attr__mq_flags=+0(%x3):s64 "
+        "attr__mq_maxmsg=+8(%x3):s64 attr__mq_msgsize=+16(%x3):s64 attr__mq_curmsgs=+24(%x3):s64",
+        "p:mqtrace_42/mq_unlink __arm64_sys_mq_unlink name=+0(%x0):x64 name_str=+0(+0(%x0)):ustring",
+        "r64:mqtrace_42/mq_unlink_ret __arm64_sys_mq_unlink ret=$retval:s64",
+        "p:mqtrace_42/mq_timedsend __arm64_sys_mq_timedsend mqdes=+0(%x0):s32 msg_ptr=+8(%x0):x64 "
+        "msg_len=+16(%x0):u64 msg_prio=+24(%x0):u32 abs_timeout=+32(%x0):x64 "
+        "abs_timeout__tv_sec=+u0(+32(%x0)):s64 abs_timeout__tv_nsec=+u8(+32(%x0)):s64",
+        "r64:mqtrace_42/mq_timedsend_ret __arm64_sys_mq_timedsend ret=$retval:s64",
+        "p:mqtrace_42/mq_timedsend_in do_mq_timedsend abs_timeout_kptr=%x4:x64 "
+        "abs_timeout__tv_sec=+0(%x4):s64 abs_timeout__tv_nsec=+8(%x4):s64",
+        "p:mqtrace_42/mq_timedreceive __arm64_sys_mq_timedreceive mqdes=+0(%x0):s32 msg_ptr=+8(%x0):x64 "
+        "msg_len=+16(%x0):u64 msg_prio=+24(%x0):x64 abs_timeout=+32(%x0):x64 "
+        "abs_timeout__tv_sec=+u0(+32(%x0)):s64 abs_timeout__tv_nsec=+u8(+32(%x0)):s64",
+        "r64:mqtrace_42/mq_timedreceive_ret __arm64_sys_mq_timedreceive ret=$retval:s64",
+        "p:mqtrace_42/mq_timedreceive_in do_mq_timedreceive abs_timeout_kptr=%x4:x64 "
+        "abs_timeout__tv_sec=+0(%x4):s64 abs_timeout__tv_nsec=+8(%x4):s64",
+        "p:mqtrace_42/mq_notify __arm64_sys_mq_notify mqdes=+0(%x0):s32 sevp=+8(%x0):x64 "
+        "sevp__sigev_value=+u0(+8(%x0)):u64 sevp__sigev_signo=+u8(+8(%x0)):s32 "
+        "sevp__sigev_notify=+u12(+8(%x0)):s32 sevp__sigev_notify_thread_id=+u16(+8(%x0)):s32",
+        "r64:mqtrace_42/mq_notify_ret __arm64_sys_mq_notify ret=$retval:s64",
+        "p:mqtrace_42/mq_notify_in do_mq_notify sevp_kptr=%x1:x64 sevp__sigev_value=+0(%x1):u64 "
+        "sevp__sigev_signo=+8(%x1):s32 sevp__sigev_notify=+12(%x1):s32 "
+        "sevp__sigev_notify_thread_id=+16(%x1):s32",
+        "p:mqtrace_42/mq_getsetattr __arm64_sys_mq_getsetattr mqdes=+0(%x0):s32 newattr=+8(%x0):x64 "
+        "newattr__mq_flags=+u0(+8(%x0)):s64 newattr__mq_maxmsg=+u8(+8(%x0)):s64 "
+        "newattr__mq_msgsize=+u16(+8(%x0)):s64 newattr__mq_curmsgs=+u24(+8(%x0)):s64 oldattr=+16(%x0):x64",
+        "r64:mqtrace_42/mq_getsetattr_ret __arm64_sys_mq_getsetattr ret=$retval:s64",
+        "p:mqtrace_42/msgget __arm64_sys_msgget key=+0(%x0):s32 msgflg=+8(%x0):s32",
+        "r64:mqtrace_42/msgget_ret __arm64_sys_msgget ret=$retval:s64",
+        "p:mqtrace_42/msgsnd __arm64_sys_msgsnd msqid=+0(%x0):s32 msgp=+8(%x0):x64 "
+        "msgp__mtype=+u0(+8(%x0)):s64 msgsz=+16(%x0):u64 msgflg=+24(%x0):s32",
+        "r64:mqtrace_42/msgsnd_ret __arm64_sys_msgsnd ret=$retval:s64",
+        "p:mqtrace_42/msgsnd_in do_msgsnd msgp__mtype=%x1:s64",
+        "p:mqtrace_42/msgrcv __arm64_sys_msgrcv msqid=+0(%x0):s32 msgp=+8(%x0):x64 msgsz=+16(%x0):u64 "
+        "msgtyp=+24(%x0):s64 msgflg=+32(%x0):s32",
+        "r64:mqtrace_42/msgrcv_ret __arm64_sys_msgrcv ret=$retval:s64",
+        "p:mqtrace_42/msgctl __arm64_sys_msgctl msqid=+0(%x0):s32 cmd=+8(%x0):s32 buf=+16(%x0):x64 "
+        "buf__msg_perm__uid=+u4(+16(%x0)):u32 buf__msg_perm__gid=+u8(+16(%x0)):u32 "
+        "buf__msg_perm__mode=+u20(+16(%x0)):u16 buf__msg_qbytes=+u88(+16(%x0)):u64",
+        "r64:mqtrace_42/msgctl_ret __arm64_sys_msgctl ret=$retval:s64"};
+    const KernelFacts k = profile("linux-6.1-arm64");
+    EXPECT_EQ(k.release, "6.1.0-57-arm64");
+    EXPECT_EQ(k.arch, Arch::Arm64);
+    EXPECT_EQ(k.ptregs_prefix(), "__arm64_sys_");
+    EXPECT_TRUE(k.kprobe_events && k.dynamic_events && k.ustring && k.user_deref);
+    const Plan p = plan_for(k, Backend::Kprobe);
+    L first;
+    for (const auto& ep : p.events) {
+        for (const auto& pr : ep.alts.at(0).probes)
+            first.push_back(pr.definition());
+        EXPECT_EQ(ep.alts.size(), ep.alts[0].probes.size() == 3 ? 2u : 1u) << catalog()[ep.ev].name;
+    }
+    EXPECT_EQ(first, want);
+}

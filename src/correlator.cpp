@@ -218,16 +218,9 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
                     continue;
                 }
                 if (lr.arg < 0 || static_cast<std::size_t>(lr.arg) >= c.outs.size() || !lr.ok) continue;
-                const OutSpec& o = catalog()[c.ev].outs[static_cast<std::size_t>(lr.arg)];
-                ArgValue& a = c.outs[static_cast<std::size_t>(lr.arg)];
-                a.content = Content::Struct;
-                a.src = Source::UserAtReturn;
-                a.members.clear();
-                if (o.layout)
-                    for (const Member& m : o.layout->members)
-                        a.members.push_back(member_value(lr.bytes, m));
-                else
-                    a.members.push_back(member_value(lr.bytes, o.scalar));
+                output_from_bytes(c.outs[static_cast<std::size_t>(lr.arg)],
+                                  catalog()[c.ev].outs[static_cast<std::size_t>(lr.arg)], lr.bytes,
+                                  Source::UserAtReturn);
             }
         }
         out.emplace_back().call = std::move(c);
@@ -351,6 +344,17 @@ void Correlator::outputs_at_return(Call& c, const Record& r) {
         a.content = Content::Struct;
         a.src = u.src;
     }
+}
+
+void output_from_bytes(ArgValue& a, const OutSpec& o, const std::string& bytes, Source src) {
+    a.content = Content::Struct;
+    a.src = src;
+    a.members.clear();
+    if (o.layout)
+        for (const Member& m : o.layout->members)
+            a.members.push_back(member_value(bytes, m));
+    else
+        a.members.push_back(member_value(bytes, o.scalar));
 }
 
 std::uint64_t body_address(const Call& c) {

@@ -231,13 +231,7 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
             a.why = lr.ok ? std::string_view("short read") : lr.why;
             continue;
         }
-        a.content = Content::Struct;
-        a.members.clear();
-        if (o.layout)
-            for (const Member& m : o.layout->members)
-                a.members.push_back(member_value(lr.bytes, m));
-        else
-            a.members.push_back(member_value(lr.bytes, o.scalar));
+        output_from_bytes(a, o, lr.bytes, Source::UserLate);
     }
 }
 

@@ -105,6 +105,8 @@ struct FieldUse {
 FieldUse resolve_field(int ev, std::string_view key);
 // A struct member (or scalar) from the bytes of its struct, sign-extended as its C type.
 std::int64_t member_value(const std::string& bytes, const Member& m);
+// An output parameter decoded from the bytes the kernel wrote (its struct, or its scalar).
+void output_from_bytes(ArgValue& a, const OutSpec& o, const std::string& bytes, Source src);
 // The value of the argument that decides whether an output is written (msgctl's cmd), or 0.
 std::int64_t cond_value(const Call& c, const OutSpec& o);
 

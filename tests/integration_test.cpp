@@ -1424,7 +1424,7 @@ TEST_F(Integration, FourRunsAtOnceAndTraceCmdBesideThem) {
             EXPECT_EQ(c["end"].s(), "returned") << i;
             ++got[{pid, c["event"].s()}];
         }
-        EXPECT_EQ(got, runs[i].want) << "run " << i;
+        EXPECT_EQ(got, runs[i].want) << "run " << i << ", its stderr:\n" << ts[i]->err();
     }
     // Our runs are gone; trace-cmd's event is still on in the top instance.
     EXPECT_EQ(slurp(enable), "1\n");

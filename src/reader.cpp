@@ -194,7 +194,7 @@ Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::u
         const std::size_t from = out.size();
         const bool hold = o.hold_ahead && any_behind && (!c.behind || c.last_ts > slowest);
         c.behind = true;
-        for (int i = 0; !hold && i < kMaxPages; ++i) {
+        for (int i = 0; !hold && i < o.max_pages; ++i) {
             const int n = mqt_cpu_read(c.handle, page_.data());
             if (n <= 0) {
                 c.behind = false;
@@ -210,7 +210,10 @@ Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::u
                                                             static_cast<std::size_t>(n))});
             ++r.pages;
         }
-        if (c.behind) r.complete = std::min(r.complete, c.last_ts);
+        if (c.behind) {
+            r.complete = std::min(r.complete, c.last_ts);
+            r.more = true;
+        }
         // After the reads: the counters include every loss the markers read so far refer to.
         read_stats(c);
         const std::uint64_t total = c.now.overrun + c.now.dropped + c.now.commit_overrun;

@@ -304,7 +304,7 @@ public:
                    std::to_string(lost_) + " lost";
         };
         while (!stop && !expired()) {
-            const std::size_t pages = round(items, false);
+            const bool more = round(items, false).more;
             emit(items);
             notify_tick(counts); // systemd: STATUS= every few seconds (and WATCHDOG=1)
             if (stop) break;
@@ -313,15 +313,15 @@ public:
             if (out.broken()) break;
             // Wake on data (buffer_percent 0) or on the timer, but at most once
             // per kMinWakeMs: each wake-up of a reader costs the traced calls.
-            if (poll(fds.data(), 2, pages > fds.size() ? 0 : kMinWakeMs) > 0 && ended()) break;
-            const int timeout = merger_.pending() ? kMinWakeMs : kIntervalMs;
+            if (poll(fds.data(), 2, more ? 0 : kMinWakeMs) > 0 && ended()) break;
+            const int timeout = more ? 0 : merger_.pending() ? kMinWakeMs : kIntervalMs;
             if (poll(fds.data(), fds.size(), timeout) > 0 && ended()) break;
         }
         notify_stopping(counts());
         if (!out.broken() && !(o_.count > 0 && calls >= o_.count)) {
             session_.tracing_on(false);
             std::vector<Item> items;
-            while (round(items, true) > 0)
+            while (round(items, true).pages > 0)
                 emit(items);
             correlator_->finish(items);
             emit(items);
@@ -474,20 +474,21 @@ public:
         };
         try {
             while (!expired()) {
-                const std::size_t pages = round(none, false, false);
+                const bool more = round(none, false, false).more;
                 w.flush();
                 between_rounds(nullptr, sig, expired(), [&] {
                     return std::to_string(w.bytes()) + " bytes recorded to " + w.path() +
                            "; lost events: " + std::to_string(reader_->reported());
                 });
                 notify_tick([&] { return std::to_string(w.bytes()) + " bytes recorded"; });
-                if (poll(fds.data(), 1, pages > fds.size() ? 0 : kMinWakeMs) > 0 && sig.ends()) break;
-                if (poll(fds.data(), fds.size(), kIntervalMs) > 0 && (fds[0].revents & POLLIN) && sig.ends())
+                if (poll(fds.data(), 1, more ? 0 : kMinWakeMs) > 0 && sig.ends()) break;
+                if (poll(fds.data(), fds.size(), more ? 0 : kIntervalMs) > 0 && (fds[0].revents & POLLIN) &&
+                    sig.ends())
                     break;
             }
             notify_stopping(std::to_string(w.bytes()) + " bytes recorded");
             session_.tracing_on(false);
-            while (round(none, true, false) > 0) {
+            while (round(none, true, false).pages > 0) {
             }
             kprobe_losses(now_mono(), none);
             w.flush();
@@ -541,15 +542,17 @@ private:
     }
 
     // One drain round: read, merge, correlate (with decode false, only read and
-    // record: -w). Returns sub-buffers read.
-    std::size_t round(std::vector<Item>& items, bool final, bool decode = true) {
+    // record: -w). Returns the sub-buffers read and whether more wait.
+    Reader::Drained round(std::vector<Item>& items, bool final, bool decode = true) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record>& recs = recs_;               // reused round after round: no growth per round
         recs.clear();
         std::vector<RawPage> raw;
         // Records waiting for a CPU that is behind stay in the kernel's buffer, not ours.
-        const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr};
-        const auto [pages, complete] = reader_->drain(*decoder_, recs, mark, how);
+        const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr,
+                                       decode ? Reader::kDecodePages : Reader::kMaxPages};
+        const Reader::Drained drained = reader_->drain(*decoder_, recs, mark, how);
+        const std::uint64_t complete = drained.complete;
         if (writer_ && recording_ && complete) next_file_if_due(raw);
         if (stacks_) { // the copies taken for this round's records, recorded before its end mark
             std::vector<StackCopy> taken;
@@ -558,14 +561,14 @@ private:
             if (!decode) stack_queue_.clear(); // -w alone: -r pairs them
         }
         if (writer_) record(raw, recs, complete);
-        if (!decode) return pages;
+        if (!decode) return drained;
         if (late_) late_->prefetch(recs, mem_);
         merger_.push(std::move(recs));
         // The last rounds (tracing off) still drain CPUs that are behind: what
         // the others read waits for them, until nothing is left to read.
         std::vector<Record>& ready = ready_;
         ready.clear();
-        if (final && pages == 0)
+        if (final && drained.pages == 0)
             merger_.release_all(ready);
         else
             merger_.release(complete, ready);
@@ -576,7 +579,7 @@ private:
         decoder_->recycle(ready);
         outputs_.fill(std::span<Item>(items).subspan(first_new), mem_); // outputs no probe read at return
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
-        return pages;
+        return drained;
     }
 
     // Stack copies (syscalls backend): values of pointers into the caller's

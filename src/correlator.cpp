@@ -282,6 +282,8 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
         wrapper_.erase(w);
     }
     c.body.reset();
+    c.queue.src = QueueSource::None;
+    c.queue.name.clear();
     for (const auto& lr : r.late) {
         if (lr.arg == kBodyArg) { // a sent body, from the stack copy at entry
             if (!lr.ok) continue;

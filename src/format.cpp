@@ -236,6 +236,26 @@ void text_arg(Writer& w, const ArgSpec& spec, const ArgValue& a) {
     }
 }
 
+// Descriptor context after mqdes or msqid: 3</q>, 3<~/q> (what /proc showed
+// after the call), 32768<key=0x1234>.
+void text_queue(Writer& w, const QueueCtx& q) {
+    w.ch('<');
+    if (q.src == QueueSource::Msgget || q.src == QueueSource::Sysvipc) {
+        w.lit("key=");
+        w.lit(render_scalar(Decode::IpcKey, q.key));
+    } else {
+        if (q.src == QueueSource::ProcFd) w.ch('~');
+        // As strace -y: '<' and '>' escaped too, so that the brackets delimit.
+        std::string_view n = q.name;
+        for (std::size_t b; (b = n.find_first_of("<>")) != std::string_view::npos; n.remove_prefix(b + 1)) {
+            w.esc(n.substr(0, b), false);
+            w.lit(n[b] == '<' ? "\\x3c" : "\\x3e");
+        }
+        w.esc(n, false);
+    }
+    w.ch('>');
+}
+
 // An output parameter's value: a number, or {member=value, ...}.
 void text_out_value(Writer& w, const OutSpec& o, const ArgValue& a) {
     if (!o.layout) {
@@ -300,6 +320,7 @@ void text_args(Writer& w, const Call& c) {
         w.lit(ev.args[i].name);
         w.ch('=');
         text_arg(w, ev.args[i], c.args[i]);
+        if (c.queue.src != QueueSource::None && ev.args[i].name == ev.queue.ref) text_queue(w, c.queue);
     }
     const bool body = c.body.content != Content::None;
     if (body && !ev.body.received()) { // what the caller sent: beside the arguments
@@ -532,6 +553,25 @@ void json_content(Writer& w, const ArgSpec& spec, const ArgKeys& keys, const Arg
 void json_outs(Writer& w, const Call& c);
 void json_body(Writer& w, const Call& c);
 
+// "queue": which queue mqdes or msqid refers to ({"name"} or {"key"}) and how that is known.
+void json_queue(Writer& w, const QueueCtx& q) {
+    if (q.src == QueueSource::Msgget || q.src == QueueSource::Sysvipc) {
+        w.lit(",\"queue\":{\"key\":");
+        w.num(q.key);
+    } else {
+        w.lit(",\"queue\":{\"name\":");
+        json_str(w, q.name);
+        if (!valid_utf8(q.name)) {
+            w.lit(",\"hex\":\"");
+            w.hex(q.name);
+            w.ch('"');
+        }
+    }
+    w.lit(",\"source\":\"");
+    w.lit(queue_source_name(q.src));
+    w.lit("\"}");
+}
+
 void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
     const std::vector<ArgKeys>& keys = arg_keys()[static_cast<std::size_t>(c.ev)];
@@ -614,6 +654,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
         w.ch('}');
     }
     w.ch('}');
+    if (c.queue.src != QueueSource::None) json_queue(w, c.queue);
     if (!c.outs.empty()) json_outs(w, c);
     if (c.body.content != Content::None) json_body(w, c);
     w.ch('}');
@@ -731,6 +772,17 @@ void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
 }
 
 } // namespace
+
+const char* queue_source_name(QueueSource s) {
+    switch (s) {
+    case QueueSource::MqOpen: return "mq_open";
+    case QueueSource::ProcFd: return "proc-fd";
+    case QueueSource::Msgget: return "msgget";
+    case QueueSource::Sysvipc: return "sysvipc";
+    case QueueSource::None: break;
+    }
+    return "none";
+}
 
 bool decoded(const ArgSpec& spec, const ArgValue& a) {
     return a.content == Content::Str || (a.content == Content::Struct && spec.layout);

@@ -180,6 +180,14 @@ void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
         e.add(info + "_SOURCE", source_name(a.src));
         if (a.content == Content::Unreadable) e.add(info + "_UNREADABLE", a.why);
     }
+    // Descriptor context, as JSON's "queue".
+    if (c.queue.src != QueueSource::None) {
+        if (c.queue.src == QueueSource::Msgget || c.queue.src == QueueSource::Sysvipc)
+            e.add_num("MQTRACE_QUEUE_KEY", c.queue.key);
+        else
+            e.add("MQTRACE_QUEUE", c.queue.name);
+        e.add("MQTRACE_QUEUE_SOURCE", queue_source_name(c.queue.src));
+    }
     // --payload: the body's bytes, as JSON's "body"/"body_late" and "body_info".
     if (c.body.content != Content::None) {
         if (c.body.content == Content::Str)

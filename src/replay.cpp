@@ -1,6 +1,7 @@
 // Recording replay. See include/mqtrace/replay.hpp.
 #include "mqtrace/replay.hpp"
 
+#include "mqtrace/context.hpp"
 #include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/stack.hpp"
@@ -47,11 +48,14 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
     std::vector<Record> recs, ready;
     std::vector<Item> items;
     OutputReads outputs(payload);
+    const std::unique_ptr<ProcView> proc = no_proc_view(); // the recorded machine's /proc is not here
+    QueueContext context(*proc);
     auto emit = [&] {
         for (const auto& rec : ready)
             c.feed(rec, items);
         dec.recycle(ready);
         outputs.fill(items, none); // read after the call by live runs only
+        context.annotate(items);
         for (auto& it : items)
             if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
         c.recycle(items); // what the sink did not take is reused

@@ -6,9 +6,11 @@
 #include "mqtrace/schema.hpp"
 
 #include "mqtrace/catalog.hpp"
+#include "mqtrace/format.hpp"
 #include "mqtrace/plan.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -426,6 +428,30 @@ J call_schema(const EventSpec& ev) {
                                           {"description",
                                            str("the exact bytes of a body that is not valid UTF-8")}})},
                              {"unreadable", obj({{"type", str("string")}})}})}}));
+    }
+    if (!ev.queue.ref.empty()) {
+        const bool posix = ev.family == Family::Posix;
+        std::vector<std::string_view> sources;
+        for (QueueSource s : posix ? std::vector{QueueSource::MqOpen, QueueSource::ProcFd}
+                                   : std::vector{QueueSource::Msgget, QueueSource::Sysvipc})
+            sources.push_back(queue_source_name(s));
+        J qp = obj({{"source", obj({{"enum", strs(sources)}})}});
+        if (posix) {
+            qp.set("name", obj({{"type", str("string")},
+                                {"description", str("its path in the mqueue file system, \"/NAME\"")}}));
+            qp.set("hex", obj({{"type", str("string")},
+                               {"pattern", str("^([0-9a-f]{2})+$")},
+                               {"description", str("the exact bytes of a name that is not valid UTF-8")}}));
+        } else {
+            qp.set("key", integer(std::int64_t{INT32_MIN}, INT32_MAX, "its key (0: IPC_PRIVATE)"));
+        }
+        props.set("queue",
+                  obj({{"description", str("descriptor context: the queue " + std::string(ev.queue.ref) +
+                                           " refers to, and how that is known (absent: not known)")},
+                       {"type", str("object")},
+                       {"required", strs({posix ? "name" : "key", "source"})},
+                       {"additionalProperties", boolean(false)},
+                       {"properties", qp}}));
     }
     return obj({{"description", str("a call of " + std::string(ev.name) + ": " + std::string(ev.prototype))},
                 {"type", str("object")},

@@ -4,6 +4,7 @@
 #include "mqtrace/carry.hpp"
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/command.hpp"
+#include "mqtrace/context.hpp"
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/elf.hpp"
@@ -578,6 +579,7 @@ private:
             correlator_->feed(r, items);
         decoder_->recycle(ready);
         outputs_.fill(std::span<Item>(items).subspan(first_new), mem_); // outputs no probe read at return
+        context_.annotate(std::span<Item>(items).subspan(first_new));
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return drained;
     }
@@ -743,6 +745,8 @@ private:
     TaskTable tasks_;
     ProcMemReader mem_;
     OutputReads outputs_;
+    std::unique_ptr<ProcView> proc_ = system_proc_view();
+    QueueContext context_{*proc_};                      // descriptor context, after the outputs
     std::optional<LateReads> late_;                     // syscalls backend
     std::vector<std::string> formats_;                  // event format texts, parallel to table_
     RecordingWriter* writer_ = nullptr;                 // -w

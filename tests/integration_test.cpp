@@ -471,6 +471,29 @@ void check_all(const std::vector<Value>& calls, const Workload& w, const std::st
     expect_call(calls[19], "msgsnd", -22, "EINVAL");
     EXPECT_EQ(calls[19]["args"]["msqid"].i(), -1);
     EXPECT_EQ(calls[19]["args"]["msgflg"].i(), 04000);
+    // Descriptor context: the queue of the mq_open that returned the descriptor
+    // when its name was read in the caller's context. A name read after the
+    // call is not trusted for it, and /proc/PID/fd no longer has the
+    // descriptor (closed before the workload lingers): then none.
+    const bool learned = src_of("name", v) != "user-late";
+    for (int i : {2, 3, 4, 5, 6, 7, 8}) {
+        SCOPED_TRACE(i);
+        const Value& c = calls[static_cast<std::size_t>(i)];
+        ASSERT_EQ(c.has("queue"), learned);
+        if (!learned) continue;
+        EXPECT_EQ(c["queue"]["name"].s(), "/" + name);
+        EXPECT_EQ(c["queue"]["source"].s(), "mq_open");
+        EXPECT_EQ(c["queue"].fields.size(), 2u);
+    }
+    for (int i : {13, 14, 15, 16, 17}) {
+        SCOPED_TRACE(i);
+        const Value& q = calls[static_cast<std::size_t>(i)]["queue"];
+        EXPECT_EQ(q["key"].i(), 0); // IPC_PRIVATE
+        EXPECT_EQ(q["source"].s(), "msgget");
+        EXPECT_EQ(q.fields.size(), 2u);
+    }
+    for (int i : {0, 1, 9, 10, 11, 12, 18, 19}) // no reference, or one the kernel refused (EINVAL)
+        EXPECT_FALSE(calls[static_cast<std::size_t>(i)].has("queue")) << i;
     // Time goes forward.
     for (std::size_t i = 1; i < calls.size(); ++i)
         EXPECT_LE(calls[i - 1]["time_ns"].i(), calls[i]["time_ns"].i());
@@ -482,6 +505,9 @@ std::string as_recorded(const std::string& live_line) {
     Value v = testjson::parse(live_line);
     v.fields.erase("late");
     v.fields.erase("out_late");
+    // Descriptor context from /proc (after the call) is not in a recording; what the calls told is.
+    if (v.has("queue") && (v["queue"]["source"].s() == "proc-fd" || v["queue"]["source"].s() == "sysvipc"))
+        v.fields.erase("queue");
     if (v.has("out_info"))
         for (auto& [name, info] : v.fields["out_info"].fields)
             if (info["source"].s() == "user-late")
@@ -535,6 +561,62 @@ TEST_F(Integration, AllTenSyscallsFromStaticBinary) {
     Workload w = run_workload({"--linger", "500", "all", tag()}, true);
     ASSERT_EQ(t.stop(), 0) << t.err();
     check_all(t.calls(w.pid), w, tag(), Variant::Static, "mqworkload-stat");
+}
+
+// Descriptor context (like strace -y, system-wide): the queue each mqdes and
+// msqid refers to, and how that is known. A name learned from mq_open is
+// confirmed by /proc/PID/fd; a descriptor opened before the trace, or
+// inherited, is named from /proc after the call; a descriptor reused unseen
+// (dup2) is never given the old name; a number reused by close and mq_open
+// gets the new one. msgget's key, else /proc/sysvipc/msg; nothing once
+// IPC_RMID made the identifier invalid.
+TEST_F(Integration, QueueContextFollowsDescriptors) {
+    const std::string go = tmpfile("go");
+    Child w({env("MQWORKLOAD", "mqworkload"), "--wait-file", go, "reuse", tag()}, "reuse");
+    for (int i = 0; i < 500 && w.stdout_text().find("pre") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10)); // made before the trace
+    Tracer t;
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    std::ofstream(go).put('x');
+    ASSERT_EQ(w.wait(60), 0) << w.stderr_text();
+    std::filesystem::remove(go);
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    std::vector<long> rep;
+    std::istringstream in(w.stdout_text());
+    std::int64_t key = 0x6d720000 | (w.pid & 0xffff);
+    for (std::string ev, err; in >> ev;) {
+        long r = 0;
+        in >> r >> err;
+        if (ev != "pre") rep.push_back(r);
+    }
+    ASSERT_EQ(rep.size(), 11u) << w.stdout_text();
+    const std::string base = "/mqt-" + tag();
+    std::vector<Value> calls, child;
+    for (auto& c : t.calls())
+        if (c["comm"].s() == "mqworkload" && c["event"].s() != "mq_unlink")
+            (c["pid"].i() == w.pid ? calls : child).push_back(std::move(c));
+    ASSERT_EQ(calls.size(), 10u);
+    ASSERT_EQ(child.size(), 1u);
+    auto queue = [](const Value& c, const std::string& name, const std::string& src) {
+        SCOPED_TRACE(testjson::dump(c));
+        ASSERT_TRUE(c.has("queue"));
+        EXPECT_EQ(c["queue"]["name"].s(), name);
+        EXPECT_EQ(c["queue"]["source"].s(), src);
+    };
+    for (std::size_t i = 0; i < 9; ++i) // rep[8]: the child's call
+        EXPECT_EQ(calls[i]["ret"].i(), i < 8 ? rep[i] : rep[i + 1]) << i;
+    EXPECT_EQ(child[0]["ret"].i(), rep[8]);
+    EXPECT_EQ(calls[9]["errno"].s(), "EINVAL");
+    EXPECT_EQ(calls[6]["ret"].i(), rep[1]) << "close and mq_open reuse the number";
+    queue(calls[2], base + "-a", "mq_open");
+    queue(calls[3], base + "-pre", "proc-fd");
+    EXPECT_EQ(calls[4]["queue"]["key"].i(), key);
+    EXPECT_EQ(calls[4]["queue"]["source"].s(), "sysvipc");
+    EXPECT_FALSE(calls[5].has("queue")) << "dup2 made it another queue: " << testjson::dump(calls[5]);
+    queue(calls[7], base + "-c", "mq_open");
+    queue(child[0], base + "-b", "proc-fd");
+    EXPECT_EQ(calls[8]["queue"]["key"].i(), key); // IPC_RMID: from /proc/sysvipc, before it ran
+    EXPECT_FALSE(calls[9].has("queue")) << "EINVAL: the identifier is gone";
 }
 
 // --payload N: the bodies sent and received, byte for byte, cut at N, each
@@ -787,13 +869,15 @@ void flood_accounting(int threads, const std::string& buffer_kb, bool stop_reade
     std::size_t lines = 0;
     while (std::getline(want, l)) {
         ASSERT_TRUE(std::getline(got, g)) << "the recording has fewer lines than the run printed";
-        // A thread whose creation record was lost: a live run asks /proc, a recording cannot.
+        // A thread whose creation record was lost: a live run asks /proc, a recording cannot
+        // (nor, without the process, which queue its descriptor or identifier was).
         const Value gv = testjson::parse(g);
         std::string want_line = l;
         if (gv.has("pid") && gv["pid"].is_null()) {
             Value lv = testjson::parse(l);
             lv.fields["pid"] = Value{};
             lv.fields["comm"] = Value{};
+            lv.fields.erase("queue");
             want_line = testjson::dump(lv);
         }
         ASSERT_EQ(testjson::dump(gv), as_recorded(want_line)) << "line " << lines;

@@ -9,7 +9,8 @@
 //          _UNREADABLE, _LOSSY=1, _SUSPECT_FAULT=1 ("hex" has no field: values are bytes);
 //          "out": MQTRACE_OUT_<NAME>[_<MEMBER>]; "out_late": MQTRACE_LATE_OUT_<NAME>[_<MEMBER>];
 //          "out_info": MQTRACE_OUT_<NAME>_SOURCE, _UNREADABLE; "body"/"body_late": MQTRACE_BODY,
-//          MQTRACE_LATE_BODY; "body_info": MQTRACE_BODY_SOURCE, _LEN, _CUT=1, _UNREADABLE
+//          MQTRACE_LATE_BODY; "body_info": MQTRACE_BODY_SOURCE, _LEN, _CUT=1, _UNREADABLE;
+//          "queue": MQTRACE_QUEUE (name) or MQTRACE_QUEUE_KEY, MQTRACE_QUEUE_SOURCE
 //   lost:  MQTRACE_EVENT=lost, _SCHEMA, _TIME_NS, _CPU, _COUNT, _WHERE
 //   PRIORITY: 4 lost, 5 a call with an errno, 6 any other call.
 #pragma once
@@ -94,6 +95,12 @@ inline Fields from_json(const testjson::Value& j) {
             if (info.has("unreadable"))
                 f["MQTRACE_OUT_" + upper(out) + "_UNREADABLE"] = info["unreadable"].s();
         }
+    if (j.has("queue")) {
+        const testjson::Value& q = j["queue"];
+        if (q.has("name")) f["MQTRACE_QUEUE"] = q["name"].s();
+        if (q.has("key")) f["MQTRACE_QUEUE_KEY"] = scalar(q["key"]);
+        f["MQTRACE_QUEUE_SOURCE"] = q["source"].s();
+    }
     if (j.has("body")) f["MQTRACE_BODY"] = j["body"].s();
     if (j.has("body_late")) f["MQTRACE_LATE_BODY"] = j["body_late"].s();
     if (j.has("body_info")) {

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -80,6 +81,51 @@ void expect_same(const std::vector<std::string>& got, const std::vector<std::str
     }
 }
 
+// Since descriptor context is shown: what the recording's own calls tell
+// (mq_open's name, msgget's key; the recorded machine's /proc is out of reach,
+// so a key serves the process that got it), forgotten at a lost record and at
+// IPC_RMID; none for a reference the kernel refused. Worked out here from the
+// expected lines themselves, independently of QueueContext.
+void with_queue_context(std::vector<std::string>& want) {
+    std::map<std::pair<std::int64_t, std::int64_t>, std::string> fds;  // (pid, fd) -> name
+    std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> ids; // (pid, msqid) -> key
+    for (auto& l : want) {
+        const testjson::Value v = testjson::parse(l);
+        const std::string e = v["event"].s();
+        if (e == "lost") {
+            fds.clear();
+            ids.clear();
+            continue;
+        }
+        if (v["pid"].is_null() || v["ret"].is_null()) continue;
+        const std::pair<std::int64_t, std::int64_t> ret{v["pid"].i(), v["ret"].i()};
+        const bool returned = v["end"].s() == "returned";
+        if (e == "mq_open" || e == "msgget") {
+            if (ret.second < 0) continue;
+            if (e == "msgget")
+                ids[ret] = v["args"]["key"].i();
+            else if (returned && v["arg_info"]["name"]["source"].s() != "user-late")
+                fds[ret] = "/" + v["args"]["name"].s();
+            else
+                fds.erase(ret);
+            continue;
+        }
+        const bool posix = v["args"].has("mqdes");
+        if (!posix && !v["args"].has("msqid")) continue; // mq_unlink
+        const testjson::Value& ref = v["args"][posix ? "mqdes" : "msqid"];
+        if (ref.is_null()) continue;
+        const std::int64_t r = ret.second;
+        if (r == -EBADF || (!posix && (r == -EINVAL || r == -EIDRM))) continue;
+        const std::pair<std::int64_t, std::int64_t> k{ret.first, ref.i()};
+        std::string q;
+        if (posix && fds.count(k)) q = ",\"queue\":{\"name\":\"" + fds[k] + "\",\"source\":\"mq_open\"}";
+        if (!posix && ids.count(k))
+            q = ",\"queue\":{\"key\":" + std::to_string(ids[k]) + ",\"source\":\"msgget\"}";
+        l.insert(l.size() - 1, q);
+        if (e == "msgctl" && returned && r == 0 && (v["args"]["cmd"].i() & ~0x100) == 0) ids.erase(k);
+    }
+}
+
 // Since output parameters are shown: on 6.1 they are read after the call
 // (late), which a recording does not hold: each one a call wrote says so.
 void with_outputs_not_recorded(std::vector<std::string>& want) {
@@ -112,6 +158,7 @@ TEST(Decoder, ReplayOfEveryEventOn61MatchesWhatWasPrinted) {
     // Since that recording msgctl's buf is a struct pointer (decoded for IPC_SET): NULL is null.
     for (auto& l : want)
         if (const auto p = l.find("\"buf\":0}"); p != std::string::npos) l.replace(p, 8, "\"buf\":null}");
+    with_queue_context(want);
     with_outputs_not_recorded(want);
     expect_same(replay_lines(r), want);
 }
@@ -119,7 +166,8 @@ TEST(Decoder, ReplayOfEveryEventOn61MatchesWhatWasPrinted) {
 TEST(Decoder, PagesWithMissedEventsBecomeLostRecords) {
     Recording r = load_recording(kFixtures + "linux-6.1-kprobe-lossy");
     const auto got = replay_lines(r);
-    const auto want = lines(kFixtures + "linux-6.1-kprobe-lossy/expected.json");
+    auto want = lines(kFixtures + "linux-6.1-kprobe-lossy/expected.json");
+    with_queue_context(want);
     // Since that recording, a return whose entry was lost is shown too
     // ("entry-not-seen"), right after the lost record of its CPU: all else is
     // as the live run printed it.

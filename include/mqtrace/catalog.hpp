@@ -100,6 +100,15 @@ struct BodySpec {
     bool received() const { return len_arg.empty(); }
 };
 
+// Descriptor context (QueueContext): the argument a call names its queue by
+// (mqdes, msqid), or, for a call whose return value is a new reference to a
+// queue (mq_open's descriptor, msgget's identifier), the argument that says
+// which queue (its name, its key).
+struct QueueSpec {
+    std::string_view ref;      // "" : the call names no queue this way
+    std::string_view returned; // "" : the return value is no reference
+};
+
 struct ArgSpec {
     std::string_view name;  // as in the syscall prototype (man 2)
     std::string_view ctype; // C type at the syscall boundary
@@ -164,6 +173,7 @@ struct EventSpec {
     bool per_message = false; // called once per message: a uprobe there costs the most (--user-reads auto)
     std::span<const OutSpec> outs = {}; // output parameters
     BodySpec body = {};                 // the message body, sent or received
+    QueueSpec queue = {};               // descriptor context
 };
 
 std::span<const EventSpec> catalog();

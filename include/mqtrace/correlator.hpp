@@ -46,6 +46,21 @@ struct ArgValue {
     }
 };
 
+// Which queue a call's mqdes or msqid refers to (descriptor context, see
+// QueueContext), and how that is known.
+enum class QueueSource {
+    None,    // not known
+    MqOpen,  // the mq_open that returned the descriptor (and /proc did not say otherwise)
+    ProcFd,  // /proc/PID/fd, read after the call (no mq_open of it was seen)
+    Msgget,  // the msgget that returned the identifier
+    Sysvipc, // /proc/sysvipc/msg (no msgget of it was seen)
+};
+struct QueueCtx {
+    QueueSource src = QueueSource::None;
+    std::string name;     // POSIX: the queue's name
+    std::int64_t key = 0; // System V: its key
+};
+
 // How a call ended. EntryNotSeen: only its return was seen (the entry record
 // was lost, or the call began before the trace): its return value is known,
 // its arguments are not.
@@ -69,6 +84,7 @@ struct Call {
     // raw its whole length; at entry for a sent body, at return for a
     // received one, or read late.
     ArgValue body;
+    QueueCtx queue; // the queue mqdes or msqid refers to (QueueContext)
 };
 
 // Where a call's body is and how long it is (0: no body, or none to show).

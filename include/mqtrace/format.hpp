@@ -52,6 +52,7 @@ const char* end_name(CallEnd e);                      // "returned", "thread-exi
 bool has_ret(const Call& c);                          // its return value is known
 bool is_error(std::int64_t ret);                      // -4095..-1: an errno
 bool decoded(const ArgSpec& spec, const ArgValue& a); // a string, or a struct with its layout
+const char* queue_source_name(QueueSource s);         // "mq_open", "proc-fd", "msgget", "sysvipc"
 
 // Exposed for tests.
 std::string escape_c(std::string_view bytes);    // "a\"b\x1b" (without quotes)

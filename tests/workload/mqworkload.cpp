@@ -15,6 +15,10 @@
 //                                    syscall(2): EFAULT for each pointer, EINVAL for each
 //                                    checked value, EBADF, ENOENT, and EACCES (from a child
 //                                    that drops to uid 65534); prints "event ret errno pid"
+//   mqworkload reuse TAG             descriptor context: a queue and a System V queue made
+//                                    before --wait-file, descriptors reused by dup2 and by
+//                                    close and mq_open, one inherited by a child (see
+//                                    Integration.QueueContextFollowsDescriptors)
 // --raw makes every call through syscall(2) instead of the libc wrappers.
 // --linger MS keeps the process (and the memory its calls pointed to) alive
 // for MS milliseconds before it exits, so that late reads can succeed.
@@ -390,6 +394,53 @@ int errors(const std::string& tag) {
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+void wait_go() {
+    while (g_wait_file && access(g_wait_file, F_OK) != 0)
+        usleep(1000);
+}
+
+int reuse(const std::string& tag) {
+    const std::string pre = "/mqt-" + tag + "-pre", a = "/mqt-" + tag + "-a", b = "/mqt-" + tag + "-b",
+                      c = "/mqt-" + tag + "-c";
+    const int pfd = static_cast<int>(do_mq_open(pre.c_str(), O_CREAT | O_RDWR, 0600, nullptr));
+    const key_t key = static_cast<key_t>(0x6d720000 | (getpid() & 0xffff));
+    const long id = do_msgget(key, IPC_CREAT | 0600);
+    report("pre", pfd);
+    report("pre", id);
+    wait_go(); // the tracer starts here
+    const long afd = do_mq_open(a.c_str(), O_CREAT | O_RDWR, 0600, nullptr);
+    report("mq_open", afd); // 0
+    const long bfd = do_mq_open(b.c_str(), O_CREAT | O_RDWR, 0600, nullptr);
+    report("mq_open", bfd);                                                       // 1
+    report("mq_timedsend", do_send(static_cast<int>(afd), "1", 1, 0, nullptr));   // 2: a
+    report("mq_timedsend", do_send(pfd, "2", 1, 0, nullptr));                     // 3: pre, from /proc
+    report("msgsnd", do_msgsnd(static_cast<int>(id), "\1\0\0\0\0\0\0\0x", 1, 0)); // 4: from /proc/sysvipc
+    usleep(500000);                                                               // the tracer confirms 2
+    dup2(static_cast<int>(bfd), static_cast<int>(afd));                           // afd is b now, unseen
+    report("mq_timedsend", do_send(static_cast<int>(afd), "3", 1, 0, nullptr));   // 5: never a
+    close(static_cast<int>(bfd));
+    const long cfd = do_mq_open(c.c_str(), O_CREAT | O_RDWR, 0600, nullptr);
+    report("mq_open", cfd);                                                     // 6: bfd's number again
+    report("mq_timedsend", do_send(static_cast<int>(cfd), "4", 1, 0, nullptr)); // 7: c
+    std::fflush(stdout);
+    const pid_t child = fork();
+    if (child == 0) {
+        report("mq_timedsend", do_send(static_cast<int>(afd), "5", 1, 0, nullptr)); // child: b, from /proc
+        std::fflush(stdout);
+        usleep(500000);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    report("msgctl", do_msgctl(static_cast<int>(id), IPC_RMID, nullptr));                  // 8
+    report("msgsnd", do_msgsnd(static_cast<int>(id), "\1\0\0\0\0\0\0\0x", 1, IPC_NOWAIT)); // 9: EINVAL
+    usleep(500000); // /proc still shows the queues when the tracer looks
+    for (const auto& n : {pre, a, b, c})
+        do_mq_unlink(n.c_str());
+    linger();
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -408,8 +459,8 @@ int main(int argc, char** argv) {
         else
             break;
     }
-    while (g_wait_file && access(g_wait_file, F_OK) != 0)
-        usleep(1000);
+    if (argc - i >= 2 && std::strcmp(argv[i], "reuse") == 0) return reuse(argv[i + 1]); // waits itself
+    wait_go();
     if (argc - i >= 2 && std::strcmp(argv[i], "all") == 0) return all(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
@@ -420,6 +471,6 @@ int main(int argc, char** argv) {
     if (argc - i >= 3 && std::strcmp(argv[i], "flood") == 0)
         return flood(argv[i + 1], std::atol(argv[i + 2]));
     std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
-                         "block TAG | errors TAG | flood TAG N | poison TAG N\n");
+                         "block TAG | errors TAG | flood TAG N | poison TAG N | reuse TAG\n");
     return 2;
 }

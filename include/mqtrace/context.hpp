@@ -1,0 +1,73 @@
+// Descriptor context: which queue a call's mqdes or msqid refers to, like
+// strace -y but system-wide (Call::queue). Learned from the calls that return
+// references (mq_open's descriptor, msgget's identifier), checked against what
+// /proc shows, else read there after the call; forgotten when the kernel
+// forgets them (IPC_RMID, process exit) and after any lost record. Never a
+// guess: when what was learned and what /proc shows disagree, nothing.
+#pragma once
+
+#include "mqtrace/correlator.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace mqtrace {
+
+// What the stage asks of the system: /proc, a fake in tests, nothing in -r.
+class ProcView {
+public:
+    virtual ~ProcView() = default;
+    // false (-r): nothing can be asked; what was learned from the calls stands alone.
+    virtual bool live() const { return true; }
+    enum class Fd {
+        Queue,       // a queue: name is its name in the mqueue file system
+        NotQueue,    // open, but not a queue
+        Closed,      // the process has no such descriptor
+        ProcessGone, // no such process (or it cannot be looked at)
+    };
+    virtual Fd fd(int pid, int fd, std::string& name) = 0;
+    // The IPC namespace of a process (inode of /proc/PID/ns/ipc), 0 if unknown.
+    virtual std::uint64_t ipc_ns(int pid) = 0;
+    // Our own IPC namespace, 0 if unknown.
+    virtual std::uint64_t own_ipc_ns() = 0;
+    // identifier -> key of every System V queue of our IPC namespace (/proc/sysvipc/msg).
+    virtual void sysv_keys(std::unordered_map<std::int64_t, std::int64_t>& out) = 0;
+};
+std::unique_ptr<ProcView> system_proc_view(); // this machine's /proc
+std::unique_ptr<ProcView> no_proc_view();     // -r: the recorded machine's /proc is not at hand
+
+class QueueContext {
+public:
+    explicit QueueContext(ProcView& proc) : proc_(proc) {}
+    // One round's items, in trace order: sets Call::queue of each call that
+    // refers to a queue. Asks /proc at most once per process and descriptor
+    // per round.
+    void annotate(std::span<Item> items);
+    static constexpr std::size_t kMaxEntries = 65536; // per table: past it, everything is forgotten
+    static constexpr std::uint64_t kPruneRounds =
+        1024; // descriptors of exited processes are dropped this often
+
+private:
+    struct Learned {
+        std::string name;
+        std::uint64_t round; // when it was learned
+    };
+    using FdKey = std::pair<int, std::int64_t>;           // (pid, descriptor)
+    using IdKey = std::pair<std::uint64_t, std::int64_t>; // (IPC namespace, identifier)
+    std::uint64_t ns_key(int pid);
+    void prune();
+    void verify(std::span<Item> items, const std::map<FdKey, std::vector<std::size_t>>& uses);
+    ProcView& proc_;
+    std::map<FdKey, Learned> fds_;
+    std::map<IdKey, std::pair<std::int64_t, QueueSource>> ids_; // key, and how it was learned
+    std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>>
+        ns_; // pid -> (IPC namespace, round asked)
+    std::uint64_t round_ = 0;
+};
+
+} // namespace mqtrace

@@ -1,0 +1,189 @@
+// QueueContext (descriptor context) against a fake /proc: what it learns from
+// the calls, what /proc confirms or contradicts, and what it forgets.
+#include "mqtrace/catalog.hpp"
+#include "mqtrace/context.hpp"
+#include "mqtrace/format.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace mqtrace;
+
+namespace {
+
+struct FakeProc final : ProcView {
+    std::map<std::pair<int, int>, std::string> fds; // what /proc/PID/fd shows now
+    std::map<int, std::uint64_t> ns;                // live processes and their IPC namespace
+    std::unordered_map<std::int64_t, std::int64_t> sysv;
+    int fd_asks = 0, sysv_reads = 0;
+    Fd fd(int pid, int fd, std::string& name) override {
+        ++fd_asks;
+        if (!ns.count(pid)) return Fd::ProcessGone;
+        auto f = fds.find({pid, fd});
+        if (f == fds.end()) return Fd::Closed;
+        if (f->second.empty()) return Fd::NotQueue;
+        name = f->second;
+        return Fd::Queue;
+    }
+    std::uint64_t ipc_ns(int pid) override { return ns.count(pid) ? ns[pid] : 0; }
+    std::uint64_t own_ipc_ns() override { return 7; }
+    void sysv_keys(std::unordered_map<std::int64_t, std::int64_t>& out) override {
+        ++sysv_reads;
+        out = sysv;
+    }
+};
+
+Item call(const char* event, int pid, std::int64_t ret, std::vector<std::int64_t> raw,
+          const char* name = nullptr) {
+    Item it;
+    Call& c = it.call;
+    const EventSpec& ev = *find_event(event);
+    c.ev = event_index(ev);
+    c.pid = c.tid = pid;
+    c.end = CallEnd::Returned;
+    c.ret = ret;
+    c.args.resize(ev.args.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        c.args[i].present = true;
+        c.args[i].raw = raw[i];
+    }
+    if (name) {
+        c.args[0].content = Content::Str;
+        c.args[0].str = name;
+        c.args[0].src = Source::UserAtEntry;
+    }
+    return it;
+}
+Item lost() {
+    Item it;
+    it.is_call = false;
+    it.lost.count = 5;
+    return it;
+}
+std::string ctx(const Item& it) {
+    const QueueCtx& q = it.call.queue;
+    if (q.src == QueueSource::None) return "-";
+    return std::string(queue_source_name(q.src)) + ":" + (q.name.empty() ? std::to_string(q.key) : q.name);
+}
+
+} // namespace
+
+TEST(QueueContext, NamesFromMqOpenConfirmedByProc) {
+    FakeProc p;
+    p.ns[10] = 7;
+    p.fds[{10, 3}] = "/q";
+    QueueContext qc(p);
+    std::vector<Item> v{call("mq_open", 10, 3, {1, 0102}, "q"), call("mq_timedsend", 10, 0, {3, 0, 1, 0}),
+                        call("mq_timedsend", 10, -EBADF, {4, 0, 1, 0}),
+                        call("mq_timedsend", 10, -EAGAIN, {3})};
+    qc.annotate(v);
+    EXPECT_EQ(ctx(v[0]), "-");
+    EXPECT_EQ(ctx(v[1]), "mq_open:/q");
+    EXPECT_EQ(ctx(v[2]), "-") << "EBADF: no queue";
+    EXPECT_EQ(ctx(v[3]), "mq_open:/q") << "a call that failed otherwise still named its queue";
+    EXPECT_EQ(p.fd_asks, 1) << "once per (process, descriptor) per round; not for EBADF";
+    // Unlinked since: /proc says "(deleted)", still the same queue.
+    p.fds[{10, 3}] = "/q (deleted)";
+    std::vector<Item> w{call("mq_timedreceive", 10, 1, {3})};
+    qc.annotate(w);
+    EXPECT_EQ(ctx(w[0]), "mq_open:/q");
+}
+
+TEST(QueueContext, ReusedUnseenGivesNoName) {
+    FakeProc p;
+    p.ns[10] = 7;
+    p.fds[{10, 3}] = "/other"; // dup2 over it after mq_open
+    QueueContext qc(p);
+    std::vector<Item> v{call("mq_open", 10, 3, {1, 2}, "q"), call("mq_timedsend", 10, 0, {3})};
+    qc.annotate(v);
+    EXPECT_EQ(ctx(v[1]), "-") << "neither the learned name nor what /proc shows after the call";
+    std::vector<Item> w{call("mq_timedsend", 10, 0, {3})};
+    qc.annotate(w);
+    EXPECT_EQ(ctx(w[0]), "proc-fd:/other") << "forgotten; /proc after the call, marked as such";
+    // A number reused by mq_open in the same round: the new name from then on.
+    p.fds[{10, 3}] = "/new";
+    std::vector<Item> x{call("mq_timedsend", 10, 0, {3}), call("mq_open", 10, 3, {1, 2}, "new"),
+                        call("mq_timedsend", 10, 0, {3})};
+    qc.annotate(x);
+    EXPECT_EQ(ctx(x[0]), "-") << "before the mq_open that reused 3, 3 was another queue: not /proc's /new";
+    EXPECT_EQ(ctx(x[2]), "mq_open:/new");
+}
+
+TEST(QueueContext, ExitedProcessKeepsWhatItsCallsTold) {
+    FakeProc p; // pid 10 is gone: nothing to ask
+    QueueContext qc(p);
+    std::vector<Item> v{call("mq_open", 10, 3, {1, 2}, "q"), call("mq_notify", 10, 0, {3, 0}),
+                        call("mq_notify", 11, 0, {3, 0})};
+    qc.annotate(v);
+    EXPECT_EQ(ctx(v[1]), "mq_open:/q");
+    EXPECT_EQ(ctx(v[2]), "-") << "another process's descriptor 3";
+    // A late (or lossy) name is not learned.
+    std::vector<Item> w{call("mq_open", 12, 3, {1, 2}, "q"), call("mq_notify", 12, 0, {3, 0})};
+    w[0].call.args[0].src = Source::UserLate;
+    qc.annotate(w);
+    EXPECT_EQ(ctx(w[1]), "-");
+}
+
+TEST(QueueContext, LossForgetsEverything) {
+    FakeProc p;
+    QueueContext qc(p);
+    std::vector<Item> v{call("mq_open", 10, 3, {1, 2}, "q"), call("msgget", 10, 65536, {0x1234, 01600}),
+                        lost(), call("mq_notify", 10, 0, {3, 0}), call("msgsnd", 10, 0, {65536, 0, 1, 0})};
+    qc.annotate(v);
+    EXPECT_EQ(ctx(v[3]), "-");
+    EXPECT_EQ(ctx(v[4]), "-");
+}
+
+TEST(QueueContext, SysvKeysFromMsggetOrOwnNamespaceUntilRmid) {
+    FakeProc p;
+    p.ns[10] = 7;  // our IPC namespace
+    p.ns[20] = 99; // a container's
+    p.sysv[32768] = 0x4242;
+    QueueContext qc(p);
+    std::vector<Item> v{call("msgget", 10, 65536, {0x1234, 01600}),
+                        call("msgsnd", 10, 0, {65536, 0, 1, 0}),
+                        call("msgrcv", 20, 1, {65536, 0, 8, 0, 0}),
+                        call("msgsnd", 10, 0, {32768, 0, 1, 0}),
+                        call("msgsnd", 20, 0, {32768, 0, 1, 0}),
+                        call("msgsnd", 10, -EINVAL, {4, 0, 1, 0}),
+                        call("msgctl", 10, 0, {65536, 0x100 /* IPC_64|IPC_RMID */, 0}),
+                        call("msgsnd", 10, -EIDRM, {65536, 0, 1, 0})};
+    qc.annotate(v);
+    EXPECT_EQ(ctx(v[1]), "msgget:4660");
+    EXPECT_EQ(ctx(v[2]), "-") << "the same number in another IPC namespace";
+    EXPECT_EQ(ctx(v[3]), "sysvipc:16962");
+    EXPECT_EQ(ctx(v[4]), "-") << "/proc/sysvipc shows our namespace only";
+    EXPECT_EQ(ctx(v[5]), "-");
+    EXPECT_EQ(ctx(v[6]), "msgget:4660");
+    EXPECT_EQ(ctx(v[7]), "-");
+    EXPECT_EQ(p.sysv_reads, 1);
+    std::vector<Item> w{call("msgsnd", 10, 0, {65536, 0, 1, 0}), call("msgsnd", 10, 0, {32768, 0, 1, 0})};
+    p.sysv.clear(); // removed since: the key stays known until IPC_RMID is seen
+    qc.annotate(w);
+    EXPECT_EQ(ctx(w[0]), "-") << "IPC_RMID forgot it";
+    EXPECT_EQ(ctx(w[1]), "sysvipc:16962");
+}
+
+TEST(QueueContext, TextAndJson) {
+    Item it = call("mq_notify", 10, 0, {3, 0});
+    it.call.queue = {QueueSource::MqOpen, "/q\x1b<>\"", 0};
+    FormatOptions o;
+    EXPECT_NE(format_item(it, o).find("mqdes=3</q\\x1b\\x3c\\x3e\\\">, sevp=NULL"), std::string::npos)
+        << format_item(it, o); // as strace -y: the brackets delimit
+    it.call.queue.name = "/q\x1b";
+    it.call.queue.src = QueueSource::ProcFd;
+    EXPECT_NE(format_item(it, o).find("mqdes=3<~/q\\x1b>"), std::string::npos);
+    o.format = OutputFormat::Json;
+    EXPECT_NE(format_item(it, o).find(",\"queue\":{\"name\":\"/q\\u001b\",\"source\":\"proc-fd\"}"),
+              std::string::npos)
+        << format_item(it, o);
+    Item s = call("msgsnd", 10, 0, {65536, 0, 1, 0});
+    s.call.queue = {QueueSource::Msgget, "", 0};
+    EXPECT_NE(format_item(s, o).find(",\"queue\":{\"key\":0,\"source\":\"msgget\"}"), std::string::npos);
+    o.format = OutputFormat::Text;
+    EXPECT_NE(format_item(s, o).find("msqid=65536<key=IPC_PRIVATE>"), std::string::npos) << format_item(s, o);
+}

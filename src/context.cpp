@@ -135,6 +135,7 @@ void QueueContext::annotate(std::span<Item> items) {
         if (posix_ev) {
             const FdKey k{c.pid, r.raw};
             if (auto f = fds_.find(k); f != fds_.end()) {
+                if (f->second.name.empty()) continue; // reused unseen: unknown until an mq_open returns it
                 c.queue.src = QueueSource::MqOpen;
                 c.queue.name = f->second.name;
             }
@@ -191,7 +192,6 @@ void QueueContext::prune() {
 // confirms a name learned from mq_open, or gives one (read after the call,
 // shown as such), or says the descriptor was reused unseen (then no name).
 void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vector<std::size_t>>& uses) {
-    std::vector<int> gone;
     for (const auto& [k, idx] : uses) {
         std::string now;
         const ProcView::Fd st = proc_.fd(k.first, static_cast<int>(k.second), now);
@@ -206,7 +206,8 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
                 }
             } else if (now != f->second.name && now != f->second.name + " (deleted)") {
                 // Closed and reused for another queue, unseen (dup2, fork, a lost mq_open):
-                // which calls came before that is not known, so none of them is named.
+                // which calls came before that is not known, so none of them is named, nor
+                // later ones (their records may predate the reuse) until an mq_open of it.
                 for (std::size_t i : idx) {
                     QueueCtx& q = items[i].call.queue;
                     if (q.src == QueueSource::MqOpen && q.name == f->second.name) {
@@ -214,19 +215,13 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
                         q.name.clear();
                     }
                 }
-                fds_.erase(f);
+                f->second.name.clear();
             }
             continue;
         }
-        // Not a queue now, or closed: what was learned holds for the calls made
-        // before (they succeeded on it), not for later ones.
-        if (f != fds_.end()) fds_.erase(f);
-        if (st == ProcView::Fd::ProcessGone) gone.push_back(k.first);
-    }
-    for (int pid : gone) {
-        ns_.erase(pid);
-        for (auto f = fds_.lower_bound({pid, INT64_MIN}); f != fds_.end() && f->first.first == pid;)
-            f = fds_.erase(f);
+        // Closed, or not a queue now, or the process is gone: what was learned holds
+        // (records of calls made before, still to be read, may come in later rounds).
+        // Exited processes are forgotten by prune().
     }
 }
 

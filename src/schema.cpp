@@ -503,8 +503,48 @@ J summary_schema() {
                      {"properties", obj({{"pid", def_ref("pid")},
                                          {"comm", obj({{"type", str("string")}})},
                                          {"events", def_ref("summary_events")}})}});
+    auto peers = [] {
+        return obj({{"type", str("array")},
+                    {"items", obj({{"type", str("object")},
+                                   {"required", strs({"pid", "comm", "messages"})},
+                                   {"additionalProperties", boolean(false)},
+                                   {"properties", obj({{"pid", def_ref("pid")},
+                                                       {"comm", obj({{"type", str("string")}})},
+                                                       {"messages", integer(1, kU64Max)}})}})}});
+    };
+    J queue = obj(
+        {{"type", str("object")},
+         {"required", strs({"kind", "calls", "errors", "errnos", "sent", "received", "bytes_sent",
+                            "bytes_received", "senders", "other_senders", "receivers", "other_receivers"})},
+         {"additionalProperties", boolean(false)},
+         {"properties",
+          obj({{"kind", obj({{"enum", strs({"posix", "sysv"})}})},
+               {"name", obj({{"type", str("string")},
+                             {"description", str("posix: its path in the mqueue file system")}})},
+               {"msqid", integer(0, INT32_MAX, "sysv: its identifier")},
+               {"key",
+                nullable(integer(std::int64_t{INT32_MIN}, INT32_MAX, "sysv: its key, null if not known"))},
+               {"calls", def_ref("count")},
+               {"errors", def_ref("count")},
+               {"errnos", obj({{"type", str("object")},
+                               {"propertyNames", def_ref("errno_name")},
+                               {"additionalProperties", integer(1, kU64Max)}})},
+               {"sent", def_ref("count")},
+               {"received", def_ref("count")},
+               {"bytes_sent", def_ref("count")},
+               {"bytes_received", def_ref("count")},
+               {"senders", peers()},
+               {"other_senders", def_ref("count")},
+               {"receivers", peers()},
+               {"other_receivers", def_ref("count")}})}});
     J props = obj({{"event", obj({{"const", str("summary")}})},
                    {"schema", obj({{"const", num(kSchemaVersion)}})},
+                   {"queues", obj({{"description", str("per queue: the calls that named it by mqdes (its "
+                                                       "descriptor context known) or msqid")},
+                                   {"type", str("array")},
+                                   {"items", std::move(queue)}})},
+                   {"queue_calls_unknown",
+                    described("calls on a queue that is not known (or past 4096 queues)", def_ref("count"))},
                    {"events", def_ref("summary_events")},
                    {"lost", def_ref("count")},
                    {"lost_unknown", def_ref("count")},
@@ -513,7 +553,8 @@ J summary_schema() {
                                       {"items", std::move(process)}})}});
     return obj({{"description", str("the summary of -c and -C, last")},
                 {"type", str("object")},
-                {"required", strs({"event", "schema", "events", "lost", "lost_unknown"})},
+                {"required", strs({"event", "schema", "events", "lost", "lost_unknown", "queues",
+                                   "queue_calls_unknown"})},
                 {"additionalProperties", boolean(false)},
                 {"properties", props}});
 }

@@ -79,11 +79,151 @@ void Summary::add(const Item& it) {
     }
     const auto ev = static_cast<std::size_t>(it.call.ev);
     total_[ev].add(it.call);
+    add_queue(it.call);
     if (per_process_) {
         auto [p, fresh] = procs_.try_emplace({it.call.pid, it.call.comm});
         if (fresh) p->second.resize(catalog().size());
         p->second[ev].add(it.call);
     }
+}
+
+// The calls that name a queue (mqdes, msqid), by the queue: a POSIX one when
+// its descriptor context is known, a System V one by its identifier.
+void Summary::add_queue(const Call& c) {
+    const EventSpec& ev = catalog()[static_cast<std::size_t>(c.ev)];
+    if (ev.queue.ref.empty()) return;
+    const ArgValue& ref = c.args[static_cast<std::size_t>(arg_index(ev, ev.queue.ref))];
+    QueueId id;
+    id.sysv = ev.family == Family::SysV;
+    if (!id.sysv) {
+        if (c.queue.src == QueueSource::None) {
+            ++queue_unknown_;
+            return;
+        }
+        id.name = c.queue.name;
+        if (id.name.ends_with(" (deleted)")) id.name.resize(id.name.size() - 10); // the same queue, unlinked
+    } else {
+        if (!ref.present || ref.raw < 0) {
+            ++queue_unknown_;
+            return;
+        }
+        id.msqid = ref.raw;
+    }
+    auto q = queues_.find(id);
+    if (q == queues_.end()) {
+        if (queues_.size() >= kMaxQueues) {
+            ++queue_unknown_;
+            return;
+        }
+        q = queues_.emplace(std::move(id), QueueStats{}).first;
+    }
+    QueueStats& s = q->second;
+    if (c.queue.src == QueueSource::Msgget || c.queue.src == QueueSource::Sysvipc) {
+        s.key = c.queue.key;
+        s.has_key = true;
+    }
+    ++s.calls;
+    const bool returned = c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen;
+    if (returned && c.ret < 0) {
+        ++s.errors;
+        ++s.errnos[static_cast<int>(-c.ret)];
+        return;
+    }
+    if (!returned || ev.body.ptr.empty()) return; // not a message, or not known to have moved one
+    const bool rx = ev.body.received();
+    std::uint64_t bytes = 0;
+    if (rx)
+        bytes = static_cast<std::uint64_t>(c.ret);
+    else if (const ArgValue& len = c.args[static_cast<std::size_t>(arg_index(ev, ev.body.len_arg))];
+             len.present)
+        bytes = static_cast<std::uint64_t>(len.raw);
+    (rx ? s.received : s.sent) += 1;
+    (rx ? s.bytes_received : s.bytes_sent) += bytes;
+    auto& peers = rx ? s.receivers : s.senders;
+    const std::pair<int, std::string> who{c.pid, c.comm};
+    if (auto p = peers.find(who); p != peers.end())
+        ++p->second;
+    else if (peers.size() < kMaxPeers)
+        peers.emplace(who, 1);
+    else
+        ++(rx ? s.other_receivers : s.other_senders);
+}
+
+void Summary::queues_text(std::string& out) const {
+    if (queues_.empty() && queue_unknown_ == 0) return;
+    char line[512];
+    std::snprintf(line, sizeof line, "\n%-32s %10s %10s %12s %12s %8s\n", "queue", "sent", "received",
+                  "bytes_sent", "bytes_recv", "errors");
+    out += line;
+    auto peers = [&](const char* what, const std::map<std::pair<int, std::string>, std::uint64_t>& m,
+                     std::uint64_t others) {
+        if (m.empty()) return;
+        out += std::string("  ") + what + ":";
+        for (const auto& [who, n] : m)
+            out += " " + (who.first < 0 ? std::string("?") : std::to_string(who.first)) + " (" +
+                   escape(who.second, false) + ") " + std::to_string(n);
+        if (others) out += " others " + std::to_string(others);
+        out += "\n";
+    };
+    for (const auto& [id, s] : queues_) {
+        std::string name =
+            !id.sysv ? "posix " + escape(id.name, false) : "sysv msqid " + std::to_string(id.msqid);
+        if (id.sysv && s.has_key) name += " key " + render_scalar(Decode::IpcKey, s.key);
+        std::snprintf(line, sizeof line, "%-32s %10llu %10llu %12llu %12llu %8llu\n", name.c_str(),
+                      static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.received),
+                      static_cast<unsigned long long>(s.bytes_sent),
+                      static_cast<unsigned long long>(s.bytes_received),
+                      static_cast<unsigned long long>(s.errors));
+        out += line;
+        for (const auto& [err, n] : s.errnos) {
+            std::snprintf(line, sizeof line, "  %-30s %58llu\n", errno_name(err).c_str(),
+                          static_cast<unsigned long long>(n));
+            out += line;
+        }
+        peers("senders", s.senders, s.other_senders);
+        peers("receivers", s.receivers, s.other_receivers);
+    }
+    if (queue_unknown_) out += "calls on a queue not known: " + std::to_string(queue_unknown_) + "\n";
+}
+
+void Summary::queues_json(std::string& out) const {
+    out += ",\"queues\":[";
+    auto peers = [&](const std::map<std::pair<int, std::string>, std::uint64_t>& m) {
+        out += "[";
+        bool first = true;
+        for (const auto& [who, n] : m) {
+            out += std::string(first ? "" : ",") +
+                   "{\"pid\":" + (who.first < 0 ? "null" : std::to_string(who.first)) + ",\"comm\":\"" +
+                   escape(who.second, true) + "\",\"messages\":" + std::to_string(n) + "}";
+            first = false;
+        }
+        out += "]";
+    };
+    bool first = true;
+    for (const auto& [id, s] : queues_) {
+        out += first ? "{" : ",{";
+        first = false;
+        if (!id.sysv)
+            out += "\"kind\":\"posix\",\"name\":\"" + escape(id.name, true) + "\"";
+        else
+            out += "\"kind\":\"sysv\",\"msqid\":" + std::to_string(id.msqid) +
+                   ",\"key\":" + (s.has_key ? std::to_string(s.key) : "null");
+        out += ",\"calls\":" + std::to_string(s.calls) + ",\"errors\":" + std::to_string(s.errors) +
+               ",\"errnos\":{";
+        bool first_err = true;
+        for (const auto& [err, n] : s.errnos) {
+            out += std::string(first_err ? "" : ",") + "\"" + errno_name(err) + "\":" + std::to_string(n);
+            first_err = false;
+        }
+        out += "},\"sent\":" + std::to_string(s.sent) + ",\"received\":" + std::to_string(s.received) +
+               ",\"bytes_sent\":" + std::to_string(s.bytes_sent) +
+               ",\"bytes_received\":" + std::to_string(s.bytes_received) + ",\"senders\":";
+        peers(s.senders);
+        out += ",\"other_senders\":" + std::to_string(s.other_senders) + ",\"receivers\":";
+        peers(s.receivers);
+        out += ",\"other_receivers\":" + std::to_string(s.other_receivers) + "}";
+    }
+    out += "],\"queue_calls_unknown\":" + std::to_string(queue_unknown_);
 }
 
 void Summary::table_text(std::string& out, const Table& t) const {
@@ -121,6 +261,7 @@ std::string Summary::text() const {
         out += "\nprocess " + std::to_string(who.first) + " (" + escape(who.second, false) + ")\n";
         table_text(out, t);
     }
+    queues_text(out);
     out += "\nlost events: " + std::to_string(lost_) +
            (lost_unknown_ ? " and " + std::to_string(lost_unknown_) + " records of unknown count" : "") +
            "\n";
@@ -159,6 +300,7 @@ std::string Summary::json() const {
     table_json(out, total_);
     out += ",\"lost\":" + std::to_string(lost_);
     out += ",\"lost_unknown\":" + std::to_string(lost_unknown_);
+    queues_json(out);
     if (per_process_) {
         out += ",\"processes\":[";
         bool first = true;

@@ -1701,6 +1701,53 @@ TEST_F(Integration, CommandExitStatusIsMqtracesExitStatus) {
     EXPECT_EQ(m.wait(60), 128 + SIGTERM) << m.stderr_text();
 }
 
+// -c per queue, on the calls of "mqworkload all": its POSIX queue by name
+// (descriptor context from its mq_open), its System V queue by identifier
+// with the key msgget gave; the msgsnd on identifier -1 names no queue.
+TEST_F(Integration, SummaryPerQueue) {
+    Child m(mqtrace_argv({"-f", "json", "-c", "--", env("MQWORKLOAD", "mqworkload"), "all", tag()}),
+            "summary");
+    ASSERT_EQ(m.wait(300), 0) << m.stderr_text();
+    std::istringstream in(m.stdout_text());
+    std::vector<std::string> report;
+    std::string last;
+    for (std::string line; std::getline(in, line);)
+        (line[0] == '{' ? last : report.emplace_back()) = line;
+    ASSERT_EQ(report.size(), 20u) << m.stdout_text();
+    const long id = std::stol(report[11].substr(report[11].find(' ') + 1));
+    const Value sum = testjson::parse(last);
+    ASSERT_EQ(sum["queues"].items.size(), 2u) << last;
+    const Value& p = sum["queues"].items[0];
+    EXPECT_EQ(p["kind"].s(), "posix");
+    EXPECT_EQ(p["name"].s(), "/mqt-" + tag());
+    EXPECT_EQ(p["calls"].i(), 7); // send, receive, notify x2, getsetattr x2, receive EAGAIN
+    EXPECT_EQ(p["sent"].i(), 1);
+    EXPECT_EQ(p["bytes_sent"].i(), 5);
+    EXPECT_EQ(p["received"].i(), 1);
+    EXPECT_EQ(p["bytes_received"].i(), 5);
+    EXPECT_EQ(p["errors"].i(), 1);
+    EXPECT_EQ(p["errnos"]["EAGAIN"].i(), 1);
+    ASSERT_EQ(p["senders"].items.size(), 1u);
+    ASSERT_EQ(p["receivers"].items.size(), 1u);
+    EXPECT_GT(p["senders"].items[0]["pid"].i(), 0);
+    EXPECT_EQ(p["senders"].items[0]["pid"].i(), p["receivers"].items[0]["pid"].i()); // the workload
+    EXPECT_EQ(p["senders"].items[0]["comm"].s(), "mqworkload");
+    EXPECT_EQ(p["senders"].items[0]["messages"].i(), 1);
+    const Value& v = sum["queues"].items[1];
+    EXPECT_EQ(v["kind"].s(), "sysv");
+    EXPECT_EQ(v["msqid"].i(), id);
+    EXPECT_EQ(v["key"].i(), 0);   // IPC_PRIVATE, from its msgget
+    EXPECT_EQ(v["calls"].i(), 6); // msgsnd, msgrcv x2, msgctl x3 (the last one after IPC_RMID: EINVAL)
+    EXPECT_EQ(v["sent"].i(), 1);
+    EXPECT_EQ(v["bytes_sent"].i(), 7);
+    EXPECT_EQ(v["received"].i(), 1);
+    EXPECT_EQ(v["bytes_received"].i(), 7);
+    EXPECT_EQ(v["errnos"]["ENOMSG"].i(), 1);
+    EXPECT_EQ(v["errnos"]["EINVAL"].i(), 1);
+    EXPECT_EQ(v["receivers"].items[0]["comm"].s(), "mqworkload");
+    EXPECT_EQ(sum["queue_calls_unknown"].i(), 1); // msgsnd(-1)
+}
+
 TEST_F(Integration, SummaryCountsWhatWasTraced) {
     Child m(mqtrace_argv({"-f", "json", "-c", "--per-process", "--", env("MQWORKLOAD", "mqworkload"),
                           "errors", tag()}),

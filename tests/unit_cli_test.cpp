@@ -289,6 +289,76 @@ TEST(Filter, WhatUserSpaceChecks) {
     EXPECT_FALSE(CallFilter(tid, false, false).keep(call("msgget", 1, 1, 12)));
 }
 
+// -c per queue: the calls that name a queue, by the queue (descriptor
+// context for POSIX, the identifier for System V): messages and bytes each
+// way, errors, senders and receivers.
+TEST(Summary, PerQueue) {
+    Summary s({ev("mq_timedsend"), ev("mq_timedreceive"), ev("msgsnd"), ev("msgrcv"), ev("msgctl")}, false);
+    auto on = [](Call c, std::int64_t ref, std::int64_t len, QueueCtx q) {
+        c.args[0].present = true;
+        c.args[0].raw = ref;
+        if (len >= 0) {
+            const EventSpec& e = catalog()[static_cast<std::size_t>(c.ev)];
+            if (!e.body.len_arg.empty()) {
+                auto& a = c.args[static_cast<std::size_t>(arg_index(e, e.body.len_arg))];
+                a.present = true;
+                a.raw = len;
+            }
+        }
+        c.queue = std::move(q);
+        return Item{true, std::move(c), {}};
+    };
+    const QueueCtx jobs{QueueSource::MqOpen, "/jobs", 0},
+        jobs_gone{QueueSource::ProcFd, "/jobs (deleted)", 0};
+    s.add(on(call("mq_timedsend", 0, 1, 10, "prod"), 3, 5, jobs));
+    s.add(on(call("mq_timedsend", 0, 1, 10, "prod"), 3, 7, jobs));
+    s.add(on(call("mq_timedsend", -EAGAIN, 1, 10, "prod"), 3, 9, jobs));
+    s.add(on(call("mq_timedreceive", 5, 1, 20, "cons"), 4, -1, jobs_gone));
+    s.add(on(call("mq_timedreceive", 7, 1, 20, "cons"), 4, -1, {})); // queue not known
+    s.add(on(call("msgsnd", 0, 1, 10, "prod"), 65536, 3, {}));       // key not known yet
+    s.add(on(call("msgrcv", 3, 1, 30, "c2"), 65536, -1, {QueueSource::Msgget, "", 0x1234}));
+    s.add(on(call("msgctl", 0, 1, 30, "c2"), 65536, -1, {QueueSource::Msgget, "", 0x1234}));
+    s.add(on(call("msgsnd", -EINVAL, 1, 10, "prod"), -1, 3, {})); // no queue
+    ASSERT_EQ(s.queues().size(), 2u);
+    const auto& p = s.queues().at(Summary::QueueId{false, "/jobs", 0});
+    EXPECT_EQ(p.calls, 4u);
+    EXPECT_EQ(p.sent, 2u);
+    EXPECT_EQ(p.bytes_sent, 12u);
+    EXPECT_EQ(p.received, 1u);
+    EXPECT_EQ(p.bytes_received, 5u);
+    EXPECT_EQ(p.errnos.at(EAGAIN), 1u);
+    EXPECT_EQ(p.senders.at({10, "prod"}), 2u);
+    EXPECT_EQ(p.receivers.at({20, "cons"}), 1u);
+    EXPECT_EQ(s.queue_calls_unknown(), 2u);
+    const testjson::Value j = testjson::Parser(s.json()).parse();
+    ASSERT_EQ(j["queues"].items.size(), 2u);
+    const testjson::Value& q0 = j["queues"].items[0];
+    EXPECT_EQ(q0["kind"].s(), "posix");
+    EXPECT_EQ(q0["name"].s(), "/jobs");
+    EXPECT_EQ(q0["bytes_sent"].i(), 12);
+    EXPECT_EQ(q0["senders"].items[0]["comm"].s(), "prod");
+    EXPECT_EQ(q0["senders"].items[0]["messages"].i(), 2);
+    EXPECT_EQ(q0["errnos"]["EAGAIN"].i(), 1);
+    const testjson::Value& q1 = j["queues"].items[1];
+    EXPECT_EQ(q1["kind"].s(), "sysv");
+    EXPECT_EQ(q1["msqid"].i(), 65536);
+    EXPECT_EQ(q1["key"].i(), 0x1234);
+    EXPECT_EQ(q1["calls"].i(), 3);
+    EXPECT_EQ(q1["sent"].i(), 1);
+    EXPECT_EQ(q1["received"].i(), 1);
+    EXPECT_EQ(q1["receivers"].items[0]["pid"].i(), 30);
+    EXPECT_EQ(j["queue_calls_unknown"].i(), 2);
+    const std::string t = s.text();
+    EXPECT_NE(
+        t.find("posix /jobs                               2          1           12            5        1\n"
+               "  EAGAIN"),
+        std::string::npos)
+        << t;
+    EXPECT_NE(t.find("  senders: 10 (prod) 2\n  receivers: 20 (cons) 1\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("sysv msqid 65536 key 0x1234"), std::string::npos) << t;
+    EXPECT_NE(t.find("calls on a queue not known: 2\n"), std::string::npos) << t;
+}
+
 TEST(Summary, CountsErrorsAndLatencies) {
     Summary s({ev("mq_open"), ev("msgget")}, true);
     for (int i = 1; i <= 1000; ++i)

@@ -2,7 +2,9 @@
 // process with --per-process) the calls, errors by errno name and latency
 // min/median/p99/max; plus the events lost. Pure: fed the items the
 // formatter gets. Latency quantiles come from a log-linear histogram (64
-// buckets per power of two: within 1.6 %); min and max are exact.
+// buckets per power of two: within 1.6 %); min and max are exact. Then a
+// table per queue (by its descriptor context): messages and bytes sent and
+// received, errors, and who sent and received.
 #pragma once
 
 #include "mqtrace/correlator.hpp"
@@ -33,15 +35,39 @@ public:
     const Stats& of(int ev) const { return total_.at(static_cast<std::size_t>(ev)); }
     std::uint64_t lost() const { return lost_; }
 
+    // A queue: a POSIX one by name, a System V one by identifier (POSIX first).
+    struct QueueId {
+        bool sysv = false;
+        std::string name;       // POSIX
+        std::int64_t msqid = 0; // System V
+        auto operator<=>(const QueueId&) const = default;
+    };
+    struct QueueStats {
+        std::int64_t key = 0; // System V, when has_key
+        bool has_key = false;
+        std::uint64_t calls = 0, errors = 0, sent = 0, received = 0, bytes_sent = 0, bytes_received = 0;
+        std::map<int, std::uint64_t> errnos;
+        std::map<std::pair<int, std::string>, std::uint64_t> senders, receivers; // (pid, comm) -> messages
+        std::uint64_t other_senders = 0, other_receivers = 0; // messages of those past kMaxPeers
+    };
+    static constexpr std::size_t kMaxQueues = 4096, kMaxPeers = 64;
+    const std::map<QueueId, QueueStats>& queues() const { return queues_; }
+    std::uint64_t queue_calls_unknown() const { return queue_unknown_; }
+
 private:
     using Table = std::vector<Stats>; // by catalog index
     void table_text(std::string& out, const Table& t) const;
     void table_json(std::string& out, const Table& t) const;
+    void add_queue(const Call& c);
+    void queues_text(std::string& out) const;
+    void queues_json(std::string& out) const;
     std::vector<int> events_;
     bool per_process_;
     Table total_;
     std::map<std::pair<int, std::string>, Table> procs_; // (pid, comm)
     std::uint64_t lost_ = 0, lost_unknown_ = 0;          // lost records of unknown count
+    std::map<QueueId, QueueStats> queues_;
+    std::uint64_t queue_unknown_ = 0; // calls on a queue not known (or past kMaxQueues)
 };
 
 } // namespace mqtrace

@@ -114,7 +114,7 @@ void QueueContext::annotate(std::span<Item> items) {
                 // be it), as its path in the mqueue file system, which /proc shows: the
                 // kernel's name has no '/' (the C library drops the leading one).
                 if (entry && v.content == Content::Str && v.src != Source::UserLate && !v.lossy)
-                    fds_[k] = Learned{"/" + v.str, round_};
+                    fds_[k] = Learned{std::make_shared<const std::string>("/" + v.str), round_};
                 else
                     fds_.erase(k);
             } else {
@@ -135,9 +135,9 @@ void QueueContext::annotate(std::span<Item> items) {
         if (posix_ev) {
             const FdKey k{c.pid, r.raw};
             if (auto f = fds_.find(k); f != fds_.end()) {
-                if (f->second.name.empty()) continue; // reused unseen: unknown until an mq_open returns it
+                if (!f->second.name) continue; // reused unseen: unknown until an mq_open returns it
                 c.queue.src = QueueSource::MqOpen;
-                c.queue.name = f->second.name;
+                c.queue.path = f->second.name;
             }
             posix[k].push_back(i);
             continue;
@@ -198,24 +198,26 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
         auto f = fds_.find(k);
         if (st == ProcView::Fd::Queue) {
             if (f == fds_.end()) {
+                const auto shown = std::make_shared<const std::string>(std::move(now));
                 for (std::size_t i : idx) {
                     QueueCtx& q = items[i].call.queue;
                     if (q.src != QueueSource::None) continue;
                     q.src = QueueSource::ProcFd;
-                    q.name = now;
+                    q.path = shown;
                 }
-            } else if (now != f->second.name && now != f->second.name + " (deleted)") {
+            } else if (const std::string& was = f->second.name ? *f->second.name : now;
+                       now != was && now != was + " (deleted)") {
                 // Closed and reused for another queue, unseen (dup2, fork, a lost mq_open):
                 // which calls came before that is not known, so none of them is named, nor
                 // later ones (their records may predate the reuse) until an mq_open of it.
                 for (std::size_t i : idx) {
                     QueueCtx& q = items[i].call.queue;
-                    if (q.src == QueueSource::MqOpen && q.name == f->second.name) {
+                    if (q.src == QueueSource::MqOpen && q.path == f->second.name) {
                         q.src = QueueSource::None;
-                        q.name.clear();
+                        q.path.reset();
                     }
                 }
-                f->second.name.clear();
+                f->second.name.reset();
             }
             continue;
         }

@@ -283,7 +283,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     }
     c.body.reset();
     c.queue.src = QueueSource::None;
-    c.queue.name.clear();
+    c.queue.path.reset();
     for (const auto& lr : r.late) {
         if (lr.arg == kBodyArg) { // a sent body, from the stack copy at entry
             if (!lr.ok) continue;

@@ -246,7 +246,7 @@ void text_queue(Writer& w, const QueueCtx& q) {
     } else {
         if (q.src == QueueSource::ProcFd) w.ch('~');
         // As strace -y: '<' and '>' escaped too, so that the brackets delimit.
-        std::string_view n = q.name;
+        std::string_view n = q.name();
         for (std::size_t b; (b = n.find_first_of("<>")) != std::string_view::npos; n.remove_prefix(b + 1)) {
             w.esc(n.substr(0, b), false);
             w.lit(n[b] == '<' ? "\\x3c" : "\\x3e");
@@ -560,10 +560,10 @@ void json_queue(Writer& w, const QueueCtx& q) {
         w.num(q.key);
     } else {
         w.lit(",\"queue\":{\"name\":");
-        json_str(w, q.name);
-        if (!valid_utf8(q.name)) {
+        json_str(w, q.name());
+        if (!valid_utf8(q.name())) {
             w.lit(",\"hex\":\"");
-            w.hex(q.name);
+            w.hex(q.name());
             w.ch('"');
         }
     }

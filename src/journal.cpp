@@ -185,7 +185,7 @@ void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
         if (c.queue.src == QueueSource::Msgget || c.queue.src == QueueSource::Sysvipc)
             e.add_num("MQTRACE_QUEUE_KEY", c.queue.key);
         else
-            e.add("MQTRACE_QUEUE", c.queue.name);
+            e.add("MQTRACE_QUEUE", c.queue.name());
         e.add("MQTRACE_QUEUE_SOURCE", queue_source_name(c.queue.src));
     }
     // --payload: the body's bytes, as JSON's "body"/"body_late" and "body_info".

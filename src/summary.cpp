@@ -100,7 +100,7 @@ void Summary::add_queue(const Call& c) {
             ++queue_unknown_;
             return;
         }
-        id.name = c.queue.name;
+        id.name = c.queue.name();
         if (id.name.ends_with(" (deleted)")) id.name.resize(id.name.size() - 10); // the same queue, unlinked
     } else {
         if (!ref.present || ref.raw < 0) {

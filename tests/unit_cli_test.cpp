@@ -308,16 +308,16 @@ TEST(Summary, PerQueue) {
         c.queue = std::move(q);
         return Item{true, std::move(c), {}};
     };
-    const QueueCtx jobs{QueueSource::MqOpen, "/jobs", 0},
-        jobs_gone{QueueSource::ProcFd, "/jobs (deleted)", 0};
+    const QueueCtx jobs{QueueSource::MqOpen, std::make_shared<const std::string>("/jobs"), 0},
+        jobs_gone{QueueSource::ProcFd, std::make_shared<const std::string>("/jobs (deleted)"), 0};
     s.add(on(call("mq_timedsend", 0, 1, 10, "prod"), 3, 5, jobs));
     s.add(on(call("mq_timedsend", 0, 1, 10, "prod"), 3, 7, jobs));
     s.add(on(call("mq_timedsend", -EAGAIN, 1, 10, "prod"), 3, 9, jobs));
     s.add(on(call("mq_timedreceive", 5, 1, 20, "cons"), 4, -1, jobs_gone));
     s.add(on(call("mq_timedreceive", 7, 1, 20, "cons"), 4, -1, {})); // queue not known
     s.add(on(call("msgsnd", 0, 1, 10, "prod"), 65536, 3, {}));       // key not known yet
-    s.add(on(call("msgrcv", 3, 1, 30, "c2"), 65536, -1, {QueueSource::Msgget, "", 0x1234}));
-    s.add(on(call("msgctl", 0, 1, 30, "c2"), 65536, -1, {QueueSource::Msgget, "", 0x1234}));
+    s.add(on(call("msgrcv", 3, 1, 30, "c2"), 65536, -1, {QueueSource::Msgget, nullptr, 0x1234}));
+    s.add(on(call("msgctl", 0, 1, 30, "c2"), 65536, -1, {QueueSource::Msgget, nullptr, 0x1234}));
     s.add(on(call("msgsnd", -EINVAL, 1, 10, "prod"), -1, 3, {})); // no queue
     ASSERT_EQ(s.queues().size(), 2u);
     const auto& p = s.queues().at(Summary::QueueId{false, "/jobs", 0});

@@ -67,7 +67,7 @@ Item lost() {
 std::string ctx(const Item& it) {
     const QueueCtx& q = it.call.queue;
     if (q.src == QueueSource::None) return "-";
-    return std::string(queue_source_name(q.src)) + ":" + (q.name.empty() ? std::to_string(q.key) : q.name);
+    return std::string(queue_source_name(q.src)) + ":" + (q.path ? *q.path : std::to_string(q.key));
 }
 
 } // namespace
@@ -194,11 +194,11 @@ TEST(QueueContext, SysvKeysFromMsggetOrOwnNamespaceUntilRmid) {
 
 TEST(QueueContext, TextAndJson) {
     Item it = call("mq_notify", 10, 0, {3, 0});
-    it.call.queue = {QueueSource::MqOpen, "/q\x1b<>\"", 0};
+    it.call.queue = {QueueSource::MqOpen, std::make_shared<const std::string>("/q\x1b<>\""), 0};
     FormatOptions o;
     EXPECT_NE(format_item(it, o).find("mqdes=3</q\\x1b\\x3c\\x3e\\\">, sevp=NULL"), std::string::npos)
         << format_item(it, o); // as strace -y: the brackets delimit
-    it.call.queue.name = "/q\x1b";
+    it.call.queue.path = std::make_shared<const std::string>("/q\x1b");
     it.call.queue.src = QueueSource::ProcFd;
     EXPECT_NE(format_item(it, o).find("mqdes=3<~/q\\x1b>"), std::string::npos);
     o.format = OutputFormat::Json;
@@ -206,7 +206,7 @@ TEST(QueueContext, TextAndJson) {
               std::string::npos)
         << format_item(it, o);
     Item s = call("msgsnd", 10, 0, {65536, 0, 1, 0});
-    s.call.queue = {QueueSource::Msgget, "", 0};
+    s.call.queue = {QueueSource::Msgget, nullptr, 0};
     EXPECT_NE(format_item(s, o).find(",\"queue\":{\"key\":0,\"source\":\"msgget\"}"), std::string::npos);
     o.format = OutputFormat::Text;
     EXPECT_NE(format_item(s, o).find("msqid=65536<key=IPC_PRIVATE>"), std::string::npos) << format_item(s, o);

@@ -54,8 +54,8 @@ public:
 
 private:
     struct Learned {
-        std::string name;
-        std::uint64_t round; // when it was learned
+        std::shared_ptr<const std::string> name; // nullptr: reused unseen, not known
+        std::uint64_t round;                     // when it was learned
     };
     using FdKey = std::pair<int, std::int64_t>;           // (pid, descriptor)
     using IdKey = std::pair<std::uint64_t, std::int64_t>; // (IPC namespace, identifier)

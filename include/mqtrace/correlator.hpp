@@ -10,6 +10,7 @@
 #include "mqtrace/tasks.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -57,8 +58,9 @@ enum class QueueSource {
 };
 struct QueueCtx {
     QueueSource src = QueueSource::None;
-    std::string name;     // POSIX: the queue's name
-    std::int64_t key = 0; // System V: its key
+    std::shared_ptr<const std::string> path; // POSIX: the queue's name (shared by its calls: no copy each)
+    std::int64_t key = 0;                    // System V: its key
+    std::string_view name() const { return path ? std::string_view(*path) : std::string_view(); }
 };
 
 // How a call ended. EntryNotSeen: only its return was seen (the entry record

@@ -1,6 +1,7 @@
 // The per-event path without the kernel: real ring-buffer pages recorded on
 // Debian's 6.1 (tests/fixtures) through decode -> merge -> correlate ->
-// format, as a live run does it. Reports calls per second per core.
+// descriptor context -> format, as a live run does it. Reports calls per second per core.
+#include "mqtrace/context.hpp"
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/reader.hpp"
@@ -33,6 +34,8 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
     // round to round (Tracer::round, replay).
     std::vector<Record> recs, ordered;
     Merger m;
+    const auto proc = no_proc_view(); // the descriptor context of the recording's calls, as -r gives it
+    QueueContext context(*proc);
     for (auto _ : st) {
         recs.clear();
         for (const auto& p : r.pages)
@@ -43,6 +46,7 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
             c.feed(rec, items);
         c.finish(items);
         dec.recycle(ordered);
+        context.annotate(items);
         out.clear();
         for (const auto& it : items) {
             append_item(it, o, out);

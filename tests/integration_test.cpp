@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1513,6 +1514,27 @@ TEST_F(Integration, FourRunsAtOnceAndTraceCmdBesideThem) {
     // Our runs are gone; trace-cmd's event is still on in the top instance.
     EXPECT_EQ(slurp(enable), "1\n");
     EXPECT_EQ(slurp(kTracefs + "/tracing_on"), "1\n");
+    // trace-cmd splices full sub-buffers as they fill and reads the last, partial ones when
+    // told to stop; on the rt kernel in the VM that last read sometimes came back empty (one CPU
+    // "0 bytes", 96 of 200 records missing, no loss reported): a trace-cmd matter, not ours.
+    // Fill every CPU's current sub-buffer with other processes' records first, so that every
+    // record of the workloads is in a full sub-buffer that trace-cmd has spliced.
+    for (int cpu = 0; cpu < static_cast<int>(std::thread::hardware_concurrency()); ++cpu) {
+        const pid_t f = fork();
+        if (f == 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            sched_setaffinity(0, sizeof set, &set);
+            for (int i = 0; i < 400; ++i) // ~40-byte records: about four sub-buffers
+                syscall(SYS_msgget, 0x7ffe0000 + i, 0);
+            _exit(0);
+        }
+        ASSERT_GT(f, 0);
+        int st = 0;
+        ASSERT_EQ(waitpid(f, &st, 0), f);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300)); // trace-cmd's reads (it polls)
     tc.signal(SIGINT);
     ASSERT_EQ(tc.wait(60), 0) << tc.stderr_text();
     Child rep({env("TRACE_CMD", "/usr/bin/trace-cmd"), "report", "-i", dat}, "report");

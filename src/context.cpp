@@ -74,13 +74,15 @@ bool returned(const Call& c) { return c.end == CallEnd::Returned || c.end == Cal
 std::unique_ptr<ProcView> system_proc_view() { return std::make_unique<SystemProc>(); }
 std::unique_ptr<ProcView> no_proc_view() { return std::make_unique<NoProc>(); }
 
-// A process whose namespace cannot be had (it has exited) is a namespace of
-// its own: what it learned serves only its own later calls.
+// Asked once per process and round (a process id may be reused by a process
+// elsewhere); once the process has exited, the last namespace seen stands for
+// its calls still to come. One never seen is a namespace of its own: what it
+// learned serves only its own later calls.
 std::uint64_t QueueContext::ns_key(int pid) {
     auto [it, added] = ns_.try_emplace(pid, 0, 0);
     auto& [ns, round] = it->second;
-    if (added || (ns == 0 && round != round_)) { // an unknown one is asked again next round
-        ns = proc_.ipc_ns(pid);
+    if (added || round != round_) {
+        if (const std::uint64_t now = proc_.ipc_ns(pid)) ns = now;
         round = round_;
     }
     return ns ? ns : (1ull << 63) | static_cast<std::uint32_t>(pid);

@@ -190,6 +190,18 @@ TEST(QueueContext, SysvKeysFromMsggetOrOwnNamespaceUntilRmid) {
     qc.annotate(w);
     EXPECT_EQ(ctx(w[0]), "-") << "IPC_RMID forgot it";
     EXPECT_EQ(ctx(w[1]), "sysvipc:16962");
+    // Process 20 learns an identifier, exits; its records still to come keep its namespace.
+    std::vector<Item> x{call("msgget", 20, 98304, {0x77, 01600})};
+    qc.annotate(x);
+    p.ns.erase(20);
+    std::vector<Item> y{call("msgsnd", 20, 0, {98304, 0, 1, 0})};
+    qc.annotate(y);
+    EXPECT_EQ(ctx(y[0]), "msgget:119");
+    // Its process id reused in our namespace: not the container's queue.
+    p.ns[20] = 7;
+    std::vector<Item> z{call("msgsnd", 20, 0, {98304, 0, 1, 0})};
+    qc.annotate(z);
+    EXPECT_EQ(ctx(z[0]), "-");
 }
 
 TEST(QueueContext, TextAndJson) {

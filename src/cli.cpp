@@ -36,8 +36,9 @@ po::options_description options() {
         "uid,u", po::value<std::string>()->value_name("USER"),
         "trace only processes of this real user (name or number; filtered in user space)")(
         "failed,x", "show only calls that failed (successful returns are filtered in the kernel)")(
-        "summary,c", "print a summary of the calls at the end instead of the calls (like strace -c)")(
-        "summary-and-events,C", "print the calls and, at the end, the summary")(
+        "summary,c",
+        "print a summary of the calls at the end, per event and per queue, instead of the calls "
+        "(like strace -c)")("summary-and-events,C", "print the calls and, at the end, the summary")(
         "per-process", "with -c or -C: also a summary per process")(
         "format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
         "output format: text, json (one object per line) or journal (one systemd journal entry per call)")(

@@ -188,10 +188,16 @@ constexpr std::array kMsgctlOuts{
 constexpr std::array kFetchMqOpenU{FetchItem{"name", 1, Load::UserString}, FetchItem{"oflag", 2, Load::Value},
                                    FetchItem{"mode", 3, Load::Value}, FetchItem{"attr", 4, Load::UserStruct}};
 constexpr std::array kFetchMqOpenK{FetchItem{"attr", 4, Load::KernelStruct}};
+// mq_open and mq_unlink look the queue up by the name getname() copied:
+// lookup_one_len(name->name, root, len) (3.x to 6.15). Other callers of
+// lookup_one_len fire it too; only a record inside a traced call is used.
+constexpr std::array kFetchNameK{FetchItem{"name", 1, Load::KernelString}};
 constexpr std::array kMqOpenPoints{
     ProbePoint{"mq_open", Conv::PtRegs, "s64", kFetchMqOpenU, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_open", Conv::Direct, "s64", kFetchMqOpenU, "before 4.17"},
     ProbePoint{"do_mq_open", Conv::Direct, "", kFetchMqOpenK, "4.13+: attr as the kernel copied it",
+               Reach::Inner},
+    ProbePoint{"lookup_one_len", Conv::Direct, "", kFetchNameK, "the name as the kernel copied it (to 6.15)",
                Reach::Inner},
 };
 
@@ -199,6 +205,8 @@ constexpr std::array kFetchMqUnlink{FetchItem{"name", 1, Load::UserString}};
 constexpr std::array kMqUnlinkPoints{
     ProbePoint{"mq_unlink", Conv::PtRegs, "s64", kFetchMqUnlink, "syscall wrapper, 4.17+"},
     ProbePoint{"sys_mq_unlink", Conv::Direct, "s64", kFetchMqUnlink, "before 4.17"},
+    ProbePoint{"lookup_one_len", Conv::Direct, "", kFetchNameK, "the name as the kernel copied it (to 6.15)",
+               Reach::Inner},
 };
 
 constexpr std::array kFetchSendU{FetchItem{"mqdes", 1, Load::Value}, FetchItem{"msg_ptr", 2, Load::Value},
@@ -414,6 +422,14 @@ int arg_index(const EventSpec& ev, std::string_view arg) {
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].name == arg) return static_cast<int>(i);
     return -1;
+}
+
+bool kernel_copied(const EventSpec& ev, std::string_view arg) {
+    for (const ProbePoint& pt : ev.kprobe_points)
+        if (pt.reach == Reach::Inner)
+            for (const FetchItem& f : pt.fetch)
+                if (f.arg == arg) return true;
+    return false;
 }
 
 int out_index(const EventSpec& ev, std::string_view out) {

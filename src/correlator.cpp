@@ -72,6 +72,15 @@ void apply(ArgValue& a, const ArgSpec& spec, const FieldUse& key, const FieldVal
 
 } // namespace
 
+bool same_content(const ArgValue& a, const ArgValue& b) {
+    if (a.content != b.content) return false;
+    if (a.content == Content::Str) return a.str == b.str;
+    if (a.content == Content::Struct)
+        return a.members.size() == b.members.size() &&
+               std::equal(a.members.begin(), a.members.end(), b.members.begin());
+    return true;
+}
+
 FieldUse resolve_field(int ev, std::string_view k) {
     FieldUse u;
     if (ev < 0) return u;
@@ -424,23 +433,43 @@ void Correlator::merge_wrapper(Call& c, const Record& w) {
 
 // The kernel's own copies, from a probe inside the syscall: they replace what
 // the boundary read from user memory (the caller could have changed it since).
+// The kernel's copies replace what the boundary probe read from the caller's
+// memory at entry; where both were read, they are compared (Verify).
 void Correlator::merge_inner(Call& c, const Record& r, const Probe& p) {
     const EventSpec& ev = catalog()[c.ev];
-    std::vector<bool> null_copy(ev.args.size(), false), started(ev.args.size(), false);
+    std::uint32_t null_copy = 0, started = 0; // by argument
     const auto& uses = uses_[static_cast<std::size_t>(r.probe)];
     for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i)
-        if (uses[i].arg >= 0 && uses[i].kptr) null_copy[uses[i].arg] = r.values[i].num == 0;
+        if (uses[i].arg >= 0 && uses[i].kptr && r.values[i].num == 0) null_copy |= 1u << uses[i].arg;
+    if (at_entry_.size() < ev.args.size()) at_entry_.resize(ev.args.size());
     for (std::size_t i = 0; i < p.fields.size() && i < r.values.size(); ++i) {
         const FieldUse& key = uses[i];
         const int ai = key.arg;
-        if (ai < 0 || key.member < 0 || null_copy[ai]) continue;
+        if (ai < 0 || (key.member < 0 && !key.str) || (null_copy >> ai & 1)) continue;
         ArgValue& a = c.args[ai];
-        if (!started[ai]) { // one source per struct: drop what the boundary read
-            started[ai] = true;
+        if (!(started >> ai & 1)) { // one source per value: drop what the boundary read
+            started |= 1u << ai;
+            at_entry_[ai] = a;
             a.members.clear();
             a.why.clear();
+            a.suspect_fault = false;
         }
         apply(a, ev.args[ai], key, r.values[i]);
+    }
+    for (std::size_t ai = 0; ai < ev.args.size(); ++ai) {
+        if (!(started >> ai & 1)) continue;
+        ArgValue& a = c.args[ai];
+        const ArgValue& caller = at_entry_[ai];
+        const bool both =
+            a.src == Source::KernelCopy && (a.content == Content::Str || a.content == Content::Struct) &&
+            caller.src == Source::UserAtEntry && caller.content == a.content && !caller.suspect_fault;
+        if (!both) continue;
+        if (same_content(a, caller)) {
+            a.verify = Verify::Verified;
+        } else {
+            a.verify = Verify::Mismatch;
+            a.caller = std::make_shared<const ArgValue>(caller);
+        }
     }
 }
 

@@ -216,6 +216,11 @@ void text_arg(Writer& w, const ArgSpec& spec, const ArgValue& a) {
     const bool value = decoded(spec, a);
     if (value && a.src != Source::UserLate) {
         text_content(w, spec, a);
+        if (a.verify == Verify::Mismatch && a.caller) { // the kernel's copy shown; the caller's beside it
+            w.lit(" /* TOCTOU: the caller had ");
+            text_content(w, spec, *a.caller);
+            w.lit(" */");
+        }
         return;
     }
     if (!a.present) {
@@ -651,6 +656,18 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
         }
         if (a.suspect_fault) w.lit(",\"suspect_fault\":true");
         if (a.lossy) w.lit(",\"lossy\":true");
+        if (a.verify != Verify::None) {
+            w.lit(a.verify == Verify::Verified ? ",\"toctou\":\"verified\"" : ",\"toctou\":\"mismatch\"");
+            if (a.caller) {
+                w.lit(",\"caller\":");
+                json_content(w, ev.args[i], keys[i], *a.caller);
+                if (a.caller->content == Content::Str && !valid_utf8(a.caller->str)) {
+                    w.lit(",\"caller_hex\":\"");
+                    w.hex(a.caller->str);
+                    w.ch('"');
+                }
+            }
+        }
         w.ch('}');
     }
     w.ch('}');

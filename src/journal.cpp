@@ -31,6 +31,8 @@ struct ArgNames {
     std::string arg, late;                          // MQTRACE_ARG_NAME, MQTRACE_LATE_NAME
     std::vector<std::string> members, late_members; // MQTRACE_ARG_NAME_MEMBER, MQTRACE_LATE_NAME_MEMBER
     std::string source, tags, unreadable, lossy, suspect_fault; // MQTRACE_ARG_NAME_SOURCE...
+    std::string toctou, caller;                                 // MQTRACE_ARG_NAME_TOCTOU, _CALLER
+    std::vector<std::string> caller_members;                    // MQTRACE_ARG_NAME_CALLER_MEMBER
 };
 
 const std::vector<std::vector<ArgNames>>& names() {
@@ -43,11 +45,14 @@ const std::vector<std::vector<ArgNames>>& names() {
                 const std::string up = journal_name(a.name);
                 n.arg = "MQTRACE_ARG_" + up;
                 n.late = "MQTRACE_LATE_" + up;
+                n.caller = n.arg + "_CALLER";
                 if (a.layout)
                     for (const Member& m : a.layout->members) {
                         n.members.push_back(n.arg + "_" + journal_name(m.name));
                         n.late_members.push_back(n.late + "_" + journal_name(m.name));
+                        n.caller_members.push_back(n.caller + "_" + journal_name(m.name));
                     }
+                n.toctou = n.arg + "_TOCTOU";
                 n.source = n.arg + "_SOURCE";
                 n.tags = n.arg + "_TAGS";
                 n.unreadable = n.arg + "_UNREADABLE";
@@ -157,6 +162,8 @@ void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
         if (a.content == Content::Unreadable) e.add(n.unreadable, a.why);
         if (a.suspect_fault) e.add(n.suspect_fault, "1");
         if (a.lossy) e.add(n.lossy, "1");
+        if (a.verify != Verify::None) e.add(n.toctou, a.verify == Verify::Verified ? "verified" : "mismatch");
+        if (a.caller) content(e, spec, n.caller, n.caller_members, *a.caller);
     }
     // Output parameters, as JSON's "out" (MQTRACE_OUT_*) and "out_late" (MQTRACE_LATE_OUT_*).
     for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {

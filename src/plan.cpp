@@ -97,6 +97,7 @@ void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<co
             // do_msgsnd(msqid, long mtype, void __user *mtext, ...): the mtype the kernel read.
             add(p, arg + ".mtype", loc + ":s64", Source::KernelCopy);
             break;
+        case Load::KernelString: add(p, arg + "$str", "+0(" + loc + "):string", Source::KernelCopy); break;
         }
     }
 }
@@ -104,11 +105,12 @@ void add_fetch(Probe& p, const KernelFacts& k, const EventSpec& ev, std::span<co
 struct Point {
     const ProbePoint* pt;
     std::string symbol; // with the arch prefix
+    int inner = 0;      // inner points: 1, 2... in the catalog's order (the probe's name: _in, _in2...)
 };
 
-// Entry and return on the boundary; an inner kprobe adds the kernel's copies.
-Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const Point& at, const Point* inner,
-                               const std::string& group) {
+// Entry and return on the boundary; inner kprobes add the kernel's copies.
+Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const Point& at,
+                               std::span<const Point> inners, const std::string& group) {
     Probe entry{ProbeKind::Kprobe, group, std::string(ev.name), at.symbol, {}, Role::Entry, event_index(ev)};
     add_fetch(entry, k, ev, at.pt->fetch, at.pt->conv, false, "");
     Probe ret{ProbeKind::Kretprobe, group,          std::string(ev.name) + "_ret", at.symbol, {},
@@ -134,13 +136,15 @@ Alternative kprobe_alternative(const KernelFacts& k, const EventSpec& ev, const 
     // Blocked receivers hold a kretprobe instance each; the default (2 x CPUs) runs out.
     ret.maxactive = k.maxactive ? 64 : 0;
     Alternative alt{"kprobe " + at.symbol, {std::move(entry), std::move(ret)}};
-    if (inner) {
-        Probe in{ProbeKind::Kprobe, group,          std::string(ev.name) + "_in", inner->symbol, {},
-                 Role::Inner,       event_index(ev)};
-        add_fetch(in, k, ev, inner->pt->fetch, inner->pt->conv, false, "");
+    for (const Point& inner : inners) {
+        const std::string name =
+            std::string(ev.name) + "_in" + (inner.inner > 1 ? std::to_string(inner.inner) : std::string());
+        Probe in{ProbeKind::Kprobe, group, name, inner.symbol, {}, Role::Inner, event_index(ev)};
+        add_fetch(in, k, ev, inner.pt->fetch, inner.pt->conv, false, "");
         alt.probes.push_back(std::move(in));
-        alt.label += " + " + inner->symbol + " (kernel copies)";
+        alt.label += " + " + inner.symbol;
     }
+    if (!inners.empty()) alt.label += " (kernel copies)";
     return alt;
 }
 
@@ -294,8 +298,9 @@ Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
         const EventSpec& ev = cat[idx];
         EventPlan ep{idx, {}};
         if (b == Backend::Kprobe) {
-            // Each boundary with each inner point, then the boundary alone:
-            // the self-test takes the first that sees every canary as made.
+            // Each boundary with all its inner points, with each alone (when
+            // there are more), then alone: the self-test takes the first that
+            // sees every canary as made, each value from where it should come.
             std::vector<Point> bounds, inners;
             std::vector<ProbePoint> first; // test hook: a point of the caller's choice, first
             for (const auto& [e, sym] : opt.test_first)
@@ -303,15 +308,19 @@ Plan make_plan(const KernelFacts& k, Backend b, const PlanOptions& opt) {
                     first.push_back(ProbePoint{sym, Conv::Direct, "s64", {}, "test hook", Reach::Boundary});
             for (const auto& pt : first)
                 bounds.push_back(Point{&pt, std::string(pt.symbol)});
+            int inner_no = 0;
             for (const auto& pt : ev.kprobe_points) {
                 std::string sym;
+                if (pt.reach == Reach::Inner) ++inner_no;
                 if (point_available(k, pt, &sym))
-                    (pt.reach == Reach::Boundary ? bounds : inners).push_back(Point{&pt, sym});
+                    (pt.reach == Reach::Boundary ? bounds : inners)
+                        .push_back(Point{&pt, sym, pt.reach == Reach::Inner ? inner_no : 0});
             }
             for (const auto& at : bounds) {
+                if (inners.size() > 1) ep.alts.push_back(kprobe_alternative(k, ev, at, inners, opt.group));
                 for (const auto& in : inners)
-                    ep.alts.push_back(kprobe_alternative(k, ev, at, &in, opt.group));
-                ep.alts.push_back(kprobe_alternative(k, ev, at, nullptr, opt.group));
+                    ep.alts.push_back(kprobe_alternative(k, ev, at, std::span(&in, 1), opt.group));
+                ep.alts.push_back(kprobe_alternative(k, ev, at, {}, opt.group));
             }
         } else if (k.has_event("syscalls/sys_enter_" + std::string(ev.name)) &&
                    k.has_event("syscalls/sys_exit_" + std::string(ev.name))) {

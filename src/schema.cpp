@@ -292,7 +292,7 @@ J arg_value(const ArgSpec& a) {
     return described(d, nullable(std::move(v)));
 }
 
-J arg_info(const ArgSpec& a) {
+J arg_info(const EventSpec& ev, const ArgSpec& a) {
     J props = obj(
         {{"tags", obj({{"type", str("array")}, {"items", def_ref("tag")}, {"uniqueItems", boolean(true)}})},
          {"source", def_ref("source")},
@@ -303,6 +303,21 @@ J arg_info(const ArgSpec& a) {
                               {"description", str("the exact bytes of a string that is not valid UTF-8")}}));
         props.set("suspect_fault", obj({{"const", boolean(true)}}));
         props.set("lossy", obj({{"const", boolean(true)}}));
+    }
+    if (kernel_copied(ev, a.name)) {
+        props.set("toctou",
+                  obj({{"enum", strs({"verified", "mismatch"})},
+                       {"description",
+                        str("the kernel's copy (source kernel-copy) against what the caller's memory "
+                            "held at entry: the same, or changed in between")}}));
+        J caller = content(a);
+        caller.set("description", str("toctou mismatch: what the caller's memory held at entry"));
+        props.set("caller", std::move(caller));
+        if (a.decode == Decode::Name)
+            props.set("caller_hex",
+                      obj({{"type", str("string")},
+                           {"pattern", str("^([0-9a-f]{2})+$")},
+                           {"description", str("caller's exact bytes, when not valid UTF-8")}}));
     }
     return obj({{"$ref",
                  str(std::string("#/$defs/") + (a.tags & kTagOPT ? "tags_by_source_opt" : "tags_by_source"))},
@@ -340,7 +355,7 @@ J call_schema(const EventSpec& ev) {
         args.set(a.name, arg_value(a));
         if (has_content(a)) {
             late.set(a.name, content(a));
-            info.set(a.name, arg_info(a));
+            info.set(a.name, arg_info(ev, a));
         }
     }
     J props = obj();
@@ -493,7 +508,11 @@ J summary_stats() {
                                     {"errnos", obj({{"type", str("object")},
                                                     {"propertyNames", def_ref("errno_name")},
                                                     {"additionalProperties", integer(1, kU64Max)}})},
-                                    {"latency_ns", nullable(std::move(latency))}})}});
+                                    {"latency_ns", nullable(std::move(latency))},
+                                    {"toctou_mismatches",
+                                     integer(1, kU64Max,
+                                             "calls an argument of which the kernel's copy showed changed "
+                                             "since entry (kprobe backend); absent: none")}})}});
 }
 
 J summary_schema() {

@@ -152,6 +152,7 @@ std::string Canaries::check(const Canary& k, const Call& c, const CanarySources&
         if (a.src != from)
             return fail(std::string(n) + " came from " + source_name(a.src) + ", expected " +
                         source_name(from));
+        if (a.verify == Verify::Mismatch) return fail(std::string(n) + ": the kernel's copy differs");
         return "";
     };
     auto ret = [&](int err) -> std::string {
@@ -186,6 +187,7 @@ std::string Canaries::check(const Canary& k, const Call& c, const CanarySources&
         if (a.src != src.name)
             return fail(std::string("name came from ") + source_name(a.src) + ", expected " +
                         source_name(src.name));
+        if (a.verify == Verify::Mismatch) return fail("name: the kernel's copy differs");
         return n == "mq_open" ? all({num("oflag", O_RDONLY), ret(ENOENT)}) : ret(ENOENT);
     }
     if (n == "mq_timedsend" || n == "mq_timedreceive")

@@ -42,6 +42,11 @@ std::string us(std::uint64_t ns) {
 
 void Summary::Stats::add(const Call& c) {
     ++calls;
+    for (const ArgValue& a : c.args)
+        if (a.verify == Verify::Mismatch) {
+            ++toctou_mismatches;
+            break;
+        }
     const bool has_ret = c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen;
     if (has_ret && c.ret < 0) {
         ++errors;
@@ -246,6 +251,11 @@ void Summary::table_text(std::string& out, const Table& t) const {
                           static_cast<unsigned long long>(n));
             out += line;
         }
+        if (s.toctou_mismatches) {
+            std::snprintf(line, sizeof line, "  %-14s %10llu\n", "TOCTOU mismatch",
+                          static_cast<unsigned long long>(s.toctou_mismatches));
+            out += line;
+        }
         all.calls += s.calls;
         all.errors += s.errors;
     }
@@ -290,6 +300,7 @@ void Summary::table_json(std::string& out, const Table& t) const {
             out += "{\"min\":" + std::to_string(s.min_ns) + ",\"median\":" + std::to_string(s.quantile(0.5)) +
                    ",\"p99\":" + std::to_string(s.quantile(0.99)) + ",\"max\":" + std::to_string(s.max_ns) +
                    ",\"timed\":" + std::to_string(s.timed) + "}";
+        if (s.toctou_mismatches) out += ",\"toctou_mismatches\":" + std::to_string(s.toctou_mismatches);
         out += "}";
     }
     out += "}";

@@ -728,7 +728,9 @@ private:
             if (plan_.events[i].ev == ev)
                 for (const auto& p : plan_.events[i].alts[alt_[i]].probes) {
                     if (p.role == Role::Wrapper) s.name = Source::UserAtEntry;
-                    if (p.role == Role::Inner) s.reached = Source::KernelCopy;
+                    if (p.role != Role::Inner) continue;
+                    for (const auto& f : p.fields) // the kernel's copy of the name, or of structs
+                        (f.key == "name$str" ? s.name : s.reached) = Source::KernelCopy;
                 }
         return s;
     }

@@ -142,6 +142,10 @@ TEST(Journal, FieldNamesAreValidAndUnique) {
             }
             c.args[i].why = "x";
             c.args[i].lossy = c.args[i].suspect_fault = true;
+            if (c.args[i].content != Content::None) { // a checked kernel copy, and what the caller had
+                c.args[i].verify = Verify::Mismatch;
+                c.args[i].caller = std::make_shared<const ArgValue>(c.args[i]);
+            }
         }
         c.ret = -2;
         for (Source late : {Source::UserLate, Source::UserAtEntry}) {
@@ -199,6 +203,39 @@ TEST(Journal, CallFieldsExactly) {
     EXPECT_EQ(f, want);
     EXPECT_NE(message(f).find("mq_open"), std::string::npos);
     EXPECT_EQ(message(f).find('\n'), std::string::npos) << "the message is the escaped text line";
+}
+
+// TOCTOU verified: the kernel's copy is the argument; the check and, on a
+// mismatch, the caller's value beside it.
+TEST(Journal, KernelCopyCheckedAgainstTheCaller) {
+    Call c = make("mq_open");
+    c.args[0] = str("q-b", Source::KernelCopy);
+    c.args[0].verify = Verify::Mismatch;
+    c.args[0].caller = std::make_shared<const ArgValue>(str("q-a", Source::UserAtEntry));
+    c.args[1] = num(0102);
+    c.args[2] = num(0600);
+    c.args[3] = st({0, 4, 64, 0}, Source::KernelCopy);
+    c.args[3].verify = Verify::Mismatch;
+    c.args[3].caller = std::make_shared<const ArgValue>(st({0, 8, 64, 0}, Source::UserAtEntry));
+    c.ret = 3;
+    journalexpect::Fields m = without_message(fields(call_item(c)));
+    EXPECT_EQ(m["MQTRACE_ARG_NAME"], "q-b");
+    EXPECT_EQ(m["MQTRACE_ARG_NAME_SOURCE"], "kernel-copy");
+    EXPECT_EQ(m["MQTRACE_ARG_NAME_TAGS"], "K");
+    EXPECT_EQ(m["MQTRACE_ARG_NAME_TOCTOU"], "mismatch");
+    EXPECT_EQ(m["MQTRACE_ARG_NAME_CALLER"], "q-a");
+    EXPECT_EQ(m["MQTRACE_ARG_ATTR_MQ_MAXMSG"], "4");
+    EXPECT_EQ(m["MQTRACE_ARG_ATTR_TOCTOU"], "mismatch");
+    EXPECT_EQ(m["MQTRACE_ARG_ATTR_CALLER_MQ_MAXMSG"], "8");
+    EXPECT_EQ(m["MQTRACE_ARG_ATTR_CALLER_MQ_MSGSIZE"], "64");
+    c.args[0].verify = c.args[3].verify = Verify::Verified;
+    c.args[0].caller.reset();
+    c.args[3].caller.reset();
+    m = without_message(fields(call_item(c)));
+    EXPECT_EQ(m["MQTRACE_ARG_NAME_TOCTOU"], "verified");
+    EXPECT_EQ(m["MQTRACE_ARG_ATTR_TOCTOU"], "verified");
+    EXPECT_EQ(m.count("MQTRACE_ARG_NAME_CALLER"), 0u);
+    EXPECT_EQ(m.count("MQTRACE_ARG_ATTR_CALLER_MQ_MAXMSG"), 0u);
 }
 
 TEST(Journal, LateValuesAreBesideTheArgumentNeverIt) {

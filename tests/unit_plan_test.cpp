@@ -1,14 +1,20 @@
 // Probe plans against recorded kernel profiles (tests/profiles): the exact
 // tracefs lines each kind of kernel gets, in order of preference.
 #include "mqtrace/catalog.hpp"
+#include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
+#include "mqtrace/format.hpp"
 #include "mqtrace/plan.hpp"
+#include "mqtrace/tasks.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 using namespace mqtrace;
@@ -193,9 +199,11 @@ TEST(Plan, BootedDebianKernels) {
                  "r64:mqtrace_42/mq_open_ret __x64_sys_mq_open ret=$retval:s64",
                  "p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%cx:x64 attr__mq_flags=+0(%cx):s64 "
                  "attr__mq_maxmsg=+8(%cx):s64 attr__mq_msgsize=+16(%cx):s64 attr__mq_curmsgs=+24(%cx):s64",
+                 "p:mqtrace_42/mq_open_in2 lookup_one_len name_str=+0(%di):string",
                  "p:mqtrace_42/mq_unlink __x64_sys_mq_unlink name=+112(%di):x64 "
                  "name_str=+0(+112(%di)):ustring",
                  "r64:mqtrace_42/mq_unlink_ret __x64_sys_mq_unlink ret=$retval:s64",
+                 "p:mqtrace_42/mq_unlink_in lookup_one_len name_str=+0(%di):string",
                  "p:mqtrace_42/mq_timedsend __x64_sys_mq_timedsend mqdes=+112(%di):s32 "
                  "msg_ptr=+104(%di):x64 msg_len=+96(%di):u64 msg_prio=+56(%di):u32 "
                  "abs_timeout=+72(%di):x64 abs_timeout__tv_sec=+u0(+72(%di)):s64 "
@@ -270,8 +278,10 @@ TEST(Plan, BootedDebianKernels) {
         for (const auto& ep : p.events) {
             for (const auto& pr : ep.alts.at(0).probes)
                 first.push_back(pr.definition());
-            // The inner probe (the kernel's copies) first, then the boundary alone.
-            EXPECT_EQ(ep.alts.size(), ep.alts[0].probes.size() == 3 ? 2u : 1u) << name;
+            // All the inner probes (the kernel's copies) first, then each alone (when there are
+            // more), then the boundary alone.
+            const std::size_t inner = ep.alts[0].probes.size() - 2;
+            EXPECT_EQ(ep.alts.size(), inner == 0 ? 1u : inner == 1 ? 2u : inner + 2) << name;
         }
         EXPECT_EQ(first, std::string(name) == "linux-6.12-x86_64" ? want612 : want) << name;
     }
@@ -321,7 +331,11 @@ TEST(Plan, EveryKernelAnchorsEveryCallAtTheSyscallBoundary) {
     for (const auto& [name, expect] : want)
         EXPECT_EQ(anchors(plan_for(profile(name), Backend::Kprobe)), expect) << name;
     EXPECT_EQ(anchors(plan_for(profile("linux-5.4-x86_64"), Backend::Kprobe)), modern);
-    EXPECT_EQ(anchors(plan_for(profile("linux-6.1-x86_64"), Backend::Kprobe)), modern);
+    // Booted kernels list lookup_one_len too (the derived profiles above do not).
+    std::string booted = modern;
+    booted.replace(booted.find("+do_mq_open"), 11, "+do_mq_open+lookup_one_len");
+    booted.replace(booted.find("__x64_sys_mq_unlink"), 19, "__x64_sys_mq_unlink+lookup_one_len");
+    EXPECT_EQ(anchors(plan_for(profile("linux-6.1-x86_64"), Backend::Kprobe)), booted);
     // This machine: no kprobes; the syscall tracepoints see every call.
     for (const auto& ep : plan_for(profile("linux-6.18-x86_64"), Backend::Syscalls).events)
         EXPECT_EQ(ep.alts.at(0).probes.at(0).event, "sys_enter_" + std::string(catalog()[ep.ev].name));
@@ -499,8 +513,10 @@ TEST(Plan, BootedDebianArm64Kernel) {
         "r64:mqtrace_42/mq_open_ret __arm64_sys_mq_open ret=$retval:s64",
         "p:mqtrace_42/mq_open_in do_mq_open attr_kptr=%x3:x64 attr__mq_flags=+0(%x3):s64 "
         "attr__mq_maxmsg=+8(%x3):s64 attr__mq_msgsize=+16(%x3):s64 attr__mq_curmsgs=+24(%x3):s64",
+        "p:mqtrace_42/mq_open_in2 lookup_one_len name_str=+0(%x0):string",
         "p:mqtrace_42/mq_unlink __arm64_sys_mq_unlink name=+0(%x0):x64 name_str=+0(+0(%x0)):ustring",
         "r64:mqtrace_42/mq_unlink_ret __arm64_sys_mq_unlink ret=$retval:s64",
+        "p:mqtrace_42/mq_unlink_in lookup_one_len name_str=+0(%x0):string",
         "p:mqtrace_42/mq_timedsend __arm64_sys_mq_timedsend mqdes=+0(%x0):s32 msg_ptr=+8(%x0):x64 "
         "msg_len=+16(%x0):u64 msg_prio=+24(%x0):u32 abs_timeout=+32(%x0):x64 "
         "abs_timeout__tv_sec=+u0(+32(%x0)):s64 abs_timeout__tv_nsec=+u8(+32(%x0)):s64",
@@ -547,7 +563,107 @@ TEST(Plan, BootedDebianArm64Kernel) {
     for (const auto& ep : p.events) {
         for (const auto& pr : ep.alts.at(0).probes)
             first.push_back(pr.definition());
-        EXPECT_EQ(ep.alts.size(), ep.alts[0].probes.size() == 3 ? 2u : 1u) << catalog()[ep.ev].name;
+        const std::size_t inner = ep.alts[0].probes.size() - 2; // all, each alone (if more), none
+        EXPECT_EQ(ep.alts.size(), inner == 0 ? 1u : inner == 1 ? 2u : inner + 2) << catalog()[ep.ev].name;
     }
     EXPECT_EQ(first, want);
+}
+
+// TOCTOU verified (kprobe backend): the inner probes' kernel copies replace
+// what the boundary read from the caller's memory at entry, and are checked
+// against it. Records as Debian 6.1's plan for mq_open makes them: the name
+// the kernel looked up differs from the caller's at entry (another thread
+// changed it), attr is the same. A call that fails before the inner points
+// keeps the caller's values, unchecked.
+TEST(Plan, KernelCopiesAreCheckedAgainstTheCallersMemory) {
+    const KernelFacts k61 = profile("linux-6.1-x86_64");
+    ASSERT_TRUE(k61.has_symbol("lookup_one_len"));
+    const Plan p = plan_for(k61, Backend::Kprobe);
+    const int ev = event_index(*find_event("mq_open"));
+    const auto& alt = p.events[static_cast<std::size_t>(ev)].alts.at(0);
+    ASSERT_EQ(alt.label, "kprobe __x64_sys_mq_open + do_mq_open + lookup_one_len (kernel copies)");
+    TaskTable tasks(false);
+    Correlator c(alt.probes, tasks);
+    auto record = [&](const std::string& event, std::uint64_t ts, int tid,
+                      std::map<std::string, std::variant<std::int64_t, std::string>> values) {
+        Record r;
+        r.ts = ts;
+        r.tid = tid;
+        for (std::size_t i = 0; i < alt.probes.size(); ++i)
+            if (alt.probes[i].event == event) r.probe = static_cast<int>(i);
+        const Probe& pr = alt.probes[static_cast<std::size_t>(r.probe)];
+        EXPECT_EQ(pr.event, event);
+        for (const Field& f : pr.fields) {
+            FieldValue& v = r.values.emplace_back();
+            const auto it = values.find(f.key);
+            EXPECT_NE(it, values.end()) << event << " " << f.key;
+            if (it == values.end()) continue;
+            if (const auto* s = std::get_if<std::string>(&it->second)) {
+                v.is_str = true;
+                v.str = *s;
+            } else {
+                v.num = std::get<std::int64_t>(it->second);
+            }
+        }
+        return r;
+    };
+    const std::map<std::string, std::variant<std::int64_t, std::string>> entry{
+        {"name", 0x1000},      {"name$str", std::string("q-a")},
+        {"oflag", 0x40},       {"mode", 0600},
+        {"attr", 0x2000},      {"attr.mq_flags", 0},
+        {"attr.mq_maxmsg", 4}, {"attr.mq_msgsize", 64},
+        {"attr.mq_curmsgs", 0}};
+    std::vector<Item> out;
+    c.feed(record("mq_open", 10, 7, entry), out);
+    c.feed(record("mq_open_in", 11, 7,
+                  {{"attr$kptr", -1000},
+                   {"attr.mq_flags", 0},
+                   {"attr.mq_maxmsg", 4},
+                   {"attr.mq_msgsize", 64},
+                   {"attr.mq_curmsgs", 0}}),
+           out);
+    c.feed(record("mq_open_in2", 12, 8, {{"name$str", std::string("elsewhere")}}), out); // another thread
+    c.feed(record("mq_open_in2", 13, 7, {{"name$str", std::string("q-b")}}), out);
+    c.feed(record("mq_open_ret", 14, 7, {{"$ret", 3}}), out);
+    c.feed(record("mq_open", 20, 7, entry), out); // fails before the inner points (EMFILE)
+    c.feed(record("mq_open_ret", 21, 7, {{"$ret", -EMFILE}}), out);
+    ASSERT_EQ(out.size(), 2u);
+
+    const Call& raced = out[0].call;
+    const ArgValue& name = raced.args[0];
+    EXPECT_EQ(name.str, "q-b"); // the kernel's
+    EXPECT_EQ(name.src, Source::KernelCopy);
+    EXPECT_EQ(name.verify, Verify::Mismatch);
+    ASSERT_TRUE(name.caller);
+    EXPECT_EQ(name.caller->str, "q-a");
+    EXPECT_EQ(name.caller->src, Source::UserAtEntry);
+    const ArgValue& attr = raced.args[3];
+    EXPECT_EQ(attr.src, Source::KernelCopy);
+    EXPECT_EQ(attr.verify, Verify::Verified);
+    EXPECT_FALSE(attr.caller);
+    FormatOptions text;
+    const std::string line = format_item(out[0], text);
+    EXPECT_NE(line.find("name=\"q-b\" /* TOCTOU: the caller had \"q-a\" */, oflag=O_RDONLY|O_CREAT"),
+              std::string::npos)
+        << line;
+    FormatOptions json;
+    json.format = OutputFormat::Json;
+    const std::string j = format_item(out[0], json);
+    EXPECT_NE(
+        j.find("\"name\":{\"tags\":[\"K\"],\"source\":\"kernel-copy\",\"toctou\":\"mismatch\",\"caller\":"
+               "\"q-a\"}"),
+        std::string::npos)
+        << j;
+    EXPECT_NE(
+        j.find("\"attr\":{\"tags\":[\"K\",\"OPT\"],\"source\":\"kernel-copy\",\"toctou\":\"verified\"}"),
+        std::string::npos)
+        << j;
+
+    const Call& early = out[1].call;
+    EXPECT_EQ(early.args[0].str, "q-a");
+    EXPECT_EQ(early.args[0].src, Source::UserAtEntry);
+    EXPECT_EQ(early.args[0].verify, Verify::None);
+    EXPECT_EQ(early.args[3].src, Source::UserAtEntry);
+    EXPECT_EQ(early.args[3].verify, Verify::None);
+    EXPECT_EQ(format_item(out[1], json).find("toctou"), std::string::npos);
 }

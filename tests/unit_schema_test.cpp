@@ -188,8 +188,24 @@ TEST(Schema, LinesHoldOnlyMembersTheSchemaKnows) {
         const std::string name(ev.name);
         const Value& call = def("call_" + name);
         for (TimeMode t : {TimeMode::Wall, TimeMode::Relative, TimeMode::Iso})
-            for (Source src : {Source::UserAtEntry, Source::UserLate}) {
-                const Value l = line(Item{true, full_call(ev, src), {}}, json(t));
+            for (Source src : {Source::UserAtEntry, Source::UserLate, Source::KernelCopy}) {
+                Call c = full_call(ev, src);
+                if (src == Source::KernelCopy) // checked against the caller's: a mismatch, in hostile bytes
+                    for (std::size_t i = 0; i < ev.args.size(); ++i) {
+                        ArgValue& a = c.args[i];
+                        if (a.content == Content::None || !kernel_copied(ev, ev.args[i].name)) continue;
+                        auto caller = std::make_shared<ArgValue>(a);
+                        caller->src = Source::UserAtEntry;
+                        caller->str = "\xff\x01";
+                        a.verify = Verify::Mismatch;
+                        a.caller = std::move(caller);
+                    }
+                const Value l = line(Item{true, c, {}}, json(t));
+                if (src == Source::KernelCopy && name == "mq_open") {
+                    EXPECT_EQ(l["arg_info"]["name"]["toctou"].s(), "mismatch");
+                    EXPECT_EQ(l["arg_info"]["name"]["caller_hex"].s(), "ff01");
+                    EXPECT_TRUE(l["arg_info"]["attr"]["caller"].has("mq_maxmsg"));
+                }
                 members_known(l, call, name);
                 members_known(l["args"], call["properties"]["args"], name + " args");
                 if (l.has("late")) members_known(l["late"], call["properties"]["late"], name + " late");

@@ -127,6 +127,7 @@ enum class Load {
     KernelStruct, // struct in kernel memory (a copy the kernel made)
     UserStruct,   // struct in user memory (TOCTOU)
     KernelMtype,  // do_msgsnd: mtype already copied by the kernel; mtext pointer follows
+    KernelString, // NUL-terminated string in kernel memory (the kernel's copy of a name)
 };
 
 // How the probed function receives its arguments.
@@ -181,6 +182,9 @@ const EventSpec* find_event(std::string_view name);
 int event_index(const EventSpec& ev);
 int arg_index(const EventSpec& ev, std::string_view arg); // -1 if absent
 int out_index(const EventSpec& ev, std::string_view out); // -1 if absent
+// An inner probe point of the event reads the kernel's own copy of the argument
+// (kprobe backend): where it can be checked against the caller's (TOCTOU verified).
+bool kernel_copied(const EventSpec& ev, std::string_view arg);
 // The output is written by this call: it succeeded, and (msgctl) its command writes it.
 bool out_written(const OutSpec& o, std::int64_t ret, std::int64_t cond_value);
 const StructLayout* struct_layout(std::string_view ctype);

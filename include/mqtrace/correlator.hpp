@@ -20,6 +20,15 @@ namespace mqtrace {
 
 enum class Content { None, Str, Struct, Unreadable };
 
+// A value the kernel copied, checked against the caller's memory as a probe
+// read it at entry (kprobe backend): the two agree, or the caller changed it
+// in between (TOCTOU). None: not both were had.
+enum class Verify : std::uint8_t { None, Verified, Mismatch };
+
+struct ArgValue;
+// What the caller's memory held at entry, when the kernel's copy differs.
+using CallerValue = std::shared_ptr<const ArgValue>;
+
 struct ArgValue {
     bool present = false; // the argument's register value is known
     std::int64_t raw = 0; // scalar value, or the pointer
@@ -33,6 +42,8 @@ struct ArgValue {
     // the caller's: the kernel writes '.' for each unprintable byte and cuts
     // it (with "...") at syscall_user_buf_size. Set when it holds a '.'.
     bool lossy = false;
+    Verify verify = Verify::None; // the kernel's copy (src KernelCopy) against the caller's
+    CallerValue caller;           // Verify::Mismatch: the caller's value at entry (Str or Struct)
     // As default-constructed, keeping the strings' memory (recycled calls).
     void reset() {
         present = false;
@@ -44,8 +55,12 @@ struct ArgValue {
         why.clear();
         suspect_fault = false;
         lossy = false;
+        verify = Verify::None;
+        caller.reset();
     }
 };
+// Same content (Str: the bytes; Struct: the members).
+bool same_content(const ArgValue& a, const ArgValue& b);
 
 // Which queue a call's mqdes or msqid refers to (descriptor context, see
 // QueueContext), and how that is known.
@@ -151,7 +166,8 @@ private:
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
-    std::vector<std::vector<ArgValue>> spare_args_, spare_outs_;     // (recycle)
+    std::vector<std::vector<ArgValue>> spare_args_, spare_outs_; // (recycle)
+    std::vector<ArgValue> at_entry_; // merge_inner: the boundary's values, to check the kernel's against
     std::unordered_map<int, std::pair<std::int64_t, bool>> uid_set_; // set*uid in progress: (ruid, is setuid)
 };
 

@@ -26,6 +26,7 @@ public:
 
     struct Stats {
         std::uint64_t calls = 0, errors = 0, timed = 0;
+        std::uint64_t toctou_mismatches = 0; // calls with an argument the kernel's copy of which differed
         std::uint64_t min_ns = 0, max_ns = 0;
         std::map<int, std::uint64_t> errnos;         // errno -> calls
         std::map<std::uint32_t, std::uint64_t> hist; // latency bucket -> calls

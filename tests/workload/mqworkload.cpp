@@ -1,7 +1,7 @@
 // mqworkload: makes known message-queue calls for mqtrace's real-kernel tests.
 //   mqworkload [--raw] all TAG       every syscall, success and failure (see below)
 //   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
-//   mqworkload race TAG N            a thread rewrites the name while another opens it
+//   mqworkload race TAG N            a thread rewrites the name while another opens it (N times)
 //   mqworkload block TAG             create /mqt-TAG and block in mq_receive on it (until killed)
 //   mqworkload flood TAG N           N rounds of 9 calls as fast as possible (mq_open, send,
 //                                    receive, unlink, msgget, msgsnd, msgrcv, msgctl x2);
@@ -153,21 +153,32 @@ int open_hex(const char* hex) {
     return 0;
 }
 
-// One thread flips the name buffer between two values while another opens it.
+// One thread flips the name buffer between two values while another opens it
+// N times. The first name is a queue (made before, removed after), the second
+// is not: whether an open succeeded says which name the kernel used.
 int race(const std::string& tag, int n) {
     static char name[64];
     const std::string a = "/mqt-" + tag + "-a", b = "/mqt-" + tag + "-b";
+    mq_attr attr{0, 4, 64, 0, {}};
+    const long q = do_mq_open(a.c_str(), O_CREAT | O_RDWR, 0600, &attr);
+    report("mq_open", q);
+    if (q >= 0) close(static_cast<int>(q));
     std::snprintf(name, sizeof name, "%s", a.c_str());
     std::atomic<bool> stop{false};
     std::thread flipper([&] {
         for (bool x = false; !stop.load(std::memory_order_relaxed); x = !x)
             std::memcpy(name, (x ? b : a).c_str(), a.size() + 1);
     });
+    int opened = 0;
     for (int i = 0; i < n; ++i)
-        do_mq_open(name, O_RDONLY, 0, nullptr);
+        if (const long fd = do_mq_open(name, O_RDONLY, 0, nullptr); fd >= 0) {
+            ++opened;
+            close(static_cast<int>(fd));
+        }
     stop = true;
     flipper.join();
-    report("race", n);
+    report("race", opened);
+    report("mq_unlink", do_mq_unlink(a.c_str()));
     linger();
     return 0;
 }

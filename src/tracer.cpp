@@ -95,6 +95,13 @@ int exit_for(int err) { return (err == EPERM || err == EACCES) ? kExitPermission
 class Signals {
 public:
     Signals() {
+        // A background job of a shell without job control starts with SIGINT and SIGQUIT
+        // ignored, and an ignored signal never reaches a signalfd: they end the run all the
+        // same (as tcpdump's and trace-cmd's). SIGHUP ignored (nohup) stays ignored.
+        for (int s : {SIGINT, SIGQUIT, SIGTERM}) {
+            struct sigaction sa {};
+            if (sigaction(s, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) signal(s, SIG_DFL);
+        }
         sigemptyset(&set_);
         for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1})
             sigaddset(&set_, s);

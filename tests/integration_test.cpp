@@ -1268,6 +1268,33 @@ TEST_F(Integration, TeardownOnEverySignal) {
     }
 }
 
+// Started as a background job of a script (SIGINT and SIGQUIT ignored, as a
+// shell without job control does) or under nohup (SIGHUP ignored): SIGINT and
+// SIGQUIT still end the run cleanly; an ignored SIGHUP stays ignored.
+TEST_F(Integration, SignalsIgnoredAtStartStillEndTheRun) {
+    const std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace"), "--backend", backend(), "-o",
+                                        "/dev/null"};
+    for (int sig : {SIGINT, SIGQUIT}) {
+        Child c(argv, "ignored", -1, [] {
+            signal(SIGINT, SIG_IGN);
+            signal(SIGQUIT, SIG_IGN);
+            signal(SIGHUP, SIG_IGN);
+            return true;
+        });
+        for (int i = 0; i < 1200 && c.running() && c.stderr_text().find("Tracing ") == std::string::npos; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ASSERT_NE(c.stderr_text().find("Tracing "), std::string::npos) << c.stderr_text();
+        if (sig == SIGINT) { // nohup's SIGHUP: ignored, the run goes on
+            c.signal(SIGHUP);
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            EXPECT_TRUE(c.running()) << c.stderr_text();
+        }
+        c.signal(sig);
+        EXPECT_EQ(c.wait(60), 0) << strsignal(sig) << ": " << c.stderr_text();
+        EXPECT_EQ(tracefs_leftovers(), "") << "after " << strsignal(sig);
+    }
+}
+
 TEST_F(Integration, SigkillLeavesStateThatCleanupRemoves) {
     pid_t dead;
     {

@@ -739,6 +739,53 @@ TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
     EXPECT_FALSE(from_stack(s, 0x1004, 2, out));
 }
 
+// The rings are read one CPU after another: a thread that moved from CPU 1 to
+// CPU 0 has its later copies (CPU 0's ring) read before its earlier ones (CPU
+// 1's). Each still pairs with its own call (seen in the oracle: every call of
+// a round that ran on CPU 1 fell back to late reads).
+TEST(StackCopies, PairAcrossCpusReadOneAfterAnother) {
+    const int msgsnd = event_index(*find_event("msgsnd"));
+    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_msgsnd", "", {}, Role::Entry, msgsnd};
+    for (int i = 0; i < 4; ++i) {
+        Field f;
+        f.key = std::string(find_event("msgsnd")->args[static_cast<std::size_t>(i)].name);
+        f.pos = i;
+        entry.fields.push_back(f);
+    }
+    const std::vector<Probe> table{entry};
+    auto call = [&](std::uint64_t ts) {
+        Record r;
+        r.ts = ts;
+        r.tid = 7;
+        r.probe = 0;
+        r.values = {FieldValue{3, {}, false, false}, FieldValue{0x1010, {}, false, false},
+                    FieldValue{5, {}, false, false}, FieldValue{0, {}, false, false}};
+        LateRead lr;
+        lr.arg = 1;
+        lr.addr = 0x1010;
+        lr.len = 8;
+        lr.ok = true;
+        lr.bytes = "poisoned";
+        r.late.push_back(lr);
+        return r;
+    };
+    auto mtype = [](char t) { return std::string(16, 'x') + std::string(1, t) + std::string(7, '\0'); };
+    StackQueue q;
+    // CPU 0's ring first (the thread's last two calls, 5 and 6 ms in), then CPU 1's (its first two).
+    q.push(copy_at(7, 5000000, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, mtype(3)));
+    q.push(copy_at(7, 6000000, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, mtype(4)));
+    q.push(copy_at(7, 1000, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, mtype(1)));
+    q.push(copy_at(7, 2000, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, mtype(2)));
+    std::vector<Record> ready{call(1001), call(2001), call(5000001), call(6000001)};
+    apply_stack_copies(ready, table, q, false);
+    for (char i = 0; i < 4; ++i) {
+        SCOPED_TRACE(static_cast<int>(i));
+        const LateRead& lr = ready[static_cast<std::size_t>(i)].late[0];
+        EXPECT_TRUE(lr.stack);
+        EXPECT_EQ(lr.bytes, mtype(static_cast<char>(i + 1)).substr(16));
+    }
+}
+
 // A copy of the stack taken at syscall exit gives the outputs the kernel wrote
 // there, exactly as the call returned (user-at-return): paired with the call
 // by thread, event and the arguments its entry had; nothing for a failed call

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -40,9 +41,17 @@ public:
     // A bound on copies waiting (a thread whose calls never come back, a
     // process that exited): past it, all are forgotten.
     static constexpr std::size_t kMaxWaiting = 65536;
+    // A thread's copies are kept in time order: each CPU's ring is read in
+    // order, but one after another, and a thread that moved between CPUs has
+    // copies in several.
     void push(StackCopy&& s) {
-        if (++waiting_ > kMaxWaiting) clear();
-        by_tid_[s.tid].push_back(std::move(s));
+        if (waiting_ >= kMaxWaiting) clear();
+        ++waiting_;
+        auto& q = by_tid_[s.tid];
+        auto at = q.end();
+        while (at != q.begin() && std::prev(at)->ts > s.ts)
+            --at;
+        q.insert(at, std::move(s));
     }
     // The copy taken when thread tid entered event ev with these arguments
     // at about ts, or null. Taken copies and copies of that thread older than

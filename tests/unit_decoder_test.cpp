@@ -667,14 +667,7 @@ TEST(OutputReads, ValuesReadAtReturnAreKept) {
 // after a loss none is used.
 TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
     const int msgsnd = event_index(*find_event("msgsnd"));
-    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_msgsnd", "", {}, Role::Entry, msgsnd};
-    for (int i = 0; i < 4; ++i) {
-        Field f;
-        f.key = std::string(find_event("msgsnd")->args[static_cast<std::size_t>(i)].name);
-        f.pos = i;
-        entry.fields.push_back(f);
-    }
-    const std::vector<Probe> table{entry};
+    const std::vector<Probe> table{syscall_probe("msgsnd", Role::Entry)};
     auto call = [&](std::uint64_t ts, std::uint64_t msgp) {
         Record r;
         r.ts = ts;
@@ -745,14 +738,7 @@ TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
 // a round that ran on CPU 1 fell back to late reads).
 TEST(StackCopies, PairAcrossCpusReadOneAfterAnother) {
     const int msgsnd = event_index(*find_event("msgsnd"));
-    Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_msgsnd", "", {}, Role::Entry, msgsnd};
-    for (int i = 0; i < 4; ++i) {
-        Field f;
-        f.key = std::string(find_event("msgsnd")->args[static_cast<std::size_t>(i)].name);
-        f.pos = i;
-        entry.fields.push_back(f);
-    }
-    const std::vector<Probe> table{entry};
+    const std::vector<Probe> table{syscall_probe("msgsnd", Role::Entry)};
     auto call = [&](std::uint64_t ts) {
         Record r;
         r.ts = ts;

@@ -49,6 +49,8 @@ po::options_description options() {
         "duration,d", po::value<double>()->value_name("SECONDS"),
         "stop after SECONDS")("count,n", po::value<long>()->value_name("N"),
                               "stop after N calls")("strict", "exit with status 5 if any event was lost")(
+        "flows", "link each receive to the send of the message it took (the default)")(
+        "no-flows", "do not link receives to sends")(
         "quiet,q",
         "no banner, column header or exit line on stderr (the exit line still appears if events were "
         "lost)")("backend", po::value<std::string>()->value_name("NAME")->default_value("auto"),
@@ -257,6 +259,8 @@ Cli parse_cli(const std::vector<std::string>& argv) {
     t.per_process = vm.count("per-process") != 0;
     if (t.per_process && t.summary == SummaryMode::None) cli.error = "--per-process goes with -c or -C";
     t.strict = vm.count("strict") != 0;
+    if (vm.count("flows") && vm.count("no-flows")) cli.error = "--flows and --no-flows exclude each other";
+    t.flows = vm.count("no-flows") == 0;
     t.quiet = vm.count("quiet") != 0;
     if (vm.count("output")) t.output = vm["output"].as<std::string>();
     if (vm.count("duration")) {

@@ -67,7 +67,13 @@ public:
     void sysv_keys(std::unordered_map<std::int64_t, std::int64_t>&) override {}
 };
 
+constexpr std::int64_t kCreatExcl = 01000 | 02000; // msgget: IPC_CREAT|IPC_EXCL
+constexpr std::int64_t kOCreat = 0100, kOExcl = 0200;
+
 bool returned(const Call& c) { return c.end == CallEnd::Returned || c.end == CallEnd::EntryNotSeen; }
+
+// A name as the caller passed it at the call (not read after it, not cut by the kernel's event).
+bool trusted(const ArgValue& v) { return v.content == Content::Str && v.src != Source::UserLate && !v.lossy; }
 
 } // namespace
 
@@ -93,6 +99,8 @@ void QueueContext::annotate(std::span<Item> items) {
     if (fds_.size() > kMaxEntries) fds_.clear();
     if (ids_.size() > kMaxEntries) ids_.clear();
     if (ns_.size() > kMaxEntries) ns_.clear();
+    if (names_.size() > kMaxEntries) names_.clear();
+    if (sysv_.size() > kMaxEntries) sysv_.clear();
     if (proc_.live() && round_ % kPruneRounds == 0) prune();
     std::map<FdKey, std::vector<std::size_t>> posix; // calls by (pid, mqdes), checked against /proc once
     std::vector<std::size_t> sysv;                   // calls whose msqid no msgget told
@@ -100,6 +108,8 @@ void QueueContext::annotate(std::span<Item> items) {
         if (!items[i].is_call) { // a close, an mq_open or an IPC_RMID may be among what was lost
             fds_.clear();
             ids_.clear();
+            names_.clear(); // and an mq_unlink: a name may name another queue now
+            sysv_.clear();
             continue;
         }
         Call& c = items[i].call;
@@ -115,8 +125,8 @@ void QueueContext::annotate(std::span<Item> items) {
                 // Only a name the caller passed, as it was at the call (a late read may not
                 // be it), as its path in the mqueue file system, which /proc shows: the
                 // kernel's name has no '/' (the C library drops the leading one).
-                if (entry && v.content == Content::Str && v.src != Source::UserLate && !v.lossy)
-                    fds_[k] = Learned{std::make_shared<const std::string>("/" + v.str), round_};
+                if (entry && trusted(v))
+                    opened(c, v, k);
                 else
                     fds_.erase(k);
             } else {
@@ -125,7 +135,15 @@ void QueueContext::annotate(std::span<Item> items) {
                     ids_[k] = {v.raw, QueueSource::Msgget};
                 else
                     ids_.erase(k);
+                // IPC_PRIVATE, or IPC_CREAT|IPC_EXCL: a new queue.
+                const std::int64_t flags = c.args[static_cast<std::size_t>(arg_index(ev, "msgflg"))].raw;
+                c.queue.created = entry && v.present && (v.raw == 0 || (flags & kCreatExcl) == kCreatExcl);
+                c.queue.id = sysv_id(k, c.queue.created);
             }
+            continue;
+        }
+        if (ev.name == "mq_unlink") {
+            if (returned(c) && c.ret == 0) unlinked(c, c.args[0]);
             continue;
         }
         if (ev.queue.ref.empty()) continue;
@@ -140,11 +158,13 @@ void QueueContext::annotate(std::span<Item> items) {
                 if (!f->second.name) continue; // reused unseen: unknown until an mq_open returns it
                 c.queue.src = QueueSource::MqOpen;
                 c.queue.path = f->second.name;
+                c.queue.id = f->second.id;
             }
             posix[k].push_back(i);
             continue;
         }
         const IdKey k{ns_key(c.pid), r.raw};
+        c.queue.id = sysv_id(k, false);
         if (auto f = ids_.find(k); f != ids_.end()) {
             c.queue.key = f->second.first;
             c.queue.src = f->second.second;
@@ -152,7 +172,10 @@ void QueueContext::annotate(std::span<Item> items) {
             sysv.push_back(i);
         }
         const std::int64_t cmd = ev.name == "msgctl" ? c.args[1].raw & ~kIpc64 : -1;
-        if (cmd == kIpcRmid && c.end == CallEnd::Returned && c.ret == 0) ids_.erase(k);
+        if (cmd == kIpcRmid && c.end == CallEnd::Returned && c.ret == 0) {
+            ids_.erase(k);
+            sysv_.erase(k); // the identifier names no queue now
+        }
     }
     if (!proc_.live()) return;
     verify(items, posix);
@@ -201,11 +224,13 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
         if (st == ProcView::Fd::Queue) {
             if (f == fds_.end()) {
                 const auto shown = std::make_shared<const std::string>(std::move(now));
+                const std::uint64_t id = current(k.first, *shown);
                 for (std::size_t i : idx) {
                     QueueCtx& q = items[i].call.queue;
                     if (q.src != QueueSource::None) continue;
                     q.src = QueueSource::ProcFd;
                     q.path = shown;
+                    q.id = id;
                 }
             } else if (const std::string& was = f->second.name ? *f->second.name : now;
                        now != was && now != was + " (deleted)") {
@@ -217,9 +242,11 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
                     if (q.src == QueueSource::MqOpen && q.path == f->second.name) {
                         q.src = QueueSource::None;
                         q.path.reset();
+                        q.id = 0;
                     }
                 }
                 f->second.name.reset();
+                f->second.id = 0;
             }
             continue;
         }
@@ -227,6 +254,71 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
         // (records of calls made before, still to be read, may come in later rounds).
         // Exited processes are forgotten by prune().
     }
+}
+
+// A successful mq_open of a name the caller passed: the descriptor refers to
+// the queue the name names. It created the queue with O_CREAT|O_EXCL, or with
+// O_CREAT when the name was seen unlinked; an mq_unlink of the name that was
+// still running when this call began leaves which queue it opened unknown.
+void QueueContext::opened(Call& c, const ArgValue& name, const FdKey& k) {
+    auto path = std::make_shared<const std::string>("/" + name.str);
+    Named& n = names_[{ns_key(c.pid), *path}];
+    const std::int64_t oflag = c.args[1].raw;
+    const bool overlap = n.unlinked > c.ts;
+    const bool excl = (oflag & (kOCreat | kOExcl)) == (kOCreat | kOExcl);
+    c.queue.created = !overlap && (excl || (n.absent && (oflag & kOCreat)));
+    if (n.id == 0 || (c.queue.created && excl)) n.id = ++next_id_;
+    n.absent = false;
+    c.queue.id = overlap ? 0 : n.id;
+    fds_[k] = Learned{std::move(path), round_, c.queue.id, c.ts_end};
+}
+
+// A successful mq_unlink: the name names no queue now (the queue lives on
+// while descriptors refer to it). An mq_open of it that returned after this
+// call began may have opened either queue. A name not known: any name.
+void QueueContext::unlinked(const Call& c, const ArgValue& name) {
+    const std::uint64_t ns = ns_key(c.pid);
+    const bool known = c.end == CallEnd::Returned && trusted(name);
+    const std::string path = known ? "/" + name.str : std::string();
+    if (known) {
+        Named& n = names_[{ns, path}];
+        n.id = ++next_id_;
+        n.absent = true;
+        n.unlinked = c.ts_end;
+    } else {
+        names_.clear();
+    }
+    for (auto& [fk, l] : fds_)
+        if (l.opened > c.ts && (!known || (l.name && *l.name == path && ns_key(fk.first) == ns))) l.id = 0;
+}
+
+std::uint64_t QueueContext::sysv_id(const IdKey& k, bool created) {
+    std::uint64_t& id = sysv_[k];
+    if (id == 0 || created) id = ++next_id_;
+    return id;
+}
+
+// What /proc showed after the call: the queue the name names now, if it was
+// not unlinked since (" (deleted)").
+std::uint64_t QueueContext::current(int pid, std::string_view path) {
+    if (path.ends_with(" (deleted)")) return 0;
+    Named& n = names_[{ns_key(pid), std::string(path)}];
+    if (n.absent) return 0;
+    if (n.id == 0) n.id = ++next_id_;
+    return n.id;
+}
+
+std::uint64_t QueueContext::identify(const Call& c) {
+    const EventSpec& ev = catalog()[static_cast<std::size_t>(c.ev)];
+    if (ev.queue.ref.empty() || c.pid < 0) return 0;
+    const ArgValue& r = c.args[static_cast<std::size_t>(arg_index(ev, ev.queue.ref))];
+    if (!r.present) return 0;
+    if (ev.family == Family::Posix) {
+        const auto f = fds_.find({c.pid, r.raw});
+        return f != fds_.end() && f->second.name ? f->second.id : 0;
+    }
+    const auto f = sysv_.find({ns_key(c.pid), r.raw});
+    return f != sysv_.end() ? f->second : 0;
 }
 
 } // namespace mqtrace

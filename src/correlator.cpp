@@ -293,6 +293,9 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     c.body.reset();
     c.queue.src = QueueSource::None;
     c.queue.path.reset();
+    c.queue.id = 0;
+    c.queue.created = false;
+    c.flow.reset();
     for (const auto& lr : r.late) {
         if (lr.arg == kBodyArg) { // a sent body, from the stack copy at entry
             if (!lr.ok) continue;

@@ -342,6 +342,43 @@ void text_args(Writer& w, const Call& c) {
     }
 }
 
+// --flows: " msg#17" on a send; on a receive " <- msg#17 from 4242/worker queued 35us",
+// " <- msg#? ambiguous (3 candidates)" or " <- msg#? unknown (why)".
+void text_flow(Writer& w, const Flow& f) {
+    if (f.link == Link::Sent) {
+        w.lit(" msg#");
+        w.num(f.msg_id);
+        return;
+    }
+    w.lit(f.copy ? " <- copy of msg#" : " <- msg#");
+    if (f.link == Link::Ambiguous || f.link == Link::Unknown) {
+        w.ch('?');
+        if (f.link == Link::Ambiguous) {
+            w.lit(" ambiguous (");
+            w.num(f.candidates);
+            w.lit(" candidates)");
+        } else {
+            w.lit(" unknown (");
+            w.lit(f.why ? f.why : "");
+            w.ch(')');
+        }
+        return;
+    }
+    w.num(f.msg_id);
+    w.lit(" from ");
+    f.from_pid < 0 ? w.ch('?') : w.num(f.from_pid);
+    w.ch('/');
+    f.from_comm.empty() ? w.ch('?') : w.esc(f.from_comm, false);
+    w.lit(" queued ");
+    if (f.queued_ns < 10000) {
+        w.num(f.queued_ns);
+        w.lit("ns");
+    } else {
+        w.num(f.queued_ns / 1000);
+        w.lit("us");
+    }
+}
+
 // "ENOENT", or "E123" for a number without a name (plain ASCII: no escaping).
 void errno_text(Writer& w, int err) {
     const std::string_view n = known_errno_name(err);
@@ -469,6 +506,7 @@ void text_line(Writer& w, const Call& c, const FormatOptions& o) {
         w.lit(end_name(c.end));
         w.ch('>');
     }
+    if (c.flow.link != Link::None) text_flow(w, c.flow);
 }
 
 void json_str(Writer& w, std::string_view s) {
@@ -577,6 +615,36 @@ void json_queue(Writer& w, const QueueCtx& q) {
     w.lit("\"}");
 }
 
+// --flows: "msg_id" on a send; on a receive "msg_id" (null: not linked) and
+// "link", with "queued_ns" and "from" when linked, "candidates" when
+// ambiguous, "link_why" when unknown, "copy" for MSG_COPY.
+void json_flow(Writer& w, const Flow& f) {
+    w.lit(",\"msg_id\":");
+    f.msg_id ? w.num(f.msg_id) : w.lit("null");
+    if (f.link == Link::Sent) return;
+    w.lit(",\"link\":\"");
+    w.lit(link_name(f.link));
+    w.ch('"');
+    if (f.copy) w.lit(",\"copy\":true");
+    if (f.link == Link::Ambiguous) {
+        w.lit(",\"candidates\":");
+        w.num(f.candidates);
+    } else if (f.link == Link::Unknown) {
+        w.lit(",\"link_why\":");
+        json_str(w, f.why ? f.why : "");
+    } else {
+        w.lit(",\"queued_ns\":");
+        w.num(f.queued_ns);
+        w.lit(",\"from\":{\"pid\":");
+        f.from_pid < 0 ? w.lit("null") : w.num(f.from_pid);
+        w.lit(",\"tid\":");
+        w.num(f.from_tid);
+        w.lit(",\"comm\":");
+        f.from_comm.empty() ? w.lit("null") : json_str(w, f.from_comm);
+        w.ch('}');
+    }
+}
+
 void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     const EventSpec& ev = catalog()[c.ev];
     const std::vector<ArgKeys>& keys = arg_keys()[static_cast<std::size_t>(c.ev)];
@@ -674,6 +742,7 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     if (c.queue.src != QueueSource::None) json_queue(w, c.queue);
     if (!c.outs.empty()) json_outs(w, c);
     if (c.body.content != Content::None) json_body(w, c);
+    if (c.flow.link != Link::None) json_flow(w, c.flow);
     w.ch('}');
 }
 
@@ -797,6 +866,18 @@ const char* queue_source_name(QueueSource s) {
     case QueueSource::Msgget: return "msgget";
     case QueueSource::Sysvipc: return "sysvipc";
     case QueueSource::None: break;
+    }
+    return "none";
+}
+
+const char* link_name(Link l) {
+    switch (l) {
+    case Link::Sent: return "sent";
+    case Link::Content: return "content";
+    case Link::Order: return "order";
+    case Link::Ambiguous: return "ambiguous";
+    case Link::Unknown: return "unknown";
+    case Link::None: break;
     }
     return "none";
 }

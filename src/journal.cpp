@@ -195,6 +195,21 @@ void call_fields(const Item& it, const FormatOptions& f, JournalEntry& e) {
             e.add("MQTRACE_QUEUE", c.queue.name());
         e.add("MQTRACE_QUEUE_SOURCE", queue_source_name(c.queue.src));
     }
+    // --flows, as JSON's msg_id, link, candidates, link_why, queued_ns, from, copy.
+    const Flow& fl = c.flow;
+    if (fl.msg_id) e.add_unum("MQTRACE_MSG_ID", fl.msg_id);
+    if (fl.link != Link::None && fl.link != Link::Sent) {
+        e.add("MQTRACE_LINK", link_name(fl.link));
+        if (fl.copy) e.add("MQTRACE_COPY", "1");
+        if (fl.link == Link::Ambiguous) e.add_unum("MQTRACE_CANDIDATES", fl.candidates);
+        if (fl.link == Link::Unknown) e.add("MQTRACE_LINK_WHY", fl.why ? fl.why : "");
+        if (fl.link == Link::Content || fl.link == Link::Order) {
+            e.add_unum("MQTRACE_QUEUED_NS", fl.queued_ns);
+            if (fl.from_pid >= 0) e.add_num("MQTRACE_FROM_PID", fl.from_pid);
+            e.add_num("MQTRACE_FROM_TID", fl.from_tid);
+            if (!fl.from_comm.empty()) e.add("MQTRACE_FROM_COMM", fl.from_comm);
+        }
+    }
     // --payload: the body's bytes, as JSON's "body"/"body_late" and "body_info".
     if (c.body.content != Content::None) {
         if (c.body.content == Content::Str)

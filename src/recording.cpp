@@ -204,8 +204,10 @@ void RecordingWriter::chunk(char type, const std::string& payload) {
 
 void RecordingWriter::meta(const std::string& header_page, const std::vector<Probe>& probes,
                            const std::vector<std::string>& formats, int self_tid, const std::string& kernel,
-                           std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks) {
+                           std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks,
+                           bool selected) {
     chunk('H', header_page);
+    if (selected) chunk('Q', "1"); // written only then: files without it read as before
     chunk('K', kernel);
     chunk('S', std::to_string(self_tid));
     chunk('C', std::string(reinterpret_cast<const char*>(&clock_offset_ns), 8));
@@ -311,6 +313,7 @@ Recording parse_recording(const std::string& b) {
         case 'H': r.header_page = payload; break;
         case 'K': r.kernel = payload; break;
         case 'S': r.self_tid = std::atoi(payload.c_str()); break;
+        case 'Q': r.selected = true; break;
         case 'C':
             if (payload.size() != 8) throw std::runtime_error("bad clock offset" + where);
             r.clock_offset_ns = get<std::int64_t>(payload, 0);

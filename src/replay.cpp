@@ -2,6 +2,7 @@
 #include "mqtrace/replay.hpp"
 
 #include "mqtrace/context.hpp"
+#include "mqtrace/flows.hpp"
 #include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/stack.hpp"
@@ -26,7 +27,7 @@ public:
 
 } // namespace
 
-void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload) {
+void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload, bool flows) {
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
         fmts.push_back(
@@ -50,12 +51,14 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
     OutputReads outputs(payload);
     const std::unique_ptr<ProcView> proc = no_proc_view(); // the recorded machine's /proc is not here
     QueueContext context(*proc);
+    Flows links;
     auto emit = [&] {
         for (const auto& rec : ready)
             c.feed(rec, items);
         dec.recycle(ready);
         outputs.fill(items, none); // read after the call by live runs only
         context.annotate(items);
+        if (flows && !r.selected) links.annotate(items, c, context);
         for (auto& it : items)
             if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
         c.recycle(items); // what the sink did not take is reused

@@ -468,6 +468,37 @@ J call_schema(const EventSpec& ev) {
                        {"additionalProperties", boolean(false)},
                        {"properties", qp}}));
     }
+    if (!ev.body.ptr.empty()) { // --flows
+        const bool rx = ev.body.received();
+        props.set("msg_id", described(rx ? "--flows: the message it took (null: not linked, see link)"
+                                         : "--flows: its message, unique within the run (a successful send)",
+                                      rx ? nullable(def_ref("count")) : def_ref("count")));
+        if (rx) {
+            props.set("link",
+                      obj({{"description", str("--flows: how msg_id is known (content: bodies compared too; "
+                                               "order: by the order of the calls), or why it is null")},
+                           {"enum", strs({"content", "order", "ambiguous", "unknown"})}}));
+            props.set("candidates",
+                      described("ambiguous: how many messages it may have taken", def_ref("count")));
+            props.set("link_why", obj({{"type", str("string")},
+                                       {"description", str("unknown: why no link can be made")}}));
+            props.set("queued_ns",
+                      described("linked: its return minus the send's return, 0 if the receive returned first",
+                                def_ref("count")));
+            props.set("from",
+                      obj({{"description", str("linked: the thread that sent the message")},
+                           {"type", str("object")},
+                           {"required", strs({"pid", "tid", "comm"})},
+                           {"additionalProperties", boolean(false)},
+                           {"properties", obj({{"pid", nullable(integer(0, kI64Max, "process"))},
+                                               {"tid", integer(0, kI64Max, "thread")},
+                                               {"comm", nullable(obj({{"type", str("string")}}))}})}}));
+            if (ev.family == Family::SysV)
+                props.set("copy",
+                          obj({{"description", str("MSG_COPY: a copy; the message stays in the queue")},
+                               {"const", boolean(true)}}));
+        }
+    }
     return obj({{"description", str("a call of " + std::string(ev.name) + ": " + std::string(ev.prototype))},
                 {"type", str("object")},
                 {"required", strs({"event", "schema", "time_ns", "cpu", "pid", "tid", "comm", "ret", "errno",

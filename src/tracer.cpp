@@ -8,6 +8,7 @@
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/elf.hpp"
+#include "mqtrace/flows.hpp"
 #include "mqtrace/kernel.hpp"
 #include "mqtrace/late.hpp"
 #include "mqtrace/notify.hpp"
@@ -434,7 +435,7 @@ public:
             if (!c) carry_->seed(tasks);
         }
         w.meta(session_.header_page(), table_, formats_, self_tid_, k_.release + " " + k_.arch_name(),
-               o_.fmt.clock_offset_ns, tasks);
+               o_.fmt.clock_offset_ns, tasks, selected_);
     }
 
     // Between read rounds: -G's next file, SIGHUP's reopening, SIGUSR1's
@@ -587,6 +588,7 @@ private:
         decoder_->recycle(ready);
         outputs_.fill(std::span<Item>(items).subspan(first_new), mem_); // outputs no probe read at return
         context_.annotate(std::span<Item>(items).subspan(first_new));
+        if (flows_on_) flows_.annotate(std::span<Item>(items).subspan(first_new), *correlator_, context_);
         if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
         return drained;
     }
@@ -755,7 +757,12 @@ private:
     ProcMemReader mem_;
     OutputReads outputs_;
     std::unique_ptr<ProcView> proc_ = system_proc_view();
-    QueueContext context_{*proc_};                      // descriptor context, after the outputs
+    QueueContext context_{*proc_}; // descriptor context, after the outputs
+    Flows flows_;                  // --flows, after the descriptor context
+    // Calls selected in the kernel: not every call on the queues is seen, which links need.
+    const bool selected_ = !o_.sel.pids.empty() || !o_.sel.tids.empty() || !o_.sel.comm.empty() ||
+                           o_.sel.failed || !o_.command.empty();
+    const bool flows_on_ = o_.flows && !selected_;
     std::optional<LateReads> late_;                     // syscalls backend
     std::vector<std::string> formats_;                  // event format texts, parallel to table_
     RecordingWriter* writer_ = nullptr;                 // -w
@@ -943,7 +950,7 @@ int run_replay(const TraceOptions& o) {
                 if (o.summary != SummaryMode::Only) out.line(it, fmt);
                 if (out.pending_bytes() > (1 << 20) && !out.flush()) done = true;
             },
-            o.payload);
+            o.payload, o.flows);
         if (summary) out.text(o.fmt.format == OutputFormat::Json ? summary->json() : summary->text());
         out.flush();
         if (!o.quiet || lost > 0)

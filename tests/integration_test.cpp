@@ -1170,6 +1170,105 @@ TEST_F(Integration, RacingNameIsFlaggedToctou) {
               << " mismatches detected\n";
 }
 
+// --flows: the workload logs which message each of its sends sent and each
+// receive took (its body carries the id); every link mqtrace makes must be
+// that one, with and without bodies; the share linked is reported.
+TEST_F(Integration, FlowsLinkEachReceiveToItsSend) {
+    for (const std::string payload : {"0", "64"}) {
+        SCOPED_TRACE("--payload " + payload);
+        Tracer t({"--payload", payload});
+        ASSERT_NO_FATAL_FAILURE(t.ready());
+        Workload w = run_workload({"flows", tag() + payload});
+        ASSERT_EQ(t.stop(), 0) << t.err();
+        // The truth, per thread in the order of its calls: ("S"|"R"|"C", id).
+        std::map<long, std::vector<std::pair<std::string, long>>> sent, got;
+        for (const auto& line : w.report) {
+            std::istringstream in(line);
+            std::string kind;
+            long tid = 0, id = 0;
+            ASSERT_TRUE(in >> kind >> tid >> id) << line;
+            (kind == "S" ? sent : got)[tid].emplace_back(kind, id);
+        }
+        std::map<long, std::vector<Value>> sends, receives;
+        bool lost = t.text().find("{\"event\":\"lost\"") != std::string::npos;
+        for (auto& c : t.calls()) {
+            const std::string ev = c["event"].s();
+            if (!sent.contains(c["tid"].i()) && !got.contains(c["tid"].i())) continue;
+            if ((ev == "mq_timedsend" || ev == "msgsnd") && c["ret"].i() == 0)
+                sends[c["tid"].i()].push_back(c);
+            if ((ev == "mq_timedreceive" || ev == "msgrcv") && !c["ret"].is_null() && c["ret"].i() > 0)
+                receives[c["tid"].i()].push_back(c);
+        }
+        std::map<long, long> truth;               // msg_id -> the workload's id
+        std::map<long, std::uint64_t> sent_at;    // msg_id -> the send's return (ns)
+        std::map<long, std::pair<long, long>> by; // msg_id -> (pid, tid) of the sender
+        for (const auto& [tid, ids] : sent) {
+            ASSERT_EQ(sends[tid].size(), ids.size()) << "sends of thread " << tid;
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                const Value& c = sends[tid][i];
+                ASSERT_TRUE(c.has("msg_id") && !c["msg_id"].is_null()) << testjson::dump(c);
+                const long m = c["msg_id"].i();
+                EXPECT_FALSE(truth.contains(m)) << "msg_id given twice: " << m;
+                truth[m] = ids[i].second;
+                sent_at[m] = static_cast<std::uint64_t>(c["time_ns"].i() + c["latency_ns"].i());
+                by[m] = {c["pid"].i(), c["tid"].i()};
+            }
+        }
+        std::map<std::string, int> links;
+        int wrong = 0, copies = 0;
+        for (const auto& [tid, ids] : got) {
+            ASSERT_EQ(receives[tid].size(), ids.size()) << "receives of thread " << tid;
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                const Value& c = receives[tid][i];
+                const std::string link = c["link"].s();
+                ++links[link];
+                EXPECT_EQ(c.has("copy"), ids[i].first == "C") << testjson::dump(c);
+                copies += c.has("copy");
+                if (link == "ambiguous") {
+                    EXPECT_TRUE(c["msg_id"].is_null());
+                    EXPECT_GE(c["candidates"].i(), 2) << testjson::dump(c);
+                    continue;
+                }
+                if (link == "unknown") {
+                    EXPECT_TRUE(c["msg_id"].is_null());
+                    EXPECT_FALSE(c["link_why"].s().empty());
+                    continue;
+                }
+                ASSERT_TRUE(link == "order" || link == "content") << testjson::dump(c);
+                const long m = c["msg_id"].i();
+                if (!truth.contains(m) || truth[m] != ids[i].second) {
+                    ++wrong;
+                    ADD_FAILURE() << "linked to msg " << m << " (id " << (truth.contains(m) ? truth[m] : -1)
+                                  << "), took id " << ids[i].second << ": " << testjson::dump(c);
+                    continue;
+                }
+                const auto end = static_cast<std::uint64_t>(c["time_ns"].i() + c["latency_ns"].i());
+                EXPECT_EQ(static_cast<std::uint64_t>(c["queued_ns"].i()),
+                          end > sent_at[m] ? end - sent_at[m] : 0);
+                EXPECT_EQ(c["from"]["pid"].i(), by[m].first);
+                EXPECT_EQ(c["from"]["tid"].i(), by[m].second);
+                EXPECT_EQ(c["from"]["comm"].s(), "mqworkload");
+            }
+        }
+        EXPECT_EQ(wrong, 0);
+        EXPECT_EQ(copies, 1) << "MSG_COPY";
+        int total = 0;
+        for (const auto& [k, n] : links)
+            total += n;
+        const int linked = links["order"] + links["content"];
+        std::cerr << "flows, --payload " << payload << ": " << linked << " of " << total
+                  << " receives linked (order " << links["order"] << ", content " << links["content"]
+                  << "), ambiguous " << links["ambiguous"] << ", unknown " << links["unknown"]
+                  << (lost ? " (records were lost)" : "") << "\n";
+        if (!lost) {
+            EXPECT_GE(linked * 10, total * 9) << "fewer than 90 % linked";
+        }
+        if (!kprobe() && payload != "0") {
+            EXPECT_GT(links["content"], 0) << "bodies read at entry and return are compared";
+        }
+    }
+}
+
 // On a quiet system a call is on the output within 200 ms (the reader wakes on
 // data, at most every 10 ms, and at least every 100 ms). The VM emulates its
 // CPU in software, so it gets ten times longer.

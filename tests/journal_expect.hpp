@@ -10,7 +10,9 @@
 //          "out": MQTRACE_OUT_<NAME>[_<MEMBER>]; "out_late": MQTRACE_LATE_OUT_<NAME>[_<MEMBER>];
 //          "out_info": MQTRACE_OUT_<NAME>_SOURCE, _UNREADABLE; "body"/"body_late": MQTRACE_BODY,
 //          MQTRACE_LATE_BODY; "body_info": MQTRACE_BODY_SOURCE, _LEN, _CUT=1, _UNREADABLE;
-//          "queue": MQTRACE_QUEUE (name) or MQTRACE_QUEUE_KEY, MQTRACE_QUEUE_SOURCE
+//          "queue": MQTRACE_QUEUE (name) or MQTRACE_QUEUE_KEY, MQTRACE_QUEUE_SOURCE;
+//          --flows: MQTRACE_MSG_ID (absent when null), _LINK, _COPY=1, _CANDIDATES, _LINK_WHY,
+//          _QUEUED_NS, "from": MQTRACE_FROM_PID, _FROM_TID, _FROM_COMM
 //   lost:  MQTRACE_EVENT=lost, _SCHEMA, _TIME_NS, _CPU, _COUNT, _WHERE
 //   PRIORITY: 4 lost, 5 a call with an errno, 6 any other call.
 #pragma once
@@ -100,6 +102,17 @@ inline Fields from_json(const testjson::Value& j) {
         if (q.has("name")) f["MQTRACE_QUEUE"] = q["name"].s();
         if (q.has("key")) f["MQTRACE_QUEUE_KEY"] = scalar(q["key"]);
         f["MQTRACE_QUEUE_SOURCE"] = q["source"].s();
+    }
+    if (j.has("msg_id") && !j["msg_id"].is_null()) f["MQTRACE_MSG_ID"] = scalar(j["msg_id"]);
+    if (j.has("link")) f["MQTRACE_LINK"] = j["link"].s();
+    if (j.has("copy")) f["MQTRACE_COPY"] = "1";
+    if (j.has("candidates")) f["MQTRACE_CANDIDATES"] = scalar(j["candidates"]);
+    if (j.has("link_why")) f["MQTRACE_LINK_WHY"] = j["link_why"].s();
+    if (j.has("queued_ns")) f["MQTRACE_QUEUED_NS"] = scalar(j["queued_ns"]);
+    if (j.has("from")) {
+        if (!j["from"]["pid"].is_null()) f["MQTRACE_FROM_PID"] = scalar(j["from"]["pid"]);
+        f["MQTRACE_FROM_TID"] = scalar(j["from"]["tid"]);
+        if (!j["from"]["comm"].is_null()) f["MQTRACE_FROM_COMM"] = j["from"]["comm"].s();
     }
     if (j.has("body")) f["MQTRACE_BODY"] = j["body"].s();
     if (j.has("body_late")) f["MQTRACE_LATE_BODY"] = j["body_late"].s();

@@ -223,3 +223,62 @@ TEST(QueueContext, TextAndJson) {
     o.format = OutputFormat::Text;
     EXPECT_NE(format_item(s, o).find("msqid=65536<key=IPC_PRIVATE>"), std::string::npos) << format_item(s, o);
 }
+
+// The queue itself (QueueCtx::id): a name unlinked and created again is
+// another queue, while descriptors of the first still refer to it; an
+// mq_open that ran beside the unlink may have opened either; a System V
+// identifier names another queue after IPC_RMID.
+TEST(QueueContext, QueueIdentityAcrossUnlinkAndRemoval) {
+    FakeProc p;
+    p.ns[10] = p.ns[11] = 7;
+    p.fds[{10, 3}] = "/q (deleted)";
+    p.fds[{10, 4}] = p.fds[{11, 3}] = "/q";
+    QueueContext qc(p);
+    auto at = [](Item it, std::uint64_t ts, std::uint64_t end) {
+        it.call.ts = ts;
+        it.call.ts_end = end;
+        return it;
+    };
+    std::vector<Item> v{at(call("mq_open", 10, 3, {1, 0302}, "q"), 100, 110), // O_CREAT|O_EXCL|O_RDWR
+                        at(call("mq_timedsend", 10, 0, {3}), 120, 130),
+                        at(call("mq_unlink", 10, 0, {1}, "q"), 200, 210),
+                        at(call("mq_open", 10, 4, {1, 0102}, "q"), 300, 310), // O_CREAT: it creates it
+                        at(call("mq_timedsend", 10, 0, {3}), 320, 330),
+                        at(call("mq_timedsend", 10, 0, {4}), 340, 350),
+                        at(call("mq_timedsend", 11, 0, {3}), 360, 370)}; // inherited: /proc names it
+    qc.annotate(v);
+    const std::uint64_t first = v[0].call.queue.id, second = v[3].call.queue.id;
+    EXPECT_TRUE(v[0].call.queue.created);
+    EXPECT_TRUE(v[3].call.queue.created) << "O_CREAT after the name was seen unlinked";
+    EXPECT_NE(first, 0u);
+    EXPECT_NE(second, 0u);
+    EXPECT_NE(first, second);
+    EXPECT_EQ(v[1].call.queue.id, first);
+    EXPECT_EQ(v[4].call.queue.id, first) << "descriptor 3 still refers to the unlinked queue";
+    EXPECT_EQ(v[5].call.queue.id, second);
+    EXPECT_EQ(v[6].call.queue.id, second) << "a descriptor /proc names: the queue the name names now";
+    EXPECT_EQ(qc.identify(v[4].call), first);
+    EXPECT_EQ(qc.identify(v[5].call), second);
+    // An mq_open that began before an unlink of the name returned: either queue.
+    p.fds[{10, 5}] = "/q";
+    std::vector<Item> w{at(call("mq_unlink", 10, 0, {1}, "q"), 400, 450),
+                        at(call("mq_open", 10, 5, {1, 0102}, "q"), 440, 460),
+                        at(call("mq_timedsend", 10, 0, {5}), 470, 480)};
+    qc.annotate(w);
+    EXPECT_EQ(w[1].call.queue.id, 0u);
+    EXPECT_FALSE(w[1].call.queue.created);
+    EXPECT_EQ(w[2].call.queue.id, 0u);
+    // A deleted queue /proc names, with no mq_open seen: not known which.
+    p.fds[{11, 6}] = "/gone (deleted)";
+    std::vector<Item> x{call("mq_timedsend", 11, 0, {6})};
+    qc.annotate(x);
+    EXPECT_EQ(x[0].call.queue.id, 0u);
+    // System V: IPC_PRIVATE creates; after IPC_RMID the identifier is another queue.
+    std::vector<Item> y{call("msgget", 10, 65536, {0, 01600}), call("msgsnd", 10, 0, {65536}),
+                        call("msgctl", 10, 0, {65536, 0}), call("msgsnd", 11, 0, {65536})};
+    qc.annotate(y);
+    EXPECT_TRUE(y[0].call.queue.created);
+    EXPECT_EQ(y[1].call.queue.id, y[0].call.queue.id);
+    EXPECT_NE(y[3].call.queue.id, y[0].call.queue.id);
+    EXPECT_NE(y[3].call.queue.id, 0u);
+}

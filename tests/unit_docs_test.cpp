@@ -126,10 +126,11 @@ TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string page = man();
     const std::string json = section(page, ".SS JSON", ".SH ");
     for (const char* f :
-         {"event",  "schema",     "time_ns",    "cpu",           "pid",   "tid",       "comm",
-          "ret",    "errno",      "latency_ns", "end",           "args",  "arg_info",  "tags",
-          "source", "unreadable", "hex",        "suspect_fault", "count", "where",     "lost",
-          "late",   "out",        "out_late",   "out_info",      "body",  "body_late", "body_info"})
+         {"event",  "schema",     "time_ns",    "cpu",           "pid",       "tid",       "comm",
+          "ret",    "errno",      "latency_ns", "end",           "args",      "arg_info",  "tags",
+          "source", "unreadable", "hex",        "suspect_fault", "count",     "where",     "lost",
+          "late",   "out",        "out_late",   "out_info",      "body",      "body_late", "body_info",
+          "msg_id", "link",       "candidates", "link_why",      "queued_ns", "from",      "copy"})
         EXPECT_NE(json.find(f), std::string::npos) << "JSON field " << f;
     for (const char* e : {"returned", "thread-exited", "no-return-seen", "trace-ended"})
         EXPECT_NE(json.find(e), std::string::npos) << e;
@@ -144,8 +145,11 @@ TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     for (int code : {kExitOk, kExitError, kExitUsage, kExitUnsupported, kExitPermission})
         EXPECT_NE(exits.find(".B " + std::to_string(code)), std::string::npos) << "exit " << code;
     const std::string text = section(page, ".SS Text", ".SS ");
-    for (const char* col : {"TIME", "PID", "TID", "COMM", "EVENT", "RET", "LAT(us)", "ARGS"})
+    for (const char* col : {"TIME", "PID", "TID", "COMM", "EVENT", "RET", "LAT(us)", "ARGS", "msg#17"})
         EXPECT_NE(text.find(col), std::string::npos) << col;
+    const std::string flows = section(page, ".SH MESSAGE FLOWS", ".SH ");
+    for (const char* l : {".B content", ".B order", ".B ambiguous", ".B unknown", "queued_ns", "MSG_COPY"})
+        EXPECT_NE(flows.find(l), std::string::npos) << "MESSAGE FLOWS: " << l;
 }
 
 // The JSON SCHEMA section: the version, where the schema is, what may change.

@@ -387,6 +387,20 @@ TEST(Journal, EveryEntrySaysWhatItsJsonLineSays) {
                 v.suspect_fault = rng() % 9 == 0;
                 if (v.content == Content::None) v.src = Source::Register;
             }
+            if (!ev.body.ptr.empty() && rng() % 2) { // --flows
+                Flow& f = c.flow;
+                const bool rx = ev.body.received();
+                f.link = rx ? static_cast<Link>(2 + rng() % 4) : Link::Sent;
+                if (f.link == Link::Sent || f.link == Link::Content || f.link == Link::Order)
+                    f.msg_id = 1 + rng() % 100000;
+                f.copy = rx && ev.family == Family::SysV && rng() % 3 == 0;
+                f.candidates = 2 + rng() % 5;
+                f.why = "its queue is not known";
+                f.queued_ns = rng();
+                f.from_pid = rng() % 5 == 0 ? -1 : static_cast<int>(rng() % 100000);
+                f.from_tid = static_cast<int>(rng() % 100000);
+                f.from_comm = rng() % 5 == 0 ? "" : bytes(15);
+            }
             expect_as_json(call_item(c));
             ++n;
         }

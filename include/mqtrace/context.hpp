@@ -48,6 +48,9 @@ public:
     // refers to a queue. Asks /proc at most once per process and descriptor
     // per round.
     void annotate(std::span<Item> items);
+    // The queue a call in progress refers to (QueueCtx::id), from what was
+    // learned so far (no /proc): 0 when not known.
+    std::uint64_t identify(const Call& c);
     static constexpr std::size_t kMaxEntries = 65536; // per table: past it, everything is forgotten
     static constexpr std::uint64_t kPruneRounds =
         1024; // descriptors of exited processes are dropped this often
@@ -56,18 +59,34 @@ private:
     struct Learned {
         std::shared_ptr<const std::string> name; // nullptr: reused unseen, not known
         std::uint64_t round;                     // when it was learned
+        std::uint64_t id = 0;                    // the queue (QueueCtx::id), 0: not known
+        std::uint64_t opened = 0;                // when its mq_open returned
     };
-    using FdKey = std::pair<int, std::int64_t>;           // (pid, descriptor)
-    using IdKey = std::pair<std::uint64_t, std::int64_t>; // (IPC namespace, identifier)
+    // A POSIX name in an IPC namespace: the queue it names now.
+    struct Named {
+        std::uint64_t id = 0;       // 0: none yet
+        bool absent = false;        // unlinked since, and not opened again: O_CREAT creates it
+        std::uint64_t unlinked = 0; // when the last mq_unlink of it returned
+    };
+    using NameKey = std::pair<std::uint64_t, std::string>; // (IPC namespace, "/name")
+    using FdKey = std::pair<int, std::int64_t>;            // (pid, descriptor)
+    using IdKey = std::pair<std::uint64_t, std::int64_t>;  // (IPC namespace, identifier)
     std::uint64_t ns_key(int pid);
     void prune();
     void verify(std::span<Item> items, const std::map<FdKey, std::vector<std::size_t>>& uses);
+    void opened(Call& c, const ArgValue& name, const FdKey& k);
+    void unlinked(const Call& c, const ArgValue& name);
+    std::uint64_t sysv_id(const IdKey& k, bool created);
+    std::uint64_t current(int pid, std::string_view path); // the queue a name names now (/proc's view)
     ProcView& proc_;
     std::map<FdKey, Learned> fds_;
     std::map<IdKey, std::pair<std::int64_t, QueueSource>> ids_; // key, and how it was learned
     std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>>
         ns_; // pid -> (IPC namespace, round asked)
     std::uint64_t round_ = 0;
+    std::map<NameKey, Named> names_;
+    std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue
+    std::uint64_t next_id_ = 0;
 };
 
 } // namespace mqtrace

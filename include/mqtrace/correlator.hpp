@@ -75,7 +75,43 @@ struct QueueCtx {
     QueueSource src = QueueSource::None;
     std::shared_ptr<const std::string> path; // POSIX: the queue's name (shared by its calls: no copy each)
     std::int64_t key = 0;                    // System V: its key
+    // The queue itself, unique within the run (0: not known): a POSIX name
+    // unlinked and created again, or a System V identifier removed, is
+    // another queue. Set on mq_open and msgget too (with src None).
+    std::uint64_t id = 0;
+    bool created = false; // mq_open, msgget: this call created the queue (empty)
     std::string_view name() const { return path ? std::string_view(*path) : std::string_view(); }
+};
+
+// --flows: which message a call moved (see flows.hpp).
+enum class Link : std::uint8_t {
+    None,      // not a successful send or receive, or --flows is off
+    Sent,      // a send: msg_id is its message
+    Content,   // a receive linked by the order of the calls, its body compared equal to the send's
+    Order,     // a receive linked by the order of the calls (bodies not both captured)
+    Ambiguous, // the order of the calls allows several messages (candidates)
+    Unknown,   // no link can be made (why)
+};
+struct Flow {
+    std::uint64_t msg_id = 0;        // Sent, Content, Order: the message
+    Link link = Link::None;          //
+    bool copy = false;               // msgrcv MSG_COPY: a copy; the message stays in the queue
+    std::uint32_t candidates = 0;    // Ambiguous: how many messages it may have taken
+    const char* why = nullptr;       // Unknown: why (static text)
+    std::uint64_t queued_ns = 0;     // linked: this call's return - the send's return (0 if before)
+    int from_pid = -1, from_tid = 0; // linked: the sender
+    std::string from_comm;           //
+    void reset() {
+        msg_id = 0;
+        link = Link::None;
+        copy = false;
+        candidates = 0;
+        why = nullptr;
+        queued_ns = 0;
+        from_pid = -1;
+        from_tid = 0;
+        from_comm.clear();
+    }
 };
 
 // How a call ended. EntryNotSeen: only its return was seen (the entry record
@@ -102,6 +138,7 @@ struct Call {
     // received one, or read late.
     ArgValue body;
     QueueCtx queue; // the queue mqdes or msqid refers to (QueueContext)
+    Flow flow;      // --flows (Flows)
 };
 
 // Where a call's body is and how long it is (0: no body, or none to show).
@@ -154,6 +191,11 @@ public:
     // Items done with (formatted): their argument vectors are kept for the
     // next calls (no allocation per call on the hot path). Empties done.
     void recycle(std::vector<Item>& done);
+    // The calls in progress (entry seen, return not yet), for --flows.
+    template <typename F> void each_open(F&& f) const {
+        for (const auto& [tid, c] : open_)
+            if (c.ev >= 0) f(c);
+    }
 
 private:
     void start(const Record& r, const Probe& p, std::vector<Item>& out);

@@ -53,6 +53,7 @@ bool has_ret(const Call& c);                          // its return value is kno
 bool is_error(std::int64_t ret);                      // -4095..-1: an errno
 bool decoded(const ArgSpec& spec, const ArgValue& a); // a string, or a struct with its layout
 const char* queue_source_name(QueueSource s);         // "mq_open", "proc-fd", "msgget", "sysvipc"
+const char* link_name(Link l);                        // "sent", "content", "order", "ambiguous", "unknown"
 
 // Exposed for tests.
 std::string escape_c(std::string_view bytes);    // "a\"b\x1b" (without quotes)

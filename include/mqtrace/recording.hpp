@@ -63,8 +63,9 @@ struct Recording {
     std::vector<std::size_t> stack_lossy; // rounds in which stack copies were lost
     bool exact_losses = false;            // false (directory format): the pages' in-band counts
     int self_tid = -1;                    // the recording run's thread: its calls are canaries
-    std::string kernel;                   // "release arch" of the recording machine
-    std::int64_t clock_offset_ns = 0;     // wall clock minus trace clock when recorded
+    bool selected = false; // calls were selected in the kernel (-p, -t, --comm, -x): not all are here
+    std::string kernel;    // "release arch" of the recording machine
+    std::int64_t clock_offset_ns = 0; // wall clock minus trace clock when recorded
     struct Task {
         int tid, pid;
         std::string comm;
@@ -94,7 +95,7 @@ public:
 
     void meta(const std::string& header_page, const std::vector<Probe>& probes,
               const std::vector<std::string>& formats, int self_tid, const std::string& kernel,
-              std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks);
+              std::int64_t clock_offset_ns, const std::vector<Recording::Task>& tasks, bool selected = false);
     void page(int cpu, const void* bytes, std::size_t len);
     void lost(const Record& r);
     void round(std::uint64_t mark);

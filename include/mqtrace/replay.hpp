@@ -16,6 +16,8 @@ namespace mqtrace {
 // payload: --payload (bodies from the recorded stack copies; none read late).
 std::vector<Item> replay(const Recording& r, std::size_t payload = 0);
 // The same, streamed: each item to sink as soon as it is complete.
-void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload = 0);
+// flows: link receives to sends (Flows), when the recording holds every call.
+void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload = 0,
+            bool flows = false);
 
 } // namespace mqtrace

@@ -47,6 +47,7 @@ struct TraceOptions {
     SummaryMode summary = SummaryMode::None;
     bool per_process = false;         // --per-process: the summary per process too
     bool strict = false;              // --strict: exit kExitLost when events were lost
+    bool flows = true;                // --flows / --no-flows: link each receive to its send (Flows)
     bool quiet = false;               // -q: no banner, header or exit line unless something was lost
     std::vector<std::string> command; // -- COMMAND [ARGS]: run it, trace only it and its descendants
 };

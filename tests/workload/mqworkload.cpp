@@ -15,6 +15,11 @@
 //                                    syscall(2): EFAULT for each pointer, EINVAL for each
 //                                    checked value, EBADF, ENOENT, and EACCES (from a child
 //                                    that drops to uid 65534); prints "event ret errno pid"
+//   mqworkload flows TAG             producers and consumers (threads, processes; priorities,
+//                                    System V types with every msgtyp mode, MSG_COPY, blocked
+//                                    receivers and blocked senders), every body "m<ID>:...";
+//                                    prints "S tid ID", "R tid ID", "C tid ID" (copy) after
+//                                    each successful send, receive, copy: the truth for links
 //   mqworkload reuse TAG             descriptor context: a queue and a System V queue made
 //                                    before --wait-file, descriptors reused by dup2 and by
 //                                    close and mq_open, one inherited by a child (see
@@ -452,6 +457,157 @@ int reuse(const std::string& tag) {
     return 0;
 }
 
+// --- flows: the truth for links (see the usage above) ---------------------
+
+void log_msg(char kind, long id) {
+    char line[64];
+    const int n = std::snprintf(line, sizeof line, "%c %ld %ld\n", kind, static_cast<long>(gettid()), id);
+    if (write(1, line, static_cast<std::size_t>(n)) != n) std::abort(); // one write: lines do not mix
+}
+
+// "m<id>:" and padding to a length that varies with id.
+std::string body_of(long id) {
+    std::string b = "m" + std::to_string(id) + ":";
+    b.append(static_cast<std::size_t>(id % 7), 'x');
+    return b;
+}
+
+long id_in(const char* p, long n) {
+    if (n < 2 || p[0] != 'm') return -1;
+    return std::atol(p + 1);
+}
+
+void posix_send(int fd, long id, unsigned prio) {
+    const std::string b = body_of(id);
+    if (do_send(fd, b.data(), b.size(), prio, nullptr) == 0) log_msg('S', id);
+}
+
+long posix_receive(int fd, bool log = true) {
+    char buf[64];
+    unsigned prio = 0;
+    const long n = do_receive(fd, buf, sizeof buf, &prio, nullptr);
+    if (n > 0 && log) log_msg('R', id_in(buf, n));
+    return n;
+}
+
+int posix_queue(const std::string& name, long maxmsg) {
+    mq_attr attr{0, maxmsg, 64, 0, {}};
+    do_mq_unlink(name.c_str());
+    return static_cast<int>(do_mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &attr));
+}
+
+struct SysvMsg {
+    long mtype;
+    char text[64];
+};
+
+void sysv_send(int q, long id, long type) {
+    SysvMsg m{type, {}};
+    const std::string b = body_of(id);
+    std::memcpy(m.text, b.data(), b.size());
+    if (do_msgsnd(q, &m, b.size(), 0) == 0) log_msg('S', id);
+}
+
+long sysv_receive(int q, long typ, int flags, char kind = 'R') {
+    SysvMsg m{};
+    const long n = do_msgrcv(q, &m, sizeof m.text, typ, flags);
+    if (n > 0) log_msg(kind, id_in(m.text, n));
+    return n;
+}
+
+int flows(const std::string& tag) {
+    constexpr long kN = 200;
+    // POSIX, two threads: the consumer blocks first (a send hands the message
+    // over), then the producer outruns it and blocks on the full queue (a
+    // receive lets the waiting sender's message in); four priorities.
+    const std::string p1 = "/mqt-" + tag + "-p1";
+    int fd = posix_queue(p1, 4);
+    std::thread consumer([&] {
+        for (long i = 0; i < kN; ++i)
+            posix_receive(fd);
+    });
+    usleep(20000);
+    for (long i = 0; i < kN; ++i)
+        posix_send(fd, 1000 + i, static_cast<unsigned>(i % 4));
+    consumer.join();
+    posix_receive(static_cast<int>(do_mq_open(p1.c_str(), O_RDONLY | O_NONBLOCK, 0, nullptr)),
+                  false); // EAGAIN
+    // Queued first, then drained: the highest priority first, FIFO within one.
+    for (long i = 0; i < 4; ++i) // the queue holds 4
+        posix_send(fd, 2000 + i, static_cast<unsigned>((i * 5) % 3));
+    for (long i = 0; i < 4; ++i)
+        posix_receive(fd);
+    // Two consumers on one queue: which took which may be ambiguous, never wrong.
+    std::vector<std::thread> two;
+    for (int t = 0; t < 2; ++t)
+        two.emplace_back([&] {
+            for (long i = 0; i < kN / 4; ++i)
+                posix_receive(fd);
+        });
+    for (long i = 0; i < kN / 2; ++i)
+        posix_send(fd, 3000 + i, static_cast<unsigned>(i % 2));
+    for (auto& t : two)
+        t.join();
+    // Processes: a producer and a consumer forked, each opening the queue by name.
+    const std::string p2 = "/mqt-" + tag + "-p2";
+    close(posix_queue(p2, 8));
+    std::fflush(stdout);
+    pid_t kids[2];
+    for (int k = 0; k < 2; ++k) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            const int q = static_cast<int>(do_mq_open(p2.c_str(), O_RDWR, 0, nullptr));
+            for (long i = 0; i < kN / 2; ++i)
+                k == 0 ? posix_send(q, 4000 + i, static_cast<unsigned>(i % 3)) : (void)posix_receive(q);
+            usleep(300000); // alive when the tracer asks which IPC namespace it is in
+            _exit(0);
+        }
+    }
+    for (pid_t k : kids)
+        waitpid(k, nullptr, 0);
+    do_mq_unlink(p1.c_str());
+    do_mq_unlink(p2.c_str());
+
+    // System V, two threads: batches of types 1 to 4, received with msgtyp 3,
+    // -2 (the lowest type up to 2), 1 with MSG_EXCEPT, and 0.
+    const int q = static_cast<int>(do_msgget(IPC_PRIVATE, IPC_CREAT | 0600));
+    std::thread sysv_consumer([&] {
+        for (long b = 0; b < kN / 4; ++b) {
+            sysv_receive(q, 3, 0);
+            sysv_receive(q, -2, 0);
+            sysv_receive(q, 1, MSG_EXCEPT);
+            sysv_receive(q, 0, 0);
+        }
+    });
+    for (long b = 0; b < kN / 4; ++b)
+        for (long t = 1; t <= 4; ++t)
+            sysv_send(q, 5000 + b * 4 + t, t);
+    sysv_consumer.join();
+    sysv_receive(q, 0, IPC_NOWAIT); // ENOMSG: the queue is empty
+    // MSG_COPY of the second of three messages, then all three taken.
+    for (long i = 0; i < 3; ++i)
+        sysv_send(q, 6000 + i, 7);
+    sysv_receive(q, 1, MSG_COPY | IPC_NOWAIT, 'C');
+    for (long i = 0; i < 3; ++i)
+        sysv_receive(q, 0, 0);
+    // Processes: a forked producer and consumer.
+    std::fflush(stdout);
+    for (int k = 0; k < 2; ++k) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            for (long i = 0; i < kN / 2; ++i)
+                k == 0 ? sysv_send(q, 7000 + i, 1 + i % 5) : (void)sysv_receive(q, 0, 0);
+            usleep(300000);
+            _exit(0);
+        }
+    }
+    for (pid_t k : kids)
+        waitpid(k, nullptr, 0);
+    do_msgctl(q, IPC_RMID, nullptr);
+    linger();
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -476,12 +632,13 @@ int main(int argc, char** argv) {
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 2 && std::strcmp(argv[i], "block") == 0) return block(argv[i + 1]);
+    if (argc - i >= 2 && std::strcmp(argv[i], "flows") == 0) return flows(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "errors") == 0) return errors(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "poison") == 0)
         return poison(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 3 && std::strcmp(argv[i], "flood") == 0)
         return flood(argv[i + 1], std::atol(argv[i + 2]));
     std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
-                         "block TAG | errors TAG | flood TAG N | poison TAG N | reuse TAG\n");
+                         "block TAG | flows TAG | errors TAG | flood TAG N | poison TAG N | reuse TAG\n");
     return 2;
 }

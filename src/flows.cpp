@@ -7,11 +7,11 @@
 // linked to a message m only when the trace allows no other:
 //  (i)  m is the only message R's class, length and body allow, among those
 //       in the queue's model and the sends in progress when R returned; or
-//  (ii) m's send returned before R began, and before every other candidate
-//       of R's class began to be sent, no receive of the queue was in
-//       progress beside R, and no earlier receive left which message it took
-//       open: then m was in the queue all through R and was the oldest of
-//       its class.
+//  (ii) m's send returned before every other candidate of R's class began
+//       to be sent, no receive of the queue was in progress beside R, and no
+//       earlier receive left which message it took open: whichever candidate
+//       R took was put in after m, so m was in the queue then, and was the
+//       oldest of its class.
 // Either needs a model that holds every message of the queue: one followed
 // since it was created, or since a call saw it empty with no send beside it.
 // Anything lost, any send or receive whose queue or outcome is not known,
@@ -103,42 +103,47 @@ std::uint64_t end_ts(const Call& c) { return std::max(c.ts, c.ts_end); }
 
 } // namespace
 
+// The round's calls are processed at their returns, in trace order; the calls
+// running at each return (entered before it, returning after it: sends and
+// receives, of this round or still in progress) are kept in running_. Items
+// come in the order of their returns and most calls are short, so their
+// entries are nearly in order already: an insertion sort puts them in order
+// in about one pass.
 void Flows::annotate(std::span<Item> items, std::span<const Open> open) {
-    evs_.clear();
+    entries_.clear();
     running_.clear();
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        const Item& it = items[i];
-        if (!it.is_call) {
-            evs_.push_back({it.lost.ts, false, i});
-            continue;
-        }
-        if (kind_of(it.call) == Kind::Other) continue;
-        if (it.call.end != CallEnd::EntryNotSeen) evs_.push_back({it.call.ts, true, i});
-        evs_.push_back({end_ts(it.call), false, i});
-    }
-    for (std::size_t j = 0; j < open.size(); ++j)
-        if (kind_of(*open[j].call) != Kind::Other) evs_.push_back({open[j].call->ts, true, items.size() + j});
-    std::stable_sort(evs_.begin(), evs_.end(), [](const Ev& a, const Ev& b) {
-        return a.ts != b.ts ? a.ts < b.ts : (!a.entry && b.entry); // at one instant, returns first
-    });
-    for (const Ev& ev : evs_) {
-        if (ev.entry) {
-            const Running r = ev.i < items.size()
-                                  ? Running{&items[ev.i].call, items[ev.i].call.queue.id}
-                                  : Running{open[ev.i - items.size()].call, open[ev.i - items.size()].queue};
-            running_[r.call->tid] = r;
-            continue;
-        }
-        Item& it = items[ev.i];
+    for (Item& it : items)
+        if (it.is_call && it.call.end != CallEnd::EntryNotSeen &&
+            (kind_of(it.call) == Kind::Send || kind_of(it.call) == Kind::Receive))
+            entries_.push_back({it.call.ts, &it.call, it.call.queue.id});
+    for (const Open& o : open)
+        entries_.push_back({o.call->ts, o.call, o.queue});
+    for (std::size_t i = 1; i < entries_.size(); ++i)
+        for (std::size_t j = i; j > 0 && entries_[j].ts < entries_[j - 1].ts; --j)
+            std::swap(entries_[j], entries_[j - 1]);
+    std::size_t next = 0;
+    auto enter_before = [&](std::uint64_t ts) { // at one instant, returns first
+        for (; next < entries_.size() && entries_[next].ts < ts; ++next)
+            running_.push_back(entries_[next]);
+    };
+    for (Item& it : items) {
         if (!it.is_call) { // any call may be among what was lost
-            forget(false, ev.ts);
-            forget(true, ev.ts);
+            enter_before(it.lost.ts);
+            forget(false, it.lost.ts);
+            forget(true, it.lost.ts);
             pending_.clear();
             continue;
         }
-        if (auto r = running_.find(it.call.tid); r != running_.end() && r->second.call == &it.call)
-            running_.erase(r);
-        exit(it.call, it.call.queue.id);
+        Call& c = it.call;
+        if (kind_of(c) == Kind::Other) continue;
+        enter_before(end_ts(c));
+        for (std::size_t r = 0; r < running_.size(); ++r)
+            if (running_[r].call == &c) {
+                running_[r] = running_.back();
+                running_.pop_back();
+                break;
+            }
+        exit(c, c.queue.id);
     }
     running_.clear();
     if (pending_.size() > kMaxMessages) pending_.clear();
@@ -244,41 +249,40 @@ void Flows::send(Call& c, std::uint64_t queue) {
 
 // Is a call of the family in progress that may be a send (or receive) on the queue?
 bool Flows::running(std::uint64_t queue, bool sysv, bool sends, int except_tid) const {
-    for (const auto& [tid, r] : running_) {
-        if (tid == except_tid || sysv_of(*r.call) != sysv) continue;
+    for (const Entry& r : running_) {
+        if (r.call->tid == except_tid || sysv_of(*r.call) != sysv) continue;
         if (kind_of(*r.call) != (sends ? Kind::Send : Kind::Receive)) continue;
         if (r.queue == queue || r.queue == 0) return true;
     }
     return false;
 }
 
-// The messages R may have taken, in cand_[0, ncand_): the model's and those of
-// sends in progress on the queue (or on a queue not known).
-void Flows::candidates(const Call& r, const Model& m, std::uint64_t queue) {
-    ncand_ = 0;
-    auto next = [&]() -> Msg& {
-        if (ncand_ == cand_.size()) cand_.emplace_back();
-        return cand_[ncand_++];
-    };
+// The messages R may have taken, in cand_: the model's and those of sends in
+// progress on the queue (or on a queue not known), described in run_.
+void Flows::candidates(const Call& r, Model& m, std::uint64_t queue) {
+    cand_.clear();
     for (std::size_t i = 0; i < m.msgs.size(); ++i) {
-        Msg& x = next();
-        x = m.msgs[i];
-        x.index = i;
-        x.running = false;
+        m.msgs[i].index = i;
+        cand_.push_back(&m.msgs[i]);
     }
     const bool sysv = sysv_of(r);
-    for (const auto& [tid, run] : running_) {
+    nrun_ = 0;
+    for (const Entry& run : running_) {
         const Call& s = *run.call;
         if (kind_of(s) != Kind::Send || sysv_of(s) != sysv || (run.queue != queue && run.queue != 0))
             continue;
         if (s.ts >= r.ts_end) continue;
-        if (auto p = pending_.find(s.tid); p != pending_.end() && p->second.ts == s.ts)
-            continue; // its message was taken by another receive
-        Msg& x = next();
+        if (!pending_.empty())
+            if (auto p = pending_.find(s.tid); p != pending_.end() && p->second.ts == s.ts)
+                continue; // its message was taken by another receive
+        if (nrun_ == run_.size()) run_.emplace_back();
+        Msg& x = run_[nrun_++];
         describe(s, x);
         x.to = kRunning;
         x.running = true;
     }
+    for (std::size_t i = 0; i < nrun_; ++i)
+        cand_.push_back(&run_[i]);
 }
 
 void Flows::receive(Call& c, std::uint64_t queue) {
@@ -334,11 +338,19 @@ void Flows::receive(Call& c, std::uint64_t queue) {
         sysv ? static_cast<std::uint64_t>(c.args[static_cast<std::size_t>(e.rsz_arg)].raw) : 0;
     const bool body = c.body.content == Content::Str && trusted(c.body);
     candidates(c, m, queue);
-    // Of its class (P_class, kept first in cand_), and of those, fitting its length and body (fits).
+    // Those it may have taken (kept, in cand_): of its class; without it, those
+    // msgtyp allows (MSG_EXCEPT: another type; < 0: a type up to -msgtyp).
+    const bool except = sysv && typ > 0 && (flags & kMsgExcept);
+    auto eligible = [&](const Msg& x) {
+        if (!x.cls_known) return true;
+        if (cls_known) return x.cls == cls;
+        if (except) return x.cls != typ;
+        return !(sysv && typ < 0) || x.cls <= -typ;
+    };
     std::size_t nclass = 0;
-    for (std::size_t i = 0; i < ncand_; ++i)
-        if (!cls_known || !cand_[i].cls_known || cand_[i].cls == cls) std::swap(cand_[i], cand_[nclass++]);
-    ncand_ = nclass;
+    for (std::size_t i = 0; i < cand_.size(); ++i)
+        if (eligible(*cand_[i])) std::swap(cand_[i], cand_[nclass++]);
+    cand_.resize(nclass);
     auto fits = [&](const Msg& x) {
         if (x.len_known && x.len != got && !(sysv && (flags & kMsgNoError) && x.len > got && got == asked))
             return false;
@@ -350,25 +362,36 @@ void Flows::receive(Call& c, std::uint64_t queue) {
     };
     std::size_t nfit = 0;
     const Msg* only = nullptr;
-    for (std::size_t i = 0; i < ncand_; ++i)
-        if (fits(cand_[i])) {
+    for (const Msg* x : cand_)
+        if (fits(*x)) {
             ++nfit;
-            only = &cand_[i];
+            only = x;
         }
     if (nfit == 0) { // the model was wrong: it is not followed from here
         c.flow.why = "no send of the message was seen";
         unfollow(m, c.ts_end);
         return;
     }
-    Msg* chosen = nfit == 1 ? const_cast<Msg*>(only) : nullptr;
-    if (!chosen && cls_known && m.maybe == 0 && !running(queue, sysv, false, c.tid)) { // rule (ii)
-        Msg* first = nullptr;
-        for (std::size_t i = 0; i < ncand_; ++i)
-            if (!first || cand_[i].to < first->to) first = &cand_[i];
-        bool before_all = first && first->to < c.ts;
-        for (std::size_t i = 0; i < ncand_ && before_all; ++i)
-            if (&cand_[i] != first && !(first->to < cand_[i].from)) before_all = false;
-        if (before_all && fits(*first)) chosen = first;
+    const Msg* chosen = nfit == 1 ? only : nullptr;
+    if (!chosen && m.maybe == 0 && !running(queue, sysv, false, c.tid)) { // rule (ii)
+        const Msg* first = nullptr;
+        for (const Msg* x : cand_)
+            if (!first || x->to < first->to) first = x;
+        bool before_all = first != nullptr;
+        for (const Msg* x : cand_)
+            if (x != first && !(first->to < x->from)) before_all = false;
+        // Without its class, the oldest must also be the one the discipline prefers
+        // to every other: the highest priority (POSIX), the lowest type (msgtyp < 0),
+        // any (msgtyp 0), a type known to be another (MSG_EXCEPT).
+        bool preferred = cls_known || (sysv && typ == 0);
+        if (!preferred && first && first->cls_known) {
+            preferred = true;
+            if (!except)
+                for (const Msg* x : cand_)
+                    preferred =
+                        preferred && x->cls_known && (sysv ? x->cls >= first->cls : x->cls <= first->cls);
+        }
+        if (before_all && preferred && fits(*first)) chosen = first;
     }
     if (chosen) {
         link(c, *chosen, m, body && chosen->body_known);
@@ -377,8 +400,8 @@ void Flows::receive(Call& c, std::uint64_t queue) {
     c.flow.link = Link::Ambiguous;
     c.flow.candidates = static_cast<std::uint32_t>(nfit);
     bool any_running = false;
-    for (std::size_t i = 0; i < ncand_; ++i)
-        any_running = any_running || (cand_[i].running && fits(cand_[i]));
+    for (const Msg* x : cand_)
+        any_running = any_running || (x->running && fits(*x));
     if (any_running) { // the message it took may not be in the model yet: not followed from here
         unfollow(m, c.ts_end);
         return;
@@ -389,15 +412,16 @@ void Flows::receive(Call& c, std::uint64_t queue) {
     }
 }
 
-void Flows::link(Call& r, Msg& chosen, Model& m, bool content) {
+// chosen: a message of the model (erased here: the last use) or a send in progress.
+void Flows::link(Call& r, const Msg& chosen, Model& m, bool content) {
     r.flow.link = content ? Link::Content : Link::Order;
+    r.flow.msg_id = chosen.id;
     if (chosen.running) {
         Pending& p = pending_[chosen.tid];
         p.ts = chosen.from;
         p.id = ++next_id_;
-        chosen.id = p.id;
+        r.flow.msg_id = p.id;
     }
-    r.flow.msg_id = chosen.id;
     r.flow.queued_ns = chosen.to != kRunning && r.ts_end > chosen.to ? r.ts_end - chosen.to : 0;
     r.flow.from_pid = chosen.pid;
     r.flow.from_tid = chosen.tid;

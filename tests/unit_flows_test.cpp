@@ -248,5 +248,22 @@ TEST(Flows, SystemVTypesAndCopies) {
         EXPECT_EQ(flow(items, i).link, Link::Order) << i;
 }
 
+// The priority received not known (read after the call): the oldest message
+// is still the one taken when it has the highest priority of all.
+TEST(Flows, WithoutTheClassReceivedTheOldestOfTheHighest) {
+    Flows f;
+    std::vector<Item> items{created(100),
+                            send(2, 200, 210, 5, 3),
+                            send(2, 300, 310, 5, 1),
+                            send(2, 400, 410, 5, 3),
+                            receive(3, 500, 510, 5, -1),
+                            receive(3, 600, 610, 5, -1)};
+    f.annotate(items, {});
+    EXPECT_EQ(flow(items, 4).msg_id, flow(items, 1).msg_id);
+    EXPECT_EQ(flow(items, 4).link, Link::Order);
+    // Then the oldest (priority 1) is not the highest (the second 3): not decided by order.
+    EXPECT_EQ(flow(items, 5).link, Link::Ambiguous);
+}
+
 } // namespace
 } // namespace mqtrace

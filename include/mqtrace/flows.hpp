@@ -48,7 +48,7 @@ public:
         bool body_known = false;
         int pid = -1, tid = 0; // the sender
         std::string comm;
-        std::size_t index = 0; // candidates: its place in the model, or kRunning's tid
+        std::size_t index = 0; // candidates: its place in the model
         bool running = false;  // candidates: a send in progress (not in the model)
     };
     static constexpr std::uint64_t kRunning = UINT64_MAX;
@@ -65,7 +65,8 @@ private:
     struct Pending { // a send in progress a receive was linked to: its entry and msg_id
         std::uint64_t ts = 0, id = 0;
     };
-    struct Running { // a call in progress during the sweep
+    struct Entry { // a send or receive entered: when, and on which queue
+        std::uint64_t ts;
         const Call* call;
         std::uint64_t queue;
     };
@@ -78,22 +79,18 @@ private:
     void forget(bool sysv, std::uint64_t ts);
     Model& model(std::uint64_t queue, bool sysv, std::uint64_t ts);
     bool running(std::uint64_t queue, bool sysv, bool sends, int except_tid) const;
-    void candidates(const Call& r, const Model& m, std::uint64_t queue);
-    void link(Call& r, Msg& chosen, Model& m, bool content);
+    void candidates(const Call& r, Model& m, std::uint64_t queue);
+    void link(Call& r, const Msg& chosen, Model& m, bool content);
     std::unordered_map<std::uint64_t, Model> models_;
-    std::unordered_map<int, Running> running_; // by tid, during a round's sweep
+    std::vector<Entry> running_;               // during a round's sweep: the sends and receives running
     std::unordered_map<int, Pending> pending_; // by tid
     std::uint64_t next_id_ = 0;
     // The sweep's scratch (kept for its capacity).
-    struct Ev {
-        std::uint64_t ts;
-        bool entry;
-        std::size_t i; // item, or open call (entries only: i >= items)
-    };
-    std::vector<Ev> evs_;
-    std::vector<Msg> cand_;
+    std::vector<Entry> entries_;   // the entries of the round's sends and receives, in time order
+    std::vector<const Msg*> cand_; // a receive's candidates
+    std::vector<Msg> run_;         // the sends in progress among them
+    std::size_t nrun_ = 0;
     std::vector<Open> open_;
-    std::size_t ncand_ = 0;
 };
 
 // Kernel facts the model uses (include/uapi/linux/msg.h).

@@ -3,6 +3,7 @@
 // descriptor context -> format, as a live run does it. Reports calls per second per core.
 #include "mqtrace/context.hpp"
 #include "mqtrace/correlator.hpp"
+#include "mqtrace/flows.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
@@ -16,7 +17,7 @@ using namespace mqtrace;
 
 namespace {
 
-void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
+void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool with_flows) {
     const Recording r = load_recording(std::string(MQTRACE_SOURCE_ROOT) + "/tests/fixtures/" + fixture);
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
@@ -36,6 +37,7 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
     Merger m;
     const auto proc = no_proc_view(); // the descriptor context of the recording's calls, as -r gives it
     QueueContext context(*proc);
+    Flows links; // --flows, the default
     for (auto _ : st) {
         recs.clear();
         for (const auto& p : r.pages)
@@ -47,6 +49,7 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
         c.finish(items);
         dec.recycle(ordered);
         context.annotate(items);
+        if (with_flows) links.annotate(items, c, context);
         out.clear();
         for (const auto& it : items) {
             append_item(it, o, out);
@@ -66,12 +69,15 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture) {
 // counts that repeat exactly (valgrind --tool=callgrind, see scripts/bench).
 int main(int argc, char** argv) {
     const char* fixture = "linux-6.1-kprobe-lossy";
-    auto* json = benchmark::RegisterBenchmark("pipeline/json", pipeline, OutputFormat::Json, fixture);
-    auto* text = benchmark::RegisterBenchmark("pipeline/text", pipeline, OutputFormat::Text, fixture);
-    if (const char* n = std::getenv("MQTRACE_BENCH_ITERATIONS")) {
-        json->Iterations(std::atoll(n));
-        text->Iterations(std::atoll(n));
-    }
+    // As a live run does (--flows, the default), and without the links (--no-flows).
+    benchmark::internal::Benchmark* runs[] = {
+        benchmark::RegisterBenchmark("pipeline/json", pipeline, OutputFormat::Json, fixture, true),
+        benchmark::RegisterBenchmark("pipeline/text", pipeline, OutputFormat::Text, fixture, true),
+        benchmark::RegisterBenchmark("pipeline/json_no_flows", pipeline, OutputFormat::Json, fixture, false),
+        benchmark::RegisterBenchmark("pipeline/text_no_flows", pipeline, OutputFormat::Text, fixture, false)};
+    if (const char* n = std::getenv("MQTRACE_BENCH_ITERATIONS"))
+        for (auto* b : runs)
+            b->Iterations(std::atoll(n));
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -559,7 +559,7 @@ int flows(const std::string& tag) {
             const int q = static_cast<int>(do_mq_open(p2.c_str(), O_RDWR, 0, nullptr));
             for (long i = 0; i < kN / 2; ++i)
                 k == 0 ? posix_send(q, 4000 + i, static_cast<unsigned>(i % 3)) : (void)posix_receive(q);
-            usleep(300000); // alive when the tracer asks which IPC namespace it is in
+            usleep(1000000); // alive when the tracer asks which IPC namespace it is in
             _exit(0);
         }
     }
@@ -597,7 +597,7 @@ int flows(const std::string& tag) {
         if (kids[k] == 0) {
             for (long i = 0; i < kN / 2; ++i)
                 k == 0 ? sysv_send(q, 7000 + i, 1 + i % 5) : (void)sysv_receive(q, 0, 0);
-            usleep(300000);
+            usleep(1000000);
             _exit(0);
         }
     }

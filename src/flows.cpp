@@ -236,6 +236,7 @@ void Flows::send(Call& c, std::uint64_t queue) {
         Msg& msg = m.msgs.emplace_back();
         describe(c, msg);
         msg.id = c.flow.msg_id;
+        c.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
         return;
     }
     if (known && c.ret < 0 && !linked) return; // nothing was sent
@@ -383,8 +384,9 @@ void Flows::receive(Call& c, std::uint64_t queue) {
         // Without its class, the oldest must also be the one the discipline prefers
         // to every other: the highest priority (POSIX), the lowest type (msgtyp < 0),
         // any (msgtyp 0), a type known to be another (MSG_EXCEPT).
-        bool preferred = cls_known || (sysv && typ == 0);
-        if (!preferred && first && first->cls_known) {
+        // With its class, the oldest must be known to be of it (one of unknown class may not be).
+        bool preferred = (cls_known && first && first->cls_known) || (sysv && typ == 0);
+        if (!preferred && !cls_known && first && first->cls_known) {
             preferred = true;
             if (!except)
                 for (const Msg* x : cand_)
@@ -410,6 +412,7 @@ void Flows::receive(Call& c, std::uint64_t queue) {
         m.msgs.clear();
         m.maybe = 0;
     }
+    c.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
 }
 
 // chosen: a message of the model (erased here: the last use) or a send in progress.
@@ -428,6 +431,7 @@ void Flows::link(Call& r, const Msg& chosen, Model& m, bool content) {
     r.flow.from_comm = chosen.comm;
     if (!chosen.running && !r.flow.copy)
         m.msgs.erase(m.msgs.begin() + static_cast<std::ptrdiff_t>(chosen.index));
+    r.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
 }
 
 // msgrcv with MSG_COPY: a copy of the message at position msgtyp; the

@@ -586,7 +586,29 @@ J summary_schema() {
                {"senders", peers()},
                {"other_senders", def_ref("count")},
                {"receivers", peers()},
-               {"other_receivers", def_ref("count")}})}});
+               {"other_receivers", def_ref("count")},
+               {"links",
+                obj({{"description", str("--flows: its receives linked to their send, ambiguous, unknown")},
+                     {"type", str("object")},
+                     {"required", strs({"linked", "ambiguous", "unknown"})},
+                     {"additionalProperties", boolean(false)},
+                     {"properties", obj({{"linked", def_ref("count")},
+                                         {"ambiguous", def_ref("count")},
+                                         {"unknown", def_ref("count")}})}})},
+               {"queued_ns",
+                nullable(
+                    obj({{"description", str("--flows: the linked messages' time in queue (null: none)")},
+                         {"type", str("object")},
+                         {"required", strs({"min", "median", "p99", "max", "timed"})},
+                         {"additionalProperties", boolean(false)},
+                         {"properties", obj({{"min", def_ref("count")},
+                                             {"median", def_ref("count")},
+                                             {"p99", def_ref("count")},
+                                             {"max", def_ref("count")},
+                                             {"timed", integer(1, kU64Max, "linked receives")}})}}))},
+               {"depth_max", nullable(integer(0, kI64Max,
+                                              "--flows: the most messages it held, as the model had them "
+                                              "(null: never followed)"))}})}});
     J props = obj({{"event", obj({{"const", str("summary")}})},
                    {"schema", obj({{"const", num(kSchemaVersion)}})},
                    {"queues", obj({{"description", str("per queue: the calls that named it by mqdes (its "

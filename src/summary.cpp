@@ -53,7 +53,10 @@ void Summary::Stats::add(const Call& c) {
         ++errnos[static_cast<int>(-c.ret)];
     }
     if (c.end != CallEnd::Returned) return;
-    const std::uint64_t ns = c.ts_end >= c.ts ? c.ts_end - c.ts : 0;
+    add_ns(c.ts_end >= c.ts ? c.ts_end - c.ts : 0);
+}
+
+void Summary::Stats::add_ns(std::uint64_t ns) {
     min_ns = timed == 0 ? ns : std::min(min_ns, ns);
     max_ns = timed == 0 ? ns : std::max(max_ns, ns);
     ++timed;
@@ -134,6 +137,18 @@ void Summary::add_queue(const Call& c) {
         ++s.errnos[static_cast<int>(-c.ret)];
         return;
     }
+    s.depth_max = std::max(s.depth_max, c.flow.depth);
+    switch (c.flow.link) {
+    case Link::Content:
+    case Link::Order:
+        ++s.linked;
+        s.queued.add_ns(c.flow.queued_ns);
+        break;
+    case Link::Ambiguous: ++s.ambiguous; break;
+    case Link::Unknown: ++s.unknown; break;
+    case Link::None:
+    case Link::Sent: break;
+    }
     if (!returned || ev.body.ptr.empty()) return; // not a message, or not known to have moved one
     const bool rx = ev.body.received();
     std::uint64_t bytes = 0;
@@ -187,6 +202,16 @@ void Summary::queues_text(std::string& out) const {
         }
         peers("senders", s.senders, s.other_senders);
         peers("receivers", s.receivers, s.other_receivers);
+        if (s.linked + s.ambiguous + s.unknown > 0 || s.depth_max >= 0) { // --flows
+            out += "  linked " + std::to_string(s.linked) + " (ambiguous " + std::to_string(s.ambiguous) +
+                   ", unknown " + std::to_string(s.unknown) + ")";
+            if (s.queued.timed)
+                out += ", queued min/median/p99/max (us) " + us(s.queued.min_ns) + "/" +
+                       us(s.queued.quantile(0.5)) + "/" + us(s.queued.quantile(0.99)) + "/" +
+                       us(s.queued.max_ns);
+            if (s.depth_max >= 0) out += ", depth max " + std::to_string(s.depth_max);
+            out += "\n";
+        }
     }
     if (queue_unknown_) out += "calls on a queue not known: " + std::to_string(queue_unknown_) + "\n";
 }
@@ -226,7 +251,22 @@ void Summary::queues_json(std::string& out) const {
         peers(s.senders);
         out += ",\"other_senders\":" + std::to_string(s.other_senders) + ",\"receivers\":";
         peers(s.receivers);
-        out += ",\"other_receivers\":" + std::to_string(s.other_receivers) + "}";
+        out += ",\"other_receivers\":" + std::to_string(s.other_receivers);
+        if (s.linked + s.ambiguous + s.unknown > 0 || s.depth_max >= 0) { // --flows
+            out += ",\"links\":{\"linked\":" + std::to_string(s.linked) +
+                   ",\"ambiguous\":" + std::to_string(s.ambiguous) +
+                   ",\"unknown\":" + std::to_string(s.unknown) + "},\"queued_ns\":";
+            if (s.queued.timed)
+                out += "{\"min\":" + std::to_string(s.queued.min_ns) +
+                       ",\"median\":" + std::to_string(s.queued.quantile(0.5)) +
+                       ",\"p99\":" + std::to_string(s.queued.quantile(0.99)) +
+                       ",\"max\":" + std::to_string(s.queued.max_ns) +
+                       ",\"timed\":" + std::to_string(s.queued.timed) + "}";
+            else
+                out += "null";
+            out += ",\"depth_max\":" + (s.depth_max >= 0 ? std::to_string(s.depth_max) : "null");
+        }
+        out += "}";
     }
     out += "],\"queue_calls_unknown\":" + std::to_string(queue_unknown_);
 }

@@ -359,6 +359,50 @@ TEST(Summary, PerQueue) {
     EXPECT_NE(t.find("calls on a queue not known: 2\n"), std::string::npos) << t;
 }
 
+// --flows per queue: receives linked, ambiguous, unknown; the linked ones'
+// time in queue; the most messages the queue held as the model had them.
+TEST(Summary, PerQueueFlows) {
+    Summary s({ev("mq_timedsend"), ev("mq_timedreceive")}, false);
+    const QueueCtx jobs{QueueSource::MqOpen, std::make_shared<const std::string>("/jobs"), 0};
+    auto on = [&](Call c, Link l, std::uint64_t queued, std::int64_t depth) {
+        c.args[0].present = true;
+        c.args[0].raw = 3;
+        c.queue = jobs;
+        c.flow.link = l;
+        c.flow.queued_ns = queued;
+        c.flow.depth = depth;
+        return Item{true, std::move(c), {}};
+    };
+    s.add(on(call("mq_timedsend", 0, 1, 10, "prod"), Link::Sent, 0, 1));
+    s.add(on(call("mq_timedsend", 0, 1, 10, "prod"), Link::Sent, 0, 2));
+    s.add(on(call("mq_timedreceive", 5, 1, 20, "cons"), Link::Order, 3000, 1));
+    s.add(on(call("mq_timedreceive", 5, 1, 20, "cons"), Link::Content, 9000, 0));
+    s.add(on(call("mq_timedreceive", 5, 1, 20, "cons"), Link::Ambiguous, 0, -1));
+    s.add(on(call("mq_timedreceive", 5, 1, 20, "cons"), Link::Unknown, 0, -1));
+    const auto& q = s.queues().at(Summary::QueueId{false, "/jobs", 0});
+    EXPECT_EQ(q.linked, 2u);
+    EXPECT_EQ(q.ambiguous, 1u);
+    EXPECT_EQ(q.unknown, 1u);
+    EXPECT_EQ(q.depth_max, 2);
+    const testjson::Value j = testjson::Parser(s.json()).parse()["queues"].items.at(0);
+    EXPECT_EQ(j["links"]["linked"].i(), 2);
+    EXPECT_EQ(j["links"]["ambiguous"].i(), 1);
+    EXPECT_EQ(j["links"]["unknown"].i(), 1);
+    EXPECT_EQ(j["queued_ns"]["min"].i(), 3000);
+    EXPECT_EQ(j["queued_ns"]["max"].i(), 9000);
+    EXPECT_EQ(j["queued_ns"]["timed"].i(), 2);
+    EXPECT_EQ(j["depth_max"].i(), 2);
+    const std::string t = s.text();
+    EXPECT_NE(t.find("  linked 2 (ambiguous 1, unknown 1), queued min/median/p99/max (us) 3.000/"),
+              std::string::npos)
+        << t;
+    EXPECT_NE(t.find("/9.000, depth max 2\n"), std::string::npos) << t;
+    // Without --flows: none of it.
+    Summary off({ev("mq_timedsend")}, false);
+    off.add(on(call("mq_timedsend", 0, 1, 10, "prod"), Link::None, 0, -1));
+    EXPECT_FALSE(testjson::Parser(off.json()).parse()["queues"].items.at(0).has("links"));
+}
+
 TEST(Summary, CountsErrorsAndLatencies) {
     Summary s({ev("mq_open"), ev("msgget")}, true);
     for (int i = 1; i <= 1000; ++i)

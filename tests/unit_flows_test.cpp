@@ -265,5 +265,37 @@ TEST(Flows, WithoutTheClassReceivedTheOldestOfTheHighest) {
     EXPECT_EQ(flow(items, 5).link, Link::Ambiguous);
 }
 
+// A message whose type is not known (read after the call) may be of another
+// type than the one received: the oldest is not taken for it.
+TEST(Flows, TheOldestOfUnknownClassIsNotTakenForTheClassReceived) {
+    auto snd = [](int tid, std::uint64_t ts, bool type_known) {
+        Item it;
+        it.call = call("msgsnd", tid, ts, ts + 10, 0);
+        it.call.args[1].content = Content::Struct;
+        it.call.args[1].src = type_known ? Source::UserStack : Source::UserLate;
+        it.call.args[1].members.push_back(ts == 200 ? 1 : 3);
+        it.call.args[2] = num(8);
+        return it;
+    };
+    Flows f;
+    Item mk;
+    mk.call = call("msgget", 1, 100, 110, 65536);
+    mk.call.queue.created = true;
+    Item rcv;
+    rcv.call = call("msgrcv", 3, 500, 510, 8);
+    rcv.call.args[2] = num(64);
+    rcv.call.args[3] = num(3); // type 3
+    rcv.call.args[4] = num(0);
+    std::vector<Item> items{mk, snd(2, 200, false), snd(2, 300, true), rcv};
+    f.annotate(items, {});
+    EXPECT_EQ(flow(items, 3).link, Link::Ambiguous);
+    // Its type known: not type 3, so the other one.
+    Flows g;
+    items[1].call.args[1].src = Source::UserStack;
+    items[3].call.flow.reset();
+    g.annotate(items, {});
+    EXPECT_EQ(flow(items, 3).msg_id, flow(items, 2).msg_id);
+}
+
 } // namespace
 } // namespace mqtrace

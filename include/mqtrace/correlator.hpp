@@ -101,6 +101,7 @@ struct Flow {
     std::uint64_t queued_ns = 0;     // linked: this call's return - the send's return (0 if before)
     int from_pid = -1, from_tid = 0; // linked: the sender
     std::string from_comm;           //
+    std::int64_t depth = -1; // messages in the queue after the call, as the model has them (-1: not known)
     void reset() {
         msg_id = 0;
         link = Link::None;
@@ -111,6 +112,7 @@ struct Flow {
         from_pid = -1;
         from_tid = 0;
         from_comm.clear();
+        depth = -1;
     }
 };
 

@@ -31,6 +31,7 @@ public:
         std::map<int, std::uint64_t> errnos;         // errno -> calls
         std::map<std::uint32_t, std::uint64_t> hist; // latency bucket -> calls
         void add(const Call& c);
+        void add_ns(std::uint64_t ns);          // one more time (latency; a message's time in queue)
         std::uint64_t quantile(double q) const; // ns; 0 when nothing was timed
     };
     const Stats& of(int ev) const { return total_.at(static_cast<std::size_t>(ev)); }
@@ -50,6 +51,11 @@ public:
         std::map<int, std::uint64_t> errnos;
         std::map<std::pair<int, std::string>, std::uint64_t> senders, receivers; // (pid, comm) -> messages
         std::uint64_t other_senders = 0, other_receivers = 0; // messages of those past kMaxPeers
+        // --flows: receives linked to their send (content or order), ambiguous, unknown; the
+        // linked ones' time in queue (queued.timed of them); the most messages the model held.
+        std::uint64_t linked = 0, ambiguous = 0, unknown = 0;
+        Stats queued;
+        std::int64_t depth_max = -1;
     };
     static constexpr std::size_t kMaxQueues = 4096, kMaxPeers = 64;
     const std::map<QueueId, QueueStats>& queues() const { return queues_; }

@@ -615,6 +615,16 @@ void json_queue(Writer& w, const QueueCtx& q) {
     w.lit("\"}");
 }
 
+// "pid":P,"tid":T,"comm":C of a call, or of a message's sender (null: not known).
+void json_who(Writer& w, int pid, int tid, const std::string& comm) {
+    w.lit("\"pid\":");
+    pid < 0 ? w.lit("null") : w.num(pid);
+    w.lit(",\"tid\":");
+    w.num(tid);
+    w.lit(",\"comm\":");
+    comm.empty() ? w.lit("null") : json_str(w, comm);
+}
+
 // --flows: "msg_id" on a send; on a receive "msg_id" (null: not linked) and
 // "link", with "queued_ns" and "from" when linked, "candidates" when
 // ambiguous, "link_why" when unknown, "copy" for MSG_COPY.
@@ -635,12 +645,8 @@ void json_flow(Writer& w, const Flow& f) {
     } else {
         w.lit(",\"queued_ns\":");
         w.num(f.queued_ns);
-        w.lit(",\"from\":{\"pid\":");
-        f.from_pid < 0 ? w.lit("null") : w.num(f.from_pid);
-        w.lit(",\"tid\":");
-        w.num(f.from_tid);
-        w.lit(",\"comm\":");
-        f.from_comm.empty() ? w.lit("null") : json_str(w, f.from_comm);
+        w.lit(",\"from\":{");
+        json_who(w, f.from_pid, f.from_tid, f.from_comm);
         w.ch('}');
     }
 }
@@ -655,12 +661,8 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     json_times(w, c.ts, o);
     w.lit(",\"cpu\":");
     w.num(c.cpu);
-    w.lit(",\"pid\":");
-    c.pid < 0 ? w.lit("null") : w.num(c.pid);
-    w.lit(",\"tid\":");
-    w.num(c.tid);
-    w.lit(",\"comm\":");
-    c.comm.empty() ? w.lit("null") : json_str(w, c.comm);
+    w.ch(',');
+    json_who(w, c.pid, c.tid, c.comm);
     const bool done = has_ret(c);
     w.lit(",\"ret\":");
     done ? w.num(c.ret) : w.lit("null");

@@ -521,16 +521,20 @@ J lost_schema() {
                 {"properties", props}});
 }
 
+// {min, median, p99, max, timed} of a set of times in ns.
+J quantiles(std::string_view timed) {
+    return obj({{"type", str("object")},
+                {"required", strs({"min", "median", "p99", "max", "timed"})},
+                {"additionalProperties", boolean(false)},
+                {"properties", obj({{"min", def_ref("count")},
+                                    {"median", def_ref("count")},
+                                    {"p99", def_ref("count")},
+                                    {"max", def_ref("count")},
+                                    {"timed", integer(1, kU64Max, timed)}})}});
+}
+
 J summary_stats() {
-    J latency = obj(
-        {{"type", str("object")},
-         {"required", strs({"min", "median", "p99", "max", "timed"})},
-         {"additionalProperties", boolean(false)},
-         {"properties", obj({{"min", def_ref("count")},
-                             {"median", def_ref("count")},
-                             {"p99", def_ref("count")},
-                             {"max", def_ref("count")},
-                             {"timed", integer(1, kU64Max, "the returned calls the latencies are of")}})}});
+    J latency = quantiles("the returned calls the latencies are of");
     return obj({{"type", str("object")},
                 {"required", strs({"calls", "errors", "errnos", "latency_ns"})},
                 {"additionalProperties", boolean(false)},
@@ -595,17 +599,8 @@ J summary_schema() {
                      {"properties", obj({{"linked", def_ref("count")},
                                          {"ambiguous", def_ref("count")},
                                          {"unknown", def_ref("count")}})}})},
-               {"queued_ns",
-                nullable(
-                    obj({{"description", str("--flows: the linked messages' time in queue (null: none)")},
-                         {"type", str("object")},
-                         {"required", strs({"min", "median", "p99", "max", "timed"})},
-                         {"additionalProperties", boolean(false)},
-                         {"properties", obj({{"min", def_ref("count")},
-                                             {"median", def_ref("count")},
-                                             {"p99", def_ref("count")},
-                                             {"max", def_ref("count")},
-                                             {"timed", integer(1, kU64Max, "linked receives")}})}}))},
+               {"queued_ns", nullable(described("--flows: the linked messages' time in queue (null: none)",
+                                                quantiles("linked receives")))},
                {"depth_max", nullable(integer(0, kI64Max,
                                               "--flows: the most messages it held, as the model had them "
                                               "(null: never followed)"))}})}});

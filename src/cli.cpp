@@ -41,7 +41,8 @@ po::options_description options() {
         "(like strace -c)")("summary-and-events,C", "print the calls and, at the end, the summary")(
         "per-process", "with -c or -C: also a summary per process")(
         "format,f", po::value<std::string>()->value_name("FMT")->default_value("text"),
-        "output format: text, json (one object per line) or journal (one systemd journal entry per call)")(
+        "output format: text, json (one object per line), journal (one systemd journal entry per call) or "
+        "perfetto (a timeline for the Perfetto UI: slices, flows from send to receive, queue depths)")(
         "output,o", po::value<std::string>()->value_name("FILE"), "write events to FILE instead of stdout")(
         "time,T", po::value<std::string>()->value_name("KIND")->default_value("wall"),
         "times: wall (time of day), relative (seconds since tracing started) or iso (ISO 8601 date and time; "
@@ -222,12 +223,18 @@ Cli parse_cli(const std::vector<std::string>& argv) {
     t.print = vm.count("print") != 0;
     // -f journal: entries whose MESSAGE= is the text line (see journal.hpp).
     choose(vm, "format",
-           {{"text", OutputFormat::Text}, {"json", OutputFormat::Json}, {"journal", OutputFormat::Text}},
+           {{"text", OutputFormat::Text},
+            {"json", OutputFormat::Json},
+            {"journal", OutputFormat::Text},
+            {"perfetto", OutputFormat::Perfetto}},
            t.fmt.format, cli.error);
     t.journal = vm["format"].as<std::string>() == "journal";
     if (t.journal && !journal_built())
         cli.error = "-f journal: this mqtrace was built without libsystemd (meson option journal; Debian: "
                     "libsystemd-dev)";
+    if (t.fmt.format == OutputFormat::Perfetto && (vm.count("summary") || vm.count("summary-and-events") ||
+                                                   vm.count("rotate-size") || vm.count("rotate-seconds")))
+        cli.error = "-f perfetto writes one trace file: -c, -C, --rotate-size and -G do not go with it";
     if (t.journal && vm.count("output"))
         cli.error = "-f journal writes to the journal: -o does not go with it";
     choose(vm, "backend",

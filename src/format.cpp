@@ -830,18 +830,22 @@ void json_body(Writer& w, const Call& c) {
     w.ch('}');
 }
 
+void lost_json(Writer& w, const LostNotice& l, const FormatOptions& o) {
+    w.lit(kLostStart); // {"event":"lost","schema":N,"time_ns":
+    w.num(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns);
+    json_times(w, l.ts, o);
+    w.lit(",\"cpu\":");
+    l.cpu < 0 ? w.lit("null") : w.num(l.cpu);
+    w.lit(",\"count\":");
+    l.count < 0 ? w.lit("null") : w.num(l.count);
+    w.lit(",\"where\":");
+    json_str(w, l.where);
+    w.ch('}');
+}
+
 void lost_line(Writer& w, const LostNotice& l, const FormatOptions& o) {
     if (o.format == OutputFormat::Json) {
-        w.lit(kLostStart); // {"event":"lost","schema":N,"time_ns":
-        w.num(static_cast<std::int64_t>(l.ts) + o.clock_offset_ns);
-        json_times(w, l.ts, o);
-        w.lit(",\"cpu\":");
-        l.cpu < 0 ? w.lit("null") : w.num(l.cpu);
-        w.lit(",\"count\":");
-        l.count < 0 ? w.lit("null") : w.num(l.count);
-        w.lit(",\"where\":");
-        json_str(w, l.where);
-        w.ch('}');
+        lost_json(w, l, o);
         return;
     }
     std::size_t col = w.size();
@@ -917,11 +921,104 @@ std::string render_args_text(const Call& c) {
     return out;
 }
 
+// -f perfetto: nanoseconds as microseconds ("ts", "dur"), to the nanosecond.
+void perfetto_us(Writer& w, std::uint64_t ns) {
+    w.num(ns / 1000);
+    w.ch('.');
+    digits(w, ns % 1000, 3);
+}
+// A time: since tracing started.
+void perfetto_ts(Writer& w, std::uint64_t ts, const FormatOptions& o) {
+    perfetto_us(w, ts > o.start_ts ? ts - o.start_ts : 0);
+}
+
+// The process that holds the queues' depth counters and the lost records.
+constexpr int kPerfettoQueues = 0;
+
+// -f perfetto: a call's events in the Trace Event Format, comma-separated: its
+// thread's name the first time, a complete slice ("X", the call's JSON line as
+// its args), a flow from a send ("s") to the receive that took its message
+// ("f"), the queue's depth after it ("C"). A lost record: a global instant.
+void perfetto_events(Writer& w, const Item& it, const FormatOptions& o) {
+    if (o.perfetto_named.insert(-1).second) {
+        w.lit("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":0,\"tid\":0,"
+              "\"args\":{\"name\":\"message queues (mqtrace)\"}},");
+    }
+    if (!it.is_call) {
+        w.lit("{\"ph\":\"i\",\"s\":\"g\",\"name\":\"lost\",\"pid\":0,\"tid\":0,\"ts\":");
+        perfetto_ts(w, it.lost.ts, o);
+        w.lit(",\"args\":");
+        lost_json(w, it.lost, o);
+        w.ch('}');
+        return;
+    }
+    const Call& c = it.call;
+    const EventSpec& ev = catalog()[static_cast<std::size_t>(c.ev)];
+    const int pid = c.pid < 0 ? c.tid : c.pid;
+    auto where = [&] {
+        w.lit(",\"pid\":");
+        w.num(pid);
+        w.lit(",\"tid\":");
+        w.num(c.tid);
+    };
+    if (o.perfetto_named.insert(c.tid).second) {
+        w.lit("{\"ph\":\"M\",\"name\":\"thread_name\"");
+        where();
+        w.lit(",\"args\":{\"name\":");
+        json_str(w, c.comm.empty() ? std::string_view("?") : std::string_view(c.comm));
+        w.lit("}},");
+    }
+    const bool timed = c.end == CallEnd::Returned && c.ts_end >= c.ts;
+    w.lit("{\"ph\":\"X\",\"cat\":\"");
+    w.lit(ev.family == Family::Posix ? "posix" : "sysv");
+    w.lit("\",\"name\":\"");
+    w.lit(ev.name);
+    w.ch('"');
+    where();
+    w.lit(",\"ts\":");
+    perfetto_ts(w, c.ts, o);
+    w.lit(",\"dur\":");
+    perfetto_us(w, timed ? c.ts_end - c.ts : 0);
+    w.lit(",\"args\":");
+    json_line(w, c, o);
+    w.ch('}');
+    const Flow& f = c.flow;
+    const bool sent = f.link == Link::Sent,
+               taken = (f.link == Link::Content || f.link == Link::Order) && !f.copy;
+    if ((sent || taken) && f.msg_id) { // bound to the slice around its point: the call's middle
+        w.lit(sent ? ",{\"ph\":\"s\"" : ",{\"ph\":\"f\",\"bp\":\"e\"");
+        w.lit(",\"cat\":\"flow\",\"name\":\"message\",\"id\":");
+        w.num(f.msg_id);
+        where();
+        w.lit(",\"ts\":");
+        perfetto_ts(w, timed ? c.ts + (c.ts_end - c.ts) / 2 : c.ts, o);
+        w.ch('}');
+    }
+    if (f.depth >= 0 && c.queue.id) {
+        w.lit(",{\"ph\":\"C\",\"name\":");
+        std::string name = "depth ";
+        if (ev.family == Family::Posix)
+            name +=
+                c.queue.name().empty() ? "queue " + std::to_string(c.queue.id) : std::string(c.queue.name());
+        else
+            name +=
+                "msqid " + std::to_string(c.args[static_cast<std::size_t>(arg_index(ev, ev.queue.ref))].raw);
+        json_str(w, name);
+        w.lit(",\"pid\":0,\"tid\":0,\"ts\":");
+        perfetto_ts(w, timed ? c.ts_end : c.ts, o);
+        w.lit(",\"args\":{\"depth\":");
+        w.num(f.depth);
+        w.lit("}}");
+    }
+}
+
 void append_item(const Item& it, const FormatOptions& o, std::string& out) {
     std::size_t n = 0;
     {
         Writer w(o.line_scratch, Writer::Scratch{});
-        if (!it.is_call)
+        if (o.format == OutputFormat::Perfetto)
+            perfetto_events(w, it, o);
+        else if (!it.is_call)
             lost_line(w, it.lost, o);
         else if (o.format == OutputFormat::Json)
             json_line(w, it.call, o);

@@ -34,6 +34,7 @@ Output::Output(const std::string& path, const RotateOptions& r)
 }
 
 Output::~Output() {
+    if (perfetto_ && !journal_) buf_ += first_ ? "[]\n" : "]\n";
     flush();
     if (own_) close(fd_);
 }
@@ -60,6 +61,10 @@ void Output::line(const Item& it, const FormatOptions& f) {
         return;
     }
     const std::size_t before = buf_.size();
+    if (perfetto_) {
+        buf_ += first_ ? '[' : ',';
+        first_ = false;
+    }
     append_item(it, f, buf_);
     buf_ += '\n';
     if (limit_ && file_bytes_ + buf_.size() > limit_ && file_bytes_ + before > 0) {

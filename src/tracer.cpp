@@ -855,6 +855,7 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, Signals& 
         // SIGHUP from logrotate: the files are reopened (without any, it ends the run).
         sig.hup_reopens(!o.write_file.empty() || !o.output.empty());
         if (out && o.journal) out->to_journal();
+        if (out && o.fmt.format == OutputFormat::Perfetto) out->to_perfetto();
     }
     std::vector<std::string> log;
     Run run(o, k, b, o.dry_run ? &log : nullptr);
@@ -914,6 +915,7 @@ int run_replay(const TraceOptions& o) {
         const Recording r = load_recording(o.read_file);
         Output out(o.output, o.rotate);
         if (o.journal) out.to_journal();
+        if (o.fmt.format == OutputFormat::Perfetto) out.to_perfetto();
         FormatOptions fmt = o.fmt;
         fmt.clock_offset_ns = r.clock_offset_ns; // wall clock of the recording machine
         if (o.fmt.format == OutputFormat::Text && o.summary != SummaryMode::Only && !o.quiet && !o.journal)

@@ -1312,6 +1312,76 @@ TEST_F(Integration, FlowsLinkEachReceiveToItsSend) {
     }
 }
 
+// -f perfetto: one JSON array of trace events; every flow has both ends, each
+// bound to its call's slice (the send that got the msg_id, the receive linked
+// to it), on the thread that made it; one slice per call, named threads,
+// queue depths.
+TEST_F(Integration, PerfettoTimelineFlowsJoinSendToReceive) {
+    const std::string file = "/tmp/mqtrace-perfetto-" + tag() + ".json";
+    Tracer t({"-f", "perfetto", "-o", file}, false);
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    Workload w = run_workload({"flows", tag()});
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    const Value trace = testjson::parse(slurp(file));
+    std::remove(file.c_str());
+    ASSERT_EQ(trace.type, Value::Array);
+    std::map<long, const Value*> sends, receives; // msg_id -> its call's slice
+    std::map<long, std::string> threads;
+    std::vector<const Value*> starts, ends;
+    int slices = 0, counters = 0;
+    for (const auto& e : trace.items) {
+        const std::string ph = e["ph"].s();
+        if (ph == "M" && e["name"].s() == "thread_name") threads[e["tid"].i()] = e["args"]["name"].s();
+        if (ph == "s") starts.push_back(&e);
+        if (ph == "f") ends.push_back(&e);
+        if (ph == "C") {
+            ++counters;
+            EXPECT_EQ(e["name"].s().rfind("depth ", 0), 0u) << testjson::dump(e);
+            EXPECT_GE(e["args"]["depth"].i(), 0);
+        }
+        if (ph != "X") continue;
+        ++slices;
+        const Value& call = e["args"];
+        EXPECT_EQ(e["name"].s(), call["event"].s());
+        EXPECT_EQ(e["tid"].i(), call["tid"].i());
+        EXPECT_TRUE(threads.contains(call["tid"].i())) << "thread named before its first slice";
+        if (!call.has("msg_id") || call["msg_id"].is_null()) continue;
+        const std::string link = call.has("link") ? call["link"].s() : "sent";
+        if (link == "sent") sends[call["msg_id"].i()] = &e;
+        if ((link == "order" || link == "content") && !call.has("copy")) receives[call["msg_id"].i()] = &e;
+    }
+    auto inside = [](const Value& point, const Value& slice) {
+        const double ts = std::stod(point["ts"].text), a = std::stod(slice["ts"].text),
+                     b = a + std::stod(slice["dur"].text);
+        return point["tid"].i() == slice["tid"].i() && ts >= a - 0.001 && ts <= b + 0.001;
+    };
+    EXPECT_EQ(starts.size(), sends.size()) << "a flow from every send";
+    EXPECT_EQ(ends.size(), receives.size()) << "a flow to every linked receive";
+    std::set<long> started;
+    for (const Value* s : starts) {
+        const long id = (*s)["id"].i();
+        ASSERT_TRUE(sends.contains(id)) << testjson::dump(*s);
+        EXPECT_TRUE(inside(*s, *sends[id])) << testjson::dump(*s);
+        started.insert(id);
+    }
+    for (const Value* f : ends) {
+        const long id = (*f)["id"].i();
+        EXPECT_TRUE(started.contains(id)) << "a flow with no start: " << testjson::dump(*f);
+        ASSERT_TRUE(receives.contains(id)) << testjson::dump(*f);
+        EXPECT_TRUE(inside(*f, *receives[id])) << testjson::dump(*f);
+        EXPECT_EQ((*f)["bp"].s(), "e");
+    }
+    // The workload's calls: its sends and receives, every one a slice.
+    long made = 0;
+    for (const auto& line : w.report)
+        made += line[0] == 'S' || line[0] == 'R' || line[0] == 'C';
+    EXPECT_GE(static_cast<long>(sends.size() + receives.size()), made / 3);
+    EXPECT_GT(slices, made);
+    EXPECT_GT(counters, 0);
+    std::cerr << "perfetto: " << slices << " slices, " << starts.size() << " flows started, " << ends.size()
+              << " ended, " << counters << " counter values\n";
+}
+
 // On a quiet system a call is on the output within 200 ms (the reader wakes on
 // data, at most every 10 ms, and at least every 100 ms). The VM emulates its
 // CPU in software, so it gets ten times longer.

@@ -167,6 +167,17 @@ TEST(Cli, RotationOptions) {
     EXPECT_EQ(parse({"-o", "f", "-C", "--rotate-size", "1"}).trace.summary, SummaryMode::WithEvents);
     EXPECT_EQ(parse({"-r", "rec", "-o", "f", "--rotate-size", "1", "-W", "2"}).error, "");
     EXPECT_EQ(parse({"-w", "rec", "--print", "-o", "f", "-G", "1"}).error, "");
+    // -f perfetto: one trace file.
+    EXPECT_EQ(parse({"-f", "perfetto", "-o", "t.json"}).trace.fmt.format, OutputFormat::Perfetto);
+    EXPECT_EQ(parse({"-r", "rec", "-f", "perfetto"}).error, "");
+    for (const auto& extra : std::vector<std::vector<std::string>>{
+             {"-c"}, {"-C"}, {"-o", "f", "--rotate-size", "1"}, {"-o", "f", "-G", "1"}}) {
+        std::vector<std::string> args{"-f", "perfetto"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        EXPECT_EQ(parse(args).error,
+                  "-f perfetto writes one trace file: -c, -C, --rotate-size and -G do not go with it")
+            << extra[0];
+    }
     // Usage errors.
     EXPECT_EQ(parse({"--rotate-size", "1"}).error,
               "--rotate-size and -G rotate the files of -o and -w: give -o FILE or -w FILE");

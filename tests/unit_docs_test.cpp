@@ -147,6 +147,9 @@ TEST(Docs, OutputFieldsSourcesTagsAndExitStatuses) {
     const std::string text = section(page, ".SS Text", ".SS ");
     for (const char* col : {"TIME", "PID", "TID", "COMM", "EVENT", "RET", "LAT(us)", "ARGS", "msg#17"})
         EXPECT_NE(text.find(col), std::string::npos) << col;
+    const std::string timeline = section(page, ".SH TIMELINE", ".SH ");
+    for (const char* l : {"perfetto", "thread_name", "msg_id", "depth", "lost"})
+        EXPECT_NE(timeline.find(l), std::string::npos) << "TIMELINE: " << l;
     const std::string flows = section(page, ".SH MESSAGE FLOWS", ".SH ");
     for (const char* l : {".B content", ".B order", ".B ambiguous", ".B unknown", "queued_ns", "MSG_COPY"})
         EXPECT_NE(flows.find(l), std::string::npos) << "MESSAGE FLOWS: " << l;

@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace mqtrace {
 
-enum class OutputFormat { Text, Json };
+// Perfetto: the Trace Event Format (a JSON array) that the Perfetto UI and
+// chrome://tracing open: a slice per call, flows from send to receive, queue depths.
+enum class OutputFormat { Text, Json, Perfetto };
 
 // -T: how times are shown. JSON always has "time_ns" (Unix time); relative
 // adds "rel_ns", iso adds "time" (ISO 8601).
@@ -40,6 +43,8 @@ struct FormatOptions {
     // Where append_item writes a line before appending it: kept from line to
     // line at its largest size, so that no line pays for growing a string.
     mutable std::string line_scratch;
+    // -f perfetto: the threads (and the queues' process) already named in the trace.
+    mutable std::unordered_set<int> perfetto_named;
 };
 
 std::string text_header(const FormatOptions& o = {});

@@ -22,6 +22,8 @@ public:
     // -f journal: each item becomes one journal entry instead of a line (and
     // text one entry). Throws when the journal cannot be reached.
     void to_journal();
+    // -f perfetto: the lines are the elements of one JSON array, closed at the end.
+    void to_perfetto() { perfetto_ = true; }
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
 
@@ -58,6 +60,7 @@ private:
     std::string buf_;
     long pending_ = 0, written_ = 0;
     bool line_buffered_ = false;
+    bool perfetto_ = false, first_ = true;
     std::unique_ptr<JournalSink> journal_;
     std::unique_ptr<FileNames> names_; // -o with rotation
     std::uint64_t limit_ = 0;          // --rotate-size

@@ -932,13 +932,11 @@ void perfetto_ts(Writer& w, std::uint64_t ts, const FormatOptions& o) {
     perfetto_us(w, ts > o.start_ts ? ts - o.start_ts : 0);
 }
 
-// The process that holds the queues' depth counters and the lost records.
-constexpr int kPerfettoQueues = 0;
-
 // -f perfetto: a call's events in the Trace Event Format, comma-separated: its
 // thread's name the first time, a complete slice ("X", the call's JSON line as
 // its args), a flow from a send ("s") to the receive that took its message
-// ("f"), the queue's depth after it ("C"). A lost record: a global instant.
+// ("f"), the queue's depth after it ("C", in process 0, which holds the
+// queues' counters and the lost records). A lost record: a global instant.
 void perfetto_events(Writer& w, const Item& it, const FormatOptions& o) {
     if (o.perfetto_named.insert(-1).second) {
         w.lit("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":0,\"tid\":0,"

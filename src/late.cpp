@@ -22,6 +22,10 @@ std::string vm_error(int err) {
     return std::string("bad address (") + std::strerror(err) + ")";
 }
 
+// Whose memory a call's buffers are read from: its process (threads share one
+// address space, and a thread may have exited before its call is read).
+int reader_of(const Call& c) { return c.pid > 0 ? c.pid : c.tid; }
+
 } // namespace
 
 void ProcMemReader::fail(MemRead& r, std::string_view why) {
@@ -192,13 +196,13 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
         if (wants_[k].out == kBody) {
             lr.addr = body_address(c);
             lr.len = static_cast<std::size_t>(std::min<std::uint64_t>(body_length(c), payload_));
-            batch_.emplace_back(c.tid, MemRead{lr.addr, lr.len, false, &lr});
+            batch_.emplace_back(reader_of(c), MemRead{lr.addr, lr.len, false, &lr});
             continue;
         }
         const OutSpec& o = ev.outs[wants_[k].out];
         lr.addr = static_cast<std::uint64_t>(c.args[static_cast<std::size_t>(arg_index(ev, o.arg))].raw);
         lr.len = o.size();
-        batch_.emplace_back(c.tid, MemRead{lr.addr, lr.len, false, &lr});
+        batch_.emplace_back(reader_of(c), MemRead{lr.addr, lr.len, false, &lr});
     }
     std::stable_sort(batch_.begin(), batch_.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -30,7 +30,8 @@ struct MemRead {
 class MemoryReader {
 public:
     virtual ~MemoryReader() = default;
-    // Every read of one thread's memory; fills each into->ok/bytes/why.
+    // Every read of one task's memory (a thread, or its process: they share it); fills each
+    // into->ok/bytes/why.
     virtual void read(int tid, std::span<MemRead> reads) = 0;
 };
 

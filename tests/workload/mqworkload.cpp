@@ -30,6 +30,9 @@
 // --wait-file PATH waits until PATH exists before the first call (so that a
 // tracer can be pointed at this process with -p first). --threads T: flood in
 // T threads. --pace US: flood sleeps US microseconds after each round.
+// --fresh: flows sends and receives every message from and into a buffer of
+// its own that is never freed, and logs its address after the id: a call's
+// buffer pointer tells which message it was, even when records are lost.
 // The expected decoding of "all" is spelled out in tests/integration_test.cpp.
 #include <fcntl.h>
 #include <mqueue.h>
@@ -43,6 +46,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -58,6 +62,7 @@ int g_linger_ms = 0;
 const char* g_wait_file = nullptr;
 int g_threads = 1;
 int g_pace_us = 0;
+bool g_fresh = false;
 
 // Called at the end of each scenario, while the memory its calls pointed to
 // is still alive: late reads then see the arguments as they were.
@@ -459,9 +464,10 @@ int reuse(const std::string& tag) {
 
 // --- flows: the truth for links (see the usage above) ---------------------
 
-void log_msg(char kind, long id) {
-    char line[64];
-    const int n = std::snprintf(line, sizeof line, "%c %ld %ld\n", kind, static_cast<long>(gettid()), id);
+void log_msg(char kind, long id, const void* buffer = nullptr) {
+    char line[96];
+    const int n = std::snprintf(line, sizeof line, "%c %ld %ld %llu\n", kind, static_cast<long>(gettid()), id,
+                                static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(buffer)));
     if (write(1, line, static_cast<std::size_t>(n)) != n) std::abort(); // one write: lines do not mix
 }
 
@@ -477,16 +483,23 @@ long id_in(const char* p, long n) {
     return std::atol(p + 1);
 }
 
+// A buffer for one call's message: on the stack, or with --fresh one of its own, kept to the end.
+char* body_buffer(char* stack) { return g_fresh ? new char[64]() : stack; }
+
 void posix_send(int fd, long id, unsigned prio) {
     const std::string b = body_of(id);
-    if (do_send(fd, b.data(), b.size(), prio, nullptr) == 0) log_msg('S', id);
+    char stack[64];
+    char* p = body_buffer(stack);
+    std::memcpy(p, b.data(), b.size());
+    if (do_send(fd, p, b.size(), prio, nullptr) == 0) log_msg('S', id, p);
 }
 
 long posix_receive(int fd, bool log = true) {
-    char buf[64];
+    char stack[64];
+    char* buf = body_buffer(stack);
     unsigned prio = 0;
-    const long n = do_receive(fd, buf, sizeof buf, &prio, nullptr);
-    if (n > 0 && log) log_msg('R', id_in(buf, n));
+    const long n = do_receive(fd, buf, 64, &prio, nullptr);
+    if (n > 0 && log) log_msg('R', id_in(buf, n), buf);
     return n;
 }
 
@@ -501,17 +514,22 @@ struct SysvMsg {
     char text[64];
 };
 
+SysvMsg* sysv_buffer(SysvMsg* stack) { return g_fresh ? new SysvMsg() : stack; }
+
 void sysv_send(int q, long id, long type) {
-    SysvMsg m{type, {}};
+    SysvMsg stack{};
+    SysvMsg* m = sysv_buffer(&stack);
+    m->mtype = type;
     const std::string b = body_of(id);
-    std::memcpy(m.text, b.data(), b.size());
-    if (do_msgsnd(q, &m, b.size(), 0) == 0) log_msg('S', id);
+    std::memcpy(m->text, b.data(), b.size());
+    if (do_msgsnd(q, m, b.size(), 0) == 0) log_msg('S', id, m);
 }
 
 long sysv_receive(int q, long typ, int flags, char kind = 'R') {
-    SysvMsg m{};
-    const long n = do_msgrcv(q, &m, sizeof m.text, typ, flags);
-    if (n > 0) log_msg(kind, id_in(m.text, n));
+    SysvMsg stack{};
+    SysvMsg* m = sysv_buffer(&stack);
+    const long n = do_msgrcv(q, m, sizeof m->text, typ, flags);
+    if (n > 0) log_msg(kind, id_in(m->text, n), m);
     return n;
 }
 
@@ -623,6 +641,8 @@ int main(int argc, char** argv) {
             g_threads = std::max(1, std::atoi(argv[++i]));
         else if (std::strcmp(argv[i], "--pace") == 0 && i + 1 < argc)
             g_pace_us = std::max(0, std::atoi(argv[++i]));
+        else if (std::strcmp(argv[i], "--fresh") == 0)
+            g_fresh = true;
         else
             break;
     }

@@ -152,6 +152,7 @@ void QueueContext::annotate(std::span<Item> items) {
         // A reference the kernel refused may name no queue (or a closed one).
         if (returned(c) && (c.ret == -EBADF || (!posix_ev && (c.ret == -EINVAL || c.ret == -EIDRM))))
             continue;
+        if (const std::uint64_t ns = ns_key(c.pid); !(ns >> 63)) c.queue.ns = ns; // not one of its own
         if (posix_ev) {
             const FdKey k{c.pid, r.raw};
             if (auto f = fds_.find(k); f != fds_.end()) {

@@ -591,6 +591,16 @@ J summary_schema() {
                {"other_senders", def_ref("count")},
                {"receivers", peers()},
                {"other_receivers", def_ref("count")},
+               {"depth_start",
+                nullable(obj({{"description",
+                               str("how full it was just before tracing began (from the mqueue file system, "
+                                   "/proc/sysvipc/msg; live runs, queues of mqtrace's IPC namespace); null: "
+                                   "not known (created since, another namespace, -r)")},
+                              {"type", str("object")},
+                              {"required", strs({"messages", "bytes"})},
+                              {"additionalProperties", boolean(false)},
+                              {"properties", obj({{"messages", nullable(integer(0, kI64Max, "messages"))},
+                                                  {"bytes", nullable(integer(0, kI64Max, "bytes"))}})}}))},
                {"links",
                 obj({{"description", str("--flows: its receives linked to their send, ambiguous, unknown")},
                      {"type", str("object")},

@@ -126,6 +126,14 @@ void Summary::add_queue(const Call& c) {
         q = queues_.emplace(std::move(id), QueueStats{}).first;
     }
     QueueStats& s = q->second;
+    if (!s.start_looked && start_.ns && c.queue.ns == start_.ns) { // the namespace read at start
+        s.start_looked = true;
+        if (!q->first.sysv) {
+            if (auto d = start_.posix.find(q->first.name); d != start_.posix.end()) s.at_start = d->second;
+        } else if (auto d = start_.sysv.find(q->first.msqid); d != start_.sysv.end()) {
+            s.at_start = d->second;
+        }
+    }
     if (c.queue.src == QueueSource::Msgget || c.queue.src == QueueSource::Sysvipc) {
         s.key = c.queue.key;
         s.has_key = true;
@@ -202,6 +210,10 @@ void Summary::queues_text(std::string& out) const {
         }
         peers("senders", s.senders, s.other_senders);
         peers("receivers", s.receivers, s.other_receivers);
+        if (s.at_start.messages >= 0 || s.at_start.bytes >= 0)
+            out += "  at start: " + (s.at_start.messages >= 0 ? std::to_string(s.at_start.messages) : "?") +
+                   " messages, " + (s.at_start.bytes >= 0 ? std::to_string(s.at_start.bytes) : "?") +
+                   " bytes\n";
         if (s.linked + s.ambiguous + s.unknown > 0 || s.depth_max >= 0) { // --flows
             out += "  linked " + std::to_string(s.linked) + " (ambiguous " + std::to_string(s.ambiguous) +
                    ", unknown " + std::to_string(s.unknown) + ")";
@@ -252,6 +264,13 @@ void Summary::queues_json(std::string& out) const {
         out += ",\"other_senders\":" + std::to_string(s.other_senders) + ",\"receivers\":";
         peers(s.receivers);
         out += ",\"other_receivers\":" + std::to_string(s.other_receivers);
+        auto known = [](std::int64_t v) { return v >= 0 ? std::to_string(v) : std::string("null"); };
+        out += ",\"depth_start\":";
+        if (s.at_start.messages >= 0 || s.at_start.bytes >= 0)
+            out +=
+                "{\"messages\":" + known(s.at_start.messages) + ",\"bytes\":" + known(s.at_start.bytes) + "}";
+        else
+            out += "null";
         if (s.linked + s.ambiguous + s.unknown > 0 || s.depth_max >= 0) { // --flows
             out += ",\"links\":{\"linked\":" + std::to_string(s.linked) +
                    ",\"ambiguous\":" + std::to_string(s.ambiguous) +

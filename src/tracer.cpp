@@ -7,6 +7,7 @@
 #include "mqtrace/context.hpp"
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
+#include "mqtrace/depths.hpp"
 #include "mqtrace/elf.hpp"
 #include "mqtrace/flows.hpp"
 #include "mqtrace/kernel.hpp"
@@ -168,7 +169,10 @@ public:
         : o_(o), k_(k), b_(b), tasks_(true), session_(k, session_options(o), log),
           filter_(o.sel, comm_in_kernel(o.sel, k), true), fmt_(o.fmt) {
         if (o.sel.uid >= 0) tasks_.track_uids();
-        if (o.summary != SummaryMode::None) summary_.emplace(o.events, o.per_process);
+        if (o.summary != SummaryMode::None) {
+            summary_.emplace(o.events, o.per_process);
+            if (!o.dry_run) summary_->start_depths(read_start_depths()); // before the probes: "at start"
+        }
         PlanOptions po;
         po.group = session_.name();
         po.events = o.events;

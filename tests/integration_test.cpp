@@ -568,6 +568,47 @@ TEST_F(Integration, AllTenSyscallsFromStaticBinary) {
     check_all(t.calls(w.pid), w, tag(), Variant::Static, "mqworkload-stat");
 }
 
+// -c: each queue's depth at start, read before tracing began (POSIX: from the
+// mqueue file system, which the system here does not mount: mqtrace mounts it
+// for itself in a mount namespace of its own; System V: /proc/sysvipc/msg),
+// beside what the run did to it.
+TEST_F(Integration, SummaryShowsEachQueuesDepthAtStart) {
+    const std::string go = tmpfile("go");
+    Child w({env("MQWORKLOAD", "mqworkload"), "--linger", "1000", "--wait-file", go, "depth", tag()},
+            "depth");
+    for (int i = 0; i < 500 && w.stdout_text().find("sysv") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10)); // filled before the trace
+    Tracer t({"-c"});
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    std::ofstream(go).put('x');
+    ASSERT_EQ(w.wait(60), 0) << w.stderr_text();
+    std::filesystem::remove(go);
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    std::istringstream in(w.stdout_text());
+    std::string kind, name, msqid;
+    in >> kind >> name >> kind >> msqid;
+    const std::string out = t.text();
+    const std::size_t at = out.find("{\"event\":\"summary\"");
+    ASSERT_NE(at, std::string::npos) << out;
+    const Value sum = testjson::parse(out.substr(at, out.find('\n', at) - at));
+    int seen = 0;
+    for (const auto& q : sum["queues"].items) {
+        const bool posix = q["kind"].s() == "posix";
+        if (posix ? q["name"].s() != name : std::to_string(q["msqid"].i()) != msqid) continue;
+        ++seen;
+        SCOPED_TRACE(testjson::dump(q));
+        ASSERT_FALSE(q["depth_start"].is_null());
+        EXPECT_EQ(q["depth_start"]["messages"].i(), posix ? 3 : 2);
+        EXPECT_EQ(q["depth_start"]["bytes"].i(), 10);
+        EXPECT_EQ(q["sent"].i(), 1);
+        EXPECT_EQ(q["received"].i(), 2);
+        EXPECT_EQ(q["bytes_sent"].i(), 1);
+        EXPECT_EQ(q["bytes_received"].i(), posix ? 2 + 3 : 4 + 6); // priority 3 first; System V in order
+        EXPECT_EQ(q["links"]["unknown"].i(), 2) << "messages from before the trace";
+    }
+    EXPECT_EQ(seen, 2) << out;
+}
+
 // Descriptor context (like strace -y, system-wide): the queue each mqdes and
 // msqid refers to, and how that is known. A name learned from mq_open is
 // confirmed by /proc/PID/fd; a descriptor opened before the trace, or

@@ -3,6 +3,7 @@
 #include "json.hpp"
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/cli.hpp"
+#include "mqtrace/depths.hpp"
 #include "mqtrace/filter.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/rotate.hpp"
@@ -412,6 +413,60 @@ TEST(Summary, PerQueueFlows) {
     Summary off({ev("mq_timedsend")}, false);
     off.add(on(call("mq_timedsend", 0, 1, 10, "prod"), Link::None, 0, -1));
     EXPECT_FALSE(testjson::Parser(off.json()).parse()["queues"].items.at(0).has("links"));
+}
+
+// Depth at start: read before tracing (mqueue file system, /proc/sysvipc/msg),
+// shown for a queue only when its calls come from the namespace it was read in.
+TEST(Summary, DepthAtStartOfTheQueuesOfItsNamespace) {
+    EXPECT_EQ(parse_mqueue_qsize("QSIZE:10         NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n"), 10);
+    EXPECT_EQ(parse_mqueue_qsize("QSIZE:0 NOTIFY:2"), 0);
+    EXPECT_EQ(parse_mqueue_qsize("NOTIFY:0"), -1);
+    EXPECT_EQ(parse_mqueue_qsize("QSIZE:x"), -1);
+    std::map<std::int64_t, StartDepth> sysv;
+    parse_sysvipc_msg(
+        "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      "
+        "stime      rtime      ctime\n"
+        "         0     520749 600            10          2 19155     0     0     0     0     0 "
+        "1796304706          0 1796304704\n"
+        "1836187648          7 644             0          0     0     0     0     0     0     0 "
+        "0          0 1796304704\n"
+        "garbage\n",
+        sysv);
+    ASSERT_EQ(sysv.size(), 2u);
+    EXPECT_EQ(sysv.at(520749).messages, 2);
+    EXPECT_EQ(sysv.at(520749).bytes, 10);
+    EXPECT_EQ(sysv.at(7).messages, 0);
+
+    Summary s({ev("mq_timedsend"), ev("msgsnd")}, false);
+    StartDepths d;
+    d.ns = 4026531839;
+    d.posix["/jobs"] = StartDepth{3, 10};
+    d.sysv = sysv;
+    s.start_depths(d);
+    auto on = [&](const char* event, std::int64_t ref, const char* name, std::uint64_t ns) {
+        Call c = call(event, 0, 1, 10, "prod");
+        c.args[0].present = true;
+        c.args[0].raw = ref;
+        if (name) c.queue = QueueCtx{QueueSource::MqOpen, std::make_shared<const std::string>(name), 0};
+        c.queue.ns = ns;
+        return Item{true, std::move(c), {}};
+    };
+    s.add(on("mq_timedsend", 3, "/jobs", d.ns));
+    s.add(on("mq_timedsend", 3, "/other", d.ns)); // created since
+    s.add(on("msgsnd", 520749, nullptr, 77));     // another namespace: its own 520749
+    s.add(on("msgsnd", 7, nullptr, d.ns));
+    EXPECT_EQ(s.queues().at(Summary::QueueId{false, "/jobs", 0}).at_start.messages, 3);
+    const testjson::Value j = testjson::Parser(s.json()).parse()["queues"];
+    std::map<std::string, const testjson::Value*> by;
+    for (const auto& q : j.items)
+        by[q["kind"].s() == "posix" ? q["name"].s() : std::to_string(q["msqid"].i())] = &q;
+    ASSERT_EQ(by.size(), 4u);
+    EXPECT_EQ((*by["/jobs"])["depth_start"]["messages"].i(), 3);
+    EXPECT_EQ((*by["/jobs"])["depth_start"]["bytes"].i(), 10);
+    EXPECT_TRUE((*by["/other"])["depth_start"].is_null());
+    EXPECT_TRUE((*by["520749"])["depth_start"].is_null());
+    EXPECT_EQ((*by["7"])["depth_start"]["messages"].i(), 0);
+    EXPECT_NE(s.text().find("  at start: 3 messages, 10 bytes\n"), std::string::npos) << s.text();
 }
 
 TEST(Summary, CountsErrorsAndLatencies) {

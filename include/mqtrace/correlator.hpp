@@ -80,6 +80,7 @@ struct QueueCtx {
     // another queue. Set on mq_open and msgget too (with src None).
     std::uint64_t id = 0;
     bool created = false; // mq_open, msgget: this call created the queue (empty)
+    std::uint64_t ns = 0; // the caller's IPC namespace (inode of /proc/PID/ns/ipc), 0: not known
     std::string_view name() const { return path ? std::string_view(*path) : std::string_view(); }
 };
 

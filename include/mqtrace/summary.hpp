@@ -4,10 +4,11 @@
 // formatter gets. Latency quantiles come from a log-linear histogram (64
 // buckets per power of two: within 1.6 %); min and max are exact. Then a
 // table per queue (by its descriptor context): messages and bytes sent and
-// received, errors, and who sent and received.
+// received, errors, who sent and received, and its depth at start.
 #pragma once
 
 #include "mqtrace/correlator.hpp"
+#include "mqtrace/depths.hpp"
 
 #include <cstdint>
 #include <map>
@@ -23,6 +24,8 @@ public:
     void add(const Item& it);
     std::string text() const;
     std::string json() const; // one line, {"event":"summary",...}
+    // The queues' depth at start (live runs): shown for the queues whose calls came from its namespace.
+    void start_depths(StartDepths d) { start_ = std::move(d); }
 
     struct Stats {
         std::uint64_t calls = 0, errors = 0, timed = 0;
@@ -56,6 +59,8 @@ public:
         std::uint64_t linked = 0, ambiguous = 0, unknown = 0;
         Stats queued;
         std::int64_t depth_max = -1;
+        StartDepth at_start;       // how full it was as tracing began (-1: not known)
+        bool start_looked = false; // at_start looked up (once: by the first call from its namespace)
     };
     static constexpr std::size_t kMaxQueues = 4096, kMaxPeers = 64;
     const std::map<QueueId, QueueStats>& queues() const { return queues_; }
@@ -75,6 +80,7 @@ private:
     std::uint64_t lost_ = 0, lost_unknown_ = 0;          // lost records of unknown count
     std::map<QueueId, QueueStats> queues_;
     std::uint64_t queue_unknown_ = 0; // calls on a queue not known (or past kMaxQueues)
+    StartDepths start_;
 };
 
 } // namespace mqtrace

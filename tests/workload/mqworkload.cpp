@@ -20,6 +20,10 @@
 //                                    receivers and blocked senders), every body "m<ID>:...";
 //                                    prints "S tid ID", "R tid ID", "C tid ID" (copy) after
 //                                    each successful send, receive, copy: the truth for links
+//   mqworkload depth TAG             before --wait-file: /mqt-TAG-d with 3 messages (10 bytes)
+//                                    and a System V queue with 2 (10 bytes), prints "posix
+//                                    NAME" and "sysv MSQID"; then sends 1 to each and takes 2
+//                                    from each (the depth at start of -c)
 //   mqworkload reuse TAG             descriptor context: a queue and a System V queue made
 //                                    before --wait-file, descriptors reused by dup2 and by
 //                                    close and mq_open, one inherited by a child (see
@@ -420,6 +424,33 @@ void wait_go() {
         usleep(1000);
 }
 
+int depth(const std::string& tag) {
+    const std::string name = "/mqt-" + tag + "-d";
+    do_mq_unlink(name.c_str());
+    const int fd = static_cast<int>(do_mq_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, nullptr));
+    do_send(fd, "hello", 5, 1, nullptr);
+    do_send(fd, "hi", 2, 3, nullptr);
+    do_send(fd, "abc", 3, 3, nullptr);
+    const int q = static_cast<int>(do_msgget(IPC_PRIVATE, IPC_CREAT | 0600));
+    do_msgsnd(q, "\1\0\0\0\0\0\0\0four", 4, 0);
+    do_msgsnd(q, "\2\0\0\0\0\0\0\0sixsix", 6, 0);
+    std::printf("posix %s\nsysv %d\n", name.c_str(), q);
+    std::fflush(stdout);
+    wait_go(); // the tracer starts here
+    do_send(fd, "x", 1, 0, nullptr);
+    do_msgsnd(q, "\3\0\0\0\0\0\0\0x", 1, 0);
+    char buf[8192];
+    unsigned prio = 0;
+    for (int i = 0; i < 2; ++i) {
+        do_receive(fd, buf, sizeof buf, &prio, nullptr);
+        do_msgrcv(q, buf, 64, 0, 0);
+    }
+    linger(); // the queues still there: the tracer reads which they are
+    do_mq_unlink(name.c_str());
+    do_msgctl(q, IPC_RMID, nullptr);
+    return 0;
+}
+
 int reuse(const std::string& tag) {
     const std::string pre = "/mqt-" + tag + "-pre", a = "/mqt-" + tag + "-a", b = "/mqt-" + tag + "-b",
                       c = "/mqt-" + tag + "-c";
@@ -647,6 +678,7 @@ int main(int argc, char** argv) {
             break;
     }
     if (argc - i >= 2 && std::strcmp(argv[i], "reuse") == 0) return reuse(argv[i + 1]); // waits itself
+    if (argc - i >= 2 && std::strcmp(argv[i], "depth") == 0) return depth(argv[i + 1]); // waits itself
     wait_go();
     if (argc - i >= 2 && std::strcmp(argv[i], "all") == 0) return all(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
@@ -658,7 +690,8 @@ int main(int argc, char** argv) {
         return poison(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 3 && std::strcmp(argv[i], "flood") == 0)
         return flood(argv[i + 1], std::atol(argv[i + 2]));
-    std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
-                         "block TAG | flows TAG | errors TAG | flood TAG N | poison TAG N | reuse TAG\n");
+    std::fprintf(stderr,
+                 "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
+                 "block TAG | flows TAG | depth TAG | errors TAG | flood TAG N | poison TAG N | reuse TAG\n");
     return 2;
 }

@@ -236,7 +236,7 @@ void Flows::send(Call& c, std::uint64_t queue) {
         Msg& msg = m.msgs.emplace_back();
         describe(c, msg);
         msg.id = c.flow.msg_id;
-        c.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
+        set_depth(c, m, queue);
         return;
     }
     if (known && c.ret < 0 && !linked) return; // nothing was sent
@@ -249,6 +249,16 @@ void Flows::send(Call& c, std::uint64_t queue) {
 }
 
 // Is a call of the family in progress that may be a send (or receive) on the queue?
+// The messages in the queue as the call returned: only when no other send or
+// receive of the queue was running then (one may have moved a message before
+// its own return, which the model counts only when it returns): the kernel's
+// depth at that instant, never past the kernel's limits.
+void Flows::set_depth(Call& c, const Model& m, std::uint64_t queue) const {
+    const bool sysv = sysv_of(c);
+    if (running(queue, sysv, true, c.tid) || running(queue, sysv, false, c.tid)) return;
+    c.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
+}
+
 bool Flows::running(std::uint64_t queue, bool sysv, bool sends, int except_tid) const {
     for (const Entry& r : running_) {
         if (r.call->tid == except_tid || sysv_of(*r.call) != sysv) continue;
@@ -412,7 +422,7 @@ void Flows::receive(Call& c, std::uint64_t queue) {
         m.msgs.clear();
         m.maybe = 0;
     }
-    c.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
+    set_depth(c, m, queue);
 }
 
 // chosen: a message of the model (erased here: the last use) or a send in progress.
@@ -431,7 +441,7 @@ void Flows::link(Call& r, const Msg& chosen, Model& m, bool content) {
     r.flow.from_comm = chosen.comm;
     if (!chosen.running && !r.flow.copy)
         m.msgs.erase(m.msgs.begin() + static_cast<std::ptrdiff_t>(chosen.index));
-    r.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
+    set_depth(r, m, r.queue.id);
 }
 
 // msgrcv with MSG_COPY: a copy of the message at position msgtyp; the

@@ -936,14 +936,29 @@ void perfetto_ts(Writer& w, std::uint64_t ts, const FormatOptions& o) {
 // thread's name the first time, a complete slice ("X", the call's JSON line as
 // its args), a flow from a send ("s") to the receive that took its message
 // ("f"), the queue's depth after it ("C", in process 0, which holds the
-// queues' counters and the lost records). A lost record: a global instant.
+// queues' counters and the lost records). A lost record: an instant on the
+// track of its CPU ("CPU N (lost records)"), global when it has none.
 void perfetto_events(Writer& w, const Item& it, const FormatOptions& o) {
     if (o.perfetto_named.insert(-1).second) {
         w.lit("{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":0,\"tid\":0,"
               "\"args\":{\"name\":\"message queues (mqtrace)\"}},");
     }
-    if (!it.is_call) {
-        w.lit("{\"ph\":\"i\",\"s\":\"g\",\"name\":\"lost\",\"pid\":0,\"tid\":0,\"ts\":");
+    if (!it.is_call) { // on the track of its CPU (thread cpu + 1 of process 0), else global
+        const int cpu = it.lost.cpu;
+        if (cpu >= 0 && o.perfetto_named.insert(-2 - cpu).second) {
+            w.lit("{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":0,\"tid\":");
+            w.num(cpu + 1);
+            w.lit(",\"args\":{\"name\":\"CPU ");
+            w.num(cpu);
+            w.lit(" (lost records)\"}},");
+        }
+        if (cpu >= 0) {
+            w.lit("{\"ph\":\"i\",\"s\":\"t\",\"name\":\"lost\",\"pid\":0,\"tid\":");
+            w.num(cpu + 1);
+            w.lit(",\"ts\":");
+        } else {
+            w.lit("{\"ph\":\"i\",\"s\":\"g\",\"name\":\"lost\",\"pid\":0,\"tid\":0,\"ts\":");
+        }
         perfetto_ts(w, it.lost.ts, o);
         w.lit(",\"args\":");
         lost_json(w, it.lost, o);

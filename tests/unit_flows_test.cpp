@@ -96,6 +96,30 @@ TEST(Flows, HighestPriorityFirstFifoWithinOne) {
     EXPECT_EQ(flow(items, 6).msg_id, c);
 }
 
+// The depth after a call: only when no other send or receive of the queue is
+// running as it returns. A receive from a full queue lets the blocked sender's message in
+// before it returns; the sender may return first: the order of the returns
+// would count one message more than the queue can hold.
+TEST(Flows, DepthOnlyWhenNothingRanBeside) {
+    Flows f;
+    std::vector<Item> items{created(100),
+                            send(2, 200, 210, 5, 0),
+                            send(2, 300, 310, 5, 0),
+                            send(2, 400, 620, 5, 0),    // blocked on the full queue (it holds 2)
+                            receive(3, 500, 630, 5, 0), // let it in; returned after it
+                            receive(3, 700, 720, 5, 0),
+                            receive(3, 800, 820, 5, 0)};
+    f.annotate(items, {});
+    EXPECT_EQ(flow(items, 1).depth, 1);
+    EXPECT_EQ(flow(items, 2).depth, 2);
+    EXPECT_EQ(flow(items, 3).depth, -1) << "the receive was running as it returned";
+    EXPECT_EQ(flow(items, 4).depth, 2) << "as it returned, nothing else ran";
+    EXPECT_EQ(flow(items, 4).link, Link::Order);
+    EXPECT_EQ(flow(items, 5).depth, 1);
+    EXPECT_EQ(flow(items, 6).depth, 0);
+    EXPECT_EQ(flow(items, 6).msg_id, flow(items, 3).msg_id);
+}
+
 // A send hands its message to a receiver already waiting, which returns
 // first, while the send is still running at the end of the round: the
 // receive is linked to the running send, whose line (next round) has that msg_id.

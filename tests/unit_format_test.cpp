@@ -252,6 +252,38 @@ TEST(Format, LostRecords) {
         << format_item(it, FormatOptions{});
 }
 
+// -f perfetto: a lost record is an instant on its CPU's track (named once), else global.
+TEST(Format, LostRecordsOnTheTimeline) {
+    FormatOptions o = json();
+    o.format = OutputFormat::Perfetto;
+    o.start_ts = 1000000000;
+    Item it;
+    it.is_call = false;
+    std::string all = "[";
+    for (const LostNotice& l :
+         {LostNotice{2000000000, 1, 39, "ring buffer"}, LostNotice{2500000000, 1, 2, "ring buffer"},
+          LostNotice{3000000000, -1, 3, "kprobe misses: msgrcv_ret"}}) {
+        it.lost = l;
+        all += (all.size() > 1 ? "," : "") + format_item(it, o);
+    }
+    const testjson::Value v = testjson::Parser(all + "]").parse();
+    ASSERT_EQ(v.items.size(), 5u) << all; // the queues' process, CPU 1 named, three instants
+    EXPECT_EQ(v.items[1]["name"].s(), "thread_name");
+    EXPECT_EQ(v.items[1]["tid"].i(), 2);
+    EXPECT_EQ(v.items[1]["args"]["name"].s(), "CPU 1 (lost records)");
+    for (int i : {2, 3}) {
+        EXPECT_EQ(v.items[i]["ph"].s(), "i");
+        EXPECT_EQ(v.items[i]["s"].s(), "t");
+        EXPECT_EQ(v.items[i]["pid"].i(), 0);
+        EXPECT_EQ(v.items[i]["tid"].i(), 2);
+        EXPECT_EQ(v.items[i]["args"]["cpu"].i(), 1);
+    }
+    EXPECT_EQ(v.items[2]["ts"].text, "1000000.000");
+    EXPECT_EQ(v.items[3]["args"]["count"].i(), 2);
+    EXPECT_EQ(v.items[4]["s"].s(), "g");
+    EXPECT_EQ(v.items[4]["args"]["count"].i(), 3);
+}
+
 TEST(Escape, TerminalAndJson) {
     const std::string hostile = "a\"b\\c\nd\te\x1b[31m\x7f\xff\x01";
     EXPECT_EQ(escape_c(hostile), "a\\\"b\\\\c\\nd\\te\\x1b[31m\\x7f\\xff\\x01");

@@ -79,6 +79,7 @@ private:
     void forget(bool sysv, std::uint64_t ts);
     Model& model(std::uint64_t queue, bool sysv, std::uint64_t ts);
     bool running(std::uint64_t queue, bool sysv, bool sends, int except_tid) const;
+    void set_depth(Call& c, const Model& m, std::uint64_t queue) const;
     void candidates(const Call& r, Model& m, std::uint64_t queue);
     void link(Call& r, const Msg& chosen, Model& m, bool content);
     std::unordered_map<std::uint64_t, Model> models_;

@@ -43,7 +43,8 @@ struct FormatOptions {
     // Where append_item writes a line before appending it: kept from line to
     // line at its largest size, so that no line pays for growing a string.
     mutable std::string line_scratch;
-    // -f perfetto: the threads (and the queues' process) already named in the trace.
+    // -f perfetto: the tracks already named in the trace: threads (tid), the queues' process (-1),
+    // CPUs (-2 - cpu).
     mutable std::unordered_set<int> perfetto_named;
 };
 

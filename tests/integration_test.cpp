@@ -1399,13 +1399,14 @@ TEST_F(Integration, FlowsAfterLostRecordsAreUnknownOrRight) {
         }
     }
     ASSERT_GT(lost, 0) << "no record was lost with an 8 KiB buffer: the test forces nothing";
-    std::map<long, long> sent; // msg_id -> the workload's id
+    std::map<long, long> sent;             // msg_id -> the workload's id
+    std::map<long, std::string> sent_line; // msg_id -> its send, for messages
     std::vector<Value> linked;
     std::map<std::string, int> links;
     for (auto& c : t.calls()) {
         const std::string ev = c["event"].s();
         if ((ev == "mq_timedsend" || ev == "msgsnd") && c.has("msg_id") && !c["msg_id"].is_null())
-            sent[c["msg_id"].i()] = id_of(c, true);
+            sent[c["msg_id"].i()] = id_of(c, true), sent_line[c["msg_id"].i()] = testjson::dump(c);
         if (c.has("link")) {
             ++links[c["link"].s()];
             if (c["link"].s() == "order" || c["link"].s() == "content") linked.push_back(c);
@@ -1417,7 +1418,7 @@ TEST_F(Integration, FlowsAfterLostRecordsAreUnknownOrRight) {
         ASSERT_TRUE(sent.contains(m)) << "linked to a msg_id no send carries: " << testjson::dump(c);
         const long took = id_of(c, false);
         ASSERT_GE(took, 0) << "not a receive of the workload's: " << testjson::dump(c);
-        ASSERT_GE(sent[m], 0) << "the send of msg " << m << " is not the workload's";
+        ASSERT_GE(sent[m], 0) << "the send of msg " << m << " is not the workload's: " << sent_line[m];
         EXPECT_EQ(sent[m], took) << "linked to msg " << m << ": " << testjson::dump(c);
         right += sent[m] == took;
         after += static_cast<std::uint64_t>(c["time_ns"].i()) > first_lost;

@@ -121,6 +121,21 @@ void Flows::annotate(std::span<Item> items, std::span<const Open> open) {
     for (std::size_t i = 1; i < entries_.size(); ++i)
         for (std::size_t j = i; j > 0 && entries_[j].ts < entries_[j - 1].ts; --j)
             std::swap(entries_[j], entries_[j - 1]);
+    // A lost record is reported with the first record after its gap; the
+    // records lost lie between its CPU's last record and it, and other CPUs'
+    // records of that time may come before it in this round (a receive would
+    // be linked by a model that lacks a send lost there). The gap began after
+    // what earlier rounds released: forget from the start of this round.
+    for (const Item& it : items)
+        if (!it.is_call) {
+            std::uint64_t first = it.lost.ts;
+            for (const Item& x : items)
+                first = std::min(first, x.is_call ? x.call.ts : x.lost.ts);
+            forget(false, first);
+            forget(true, first);
+            pending_.clear();
+            break;
+        }
     std::size_t next = 0;
     auto enter_before = [&](std::uint64_t ts) { // at one instant, returns first
         for (; next < entries_.size() && entries_[next].ts < ts; ++next)

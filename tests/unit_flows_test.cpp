@@ -96,6 +96,29 @@ TEST(Flows, HighestPriorityFirstFifoWithinOne) {
     EXPECT_EQ(flow(items, 6).msg_id, c);
 }
 
+// Records lost on one CPU are reported with its first record after the gap,
+// after what other CPUs did in the gap: a send of priority 2 lost at 250 on
+// CPU 0, a receive on CPU 1 at 300 that took it, the loss reported at 400.
+// Without that send the model would give the receive A: from the start of
+// the round that reports a loss, nothing is known.
+TEST(Flows, ALossReportedLateForgetsTheWholeRound) {
+    Flows f;
+    std::vector<Item> r1{created(100), send(2, 200, 210, 5, 0), send(2, 220, 230, 5, 0)};
+    f.annotate(r1, {});
+    std::vector<Item> r2{receive(3, 300, 310, 5, -1), lost(400)};
+    f.annotate(r2, {});
+    EXPECT_EQ(flow(r2, 0).link, Link::Unknown);
+    EXPECT_EQ(flow(r2, 0).msg_id, 0u);
+    // Without the loss, the same round links it (the oldest: A).
+    Flows g;
+    std::vector<Item> s1{created(100), send(2, 200, 210, 5, 0), send(2, 220, 230, 5, 0)};
+    g.annotate(s1, {});
+    std::vector<Item> s2{receive(3, 300, 310, 5, -1)};
+    g.annotate(s2, {});
+    EXPECT_EQ(flow(s2, 0).link, Link::Order);
+    EXPECT_EQ(flow(s2, 0).msg_id, flow(s1, 1).msg_id);
+}
+
 // The depth after a call: only when no other send or receive of the queue is
 // running as it returns. A receive from a full queue lets the blocked sender's message in
 // before it returns; the sender may return first: the order of the returns

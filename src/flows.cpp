@@ -133,7 +133,6 @@ void Flows::annotate(std::span<Item> items, std::span<const Open> open) {
                 first = std::min(first, x.is_call ? x.call.ts : x.lost.ts);
             forget(false, first);
             forget(true, first);
-            pending_.clear();
             break;
         }
     std::size_t next = 0;
@@ -146,7 +145,8 @@ void Flows::annotate(std::span<Item> items, std::span<const Open> open) {
             enter_before(it.lost.ts);
             forget(false, it.lost.ts);
             forget(true, it.lost.ts);
-            pending_.clear();
+            // pending_ stays: a receive linked earlier to a send in progress took
+            // that send's message (its call, known by thread and entry time).
             continue;
         }
         Call& c = it.call;

@@ -132,6 +132,17 @@ void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std:
                recs.end());
 }
 
+void place_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t& read_to) {
+    for (std::size_t i = from; i < recs.size(); ++i) {
+        Record& r = recs[i];
+        if (r.cpu != cpu) continue;
+        if (r.kind != RecordKind::Lost)
+            read_to = std::max(read_to, r.ts);
+        else if (read_to && read_to < r.ts)
+            r.ts = read_to + 1;
+    }
+}
+
 Reader::Reader(Session& s, int page_size) {
     for (int cpu : s.cpus()) {
         mqt_cpu* h = mqt_cpu_open(s.instance(), cpu, page_size);
@@ -219,6 +230,10 @@ Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::u
         const std::uint64_t total = c.now.overrun + c.now.dropped + c.now.commit_overrun;
         reconcile_losses(out, from, c.cpu, total - c.reported, ts);
         c.reported = total;
+        place_losses(out, from, c.cpu, c.read_to);
+        // Found empty: nothing up to the round's time is left to read (records are committed
+        // before they are readable), so what is lost later was made after it.
+        if (!c.behind) c.read_to = std::max(c.read_to, ts);
     }
     return r;
 }

@@ -335,6 +335,40 @@ TEST(Merger, MatchesAStableSortByTimeThenCpu) {
     }
 }
 
+// A loss stands at the start of its gap: after the CPU's last record read, or
+// after the time up to which the CPU was found empty; other CPUs' records untouched.
+TEST(Losses, PlacedAtTheStartOfTheirGap) {
+    auto rec = [](std::uint64_t ts, int cpu, std::int64_t lost = -2) {
+        Record r;
+        r.ts = ts;
+        r.cpu = cpu;
+        if (lost != -2) {
+            r.kind = RecordKind::Lost;
+            r.lost = lost;
+        }
+        return r;
+    };
+    std::vector<Record> recs{rec(100, 0),    rec(150, 1), rec(200, 0),
+                             rec(900, 0, 7), rec(900, 0), rec(950, 1, 3)};
+    std::uint64_t read_to = 0;
+    place_losses(recs, 0, 0, read_to);
+    EXPECT_EQ(recs[3].ts, 201u);
+    EXPECT_EQ(recs[3].lost, 7);
+    EXPECT_EQ(recs[4].ts, 900u);
+    EXPECT_EQ(recs[5].ts, 950u) << "another CPU's";
+    EXPECT_EQ(read_to, 900u);
+    // Found empty up to 5000 in an earlier round, then a loss reported at 7000 with nothing before it.
+    std::vector<Record> next{rec(7000, 0, 2), rec(7000, 0)};
+    read_to = 5000;
+    place_losses(next, 0, 0, read_to);
+    EXPECT_EQ(next[0].ts, 5001u);
+    // Nothing known of the CPU yet: left where the kernel reported it.
+    std::vector<Record> first{rec(300, 2, 4)};
+    read_to = 0;
+    place_losses(first, 0, 2, read_to);
+    EXPECT_EQ(first[0].ts, 300u);
+}
+
 TEST(Stats, ParsesPerCpuStats) {
     const std::string st = "entries: 0\noverrun: 39780\ncommit overrun: 3\nbytes: 0\ndropped events: 12\n";
     EXPECT_EQ(stat_value(st, "overrun"), 39780u);

@@ -74,7 +74,8 @@ public:
     // Then make the losses exact: the kernel's per-CPU counts of lost events
     // (per_cpu/cpuN/stats: overrun, dropped events, commit overrun) are
     // reported in full as lost-event records, at the in-band markers where
-    // the kernel flagged them, the rest at ts.
+    // the kernel flagged them, the rest at ts; each placed at the start of
+    // its gap (place_losses).
     Drained drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts, const DrainOptions& o);
     // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {
@@ -94,6 +95,7 @@ private:
         Totals now;                 // as last read
         bool behind = false;        // sub-buffers were left unread in the last round
         std::uint64_t last_ts = 0;  // time stamp of the last sub-buffer read
+        std::uint64_t read_to = 0;  // every record of this CPU up to this time has been read
     };
     void read_stats(Cpu& c) const;
     std::vector<Cpu> cpus_;
@@ -107,6 +109,14 @@ private:
 // record of its own at ts. Markers left with nothing are removed. Pure.
 void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t lost,
                       std::uint64_t ts);
+
+// Put the lost-event records of one CPU from recs[from] on at the start of
+// their gap: the kernel reports them with the first record after it, but the
+// records lost lay between what had been read of that CPU (read_to: its last
+// record, or the time up to which it was found empty) and it; so records
+// other CPUs made in the gap come after the loss, not before it. Updates
+// read_to with the records read. Pure.
+void place_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t& read_to);
 
 // Parse one number from per_cpu/cpuN/stats text ("overrun: 12").
 std::uint64_t stat_value(const std::string& stats, const std::string& key);

@@ -12,6 +12,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <unordered_set>
+
 namespace mqtrace {
 namespace {
 
@@ -212,6 +214,21 @@ void QueueContext::prune() {
         }
         f = alive ? std::next(f) : fds_.erase(f);
     }
+    if (unlinked_ids_.empty()) return;
+    std::unordered_set<std::uint64_t> open;
+    for (const auto& [k, l] : fds_)
+        open.insert(l.id);
+    std::erase_if(unlinked_ids_, [&](std::uint64_t id) {
+        if (open.contains(id)) return false;
+        gone_.push_back(id);
+        return true;
+    });
+}
+
+std::vector<std::uint64_t> QueueContext::take_gone() {
+    std::vector<std::uint64_t> g;
+    g.swap(gone_);
+    return g;
 }
 
 // What /proc shows of each (process, descriptor) now, after the calls: it
@@ -283,6 +300,8 @@ void QueueContext::unlinked(const Call& c, const ArgValue& name) {
     const std::string path = known ? "/" + name.str : std::string();
     if (known) {
         Named& n = names_[{ns, path}];
+        if (n.id && unlinked_ids_.size() < kMaxEntries)
+            unlinked_ids_.push_back(n.id); // gone with its last descriptor
         n.id = ++next_id_;
         n.absent = true;
         n.unlinked = c.ts_end;

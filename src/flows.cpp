@@ -171,6 +171,8 @@ void Flows::annotate(std::span<Item> items, const Correlator& c, QueueContext& c
             open_.push_back({&call, context.identify(call)});
     });
     annotate(items, open_);
+    for (std::uint64_t q : context.take_gone()) // after this round's calls, which may still have used it
+        models_.erase(q);
 }
 
 Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {

@@ -282,3 +282,35 @@ TEST(QueueContext, QueueIdentityAcrossUnlinkAndRemoval) {
     EXPECT_NE(y[3].call.queue.id, y[0].call.queue.id);
     EXPECT_NE(y[3].call.queue.id, 0u);
 }
+
+// A POSIX queue is gone when it was unlinked and its last descriptor closed:
+// found when the descriptors of exited processes are dropped (take_gone, for
+// the models of --flows), not while a known descriptor still refers to it.
+TEST(QueueContext, UnlinkedQueueGoneWithItsLastDescriptor) {
+    FakeProc p;
+    p.ns[10] = p.ns[11] = 7;
+    p.fds[{10, 3}] = "/q";
+    p.fds[{11, 4}] = "/r";
+    QueueContext qc(p);
+    std::vector<Item> v{call("mq_open", 10, 3, {1, 0302}, "q"), call("mq_open", 11, 4, {1, 0302}, "r"),
+                        call("mq_unlink", 11, 0, {1}, "q")};
+    qc.annotate(v);
+    const std::uint64_t q = v[0].call.queue.id;
+    ASSERT_NE(q, 0u);
+    auto rounds = [&] {
+        for (std::uint64_t i = 0; i < QueueContext::kPruneRounds; ++i) {
+            std::vector<Item> none;
+            qc.annotate(none);
+        }
+    };
+    rounds();
+    EXPECT_TRUE(qc.take_gone().empty()) << "process 10 still has it open";
+    p.ns.erase(10); // exits
+    p.fds.erase({10, 3});
+    rounds();
+    EXPECT_EQ(qc.take_gone(), std::vector<std::uint64_t>{q});
+    EXPECT_TRUE(qc.take_gone().empty()) << "once";
+    p.ns.erase(11); // /r was never unlinked: it lives on
+    rounds();
+    EXPECT_TRUE(qc.take_gone().empty());
+}

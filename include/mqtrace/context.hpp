@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace mqtrace {
 
@@ -51,6 +52,10 @@ public:
     // The queue a call in progress refers to (QueueCtx::id), from what was
     // learned so far (no /proc): 0 when not known.
     std::uint64_t identify(const Call& c);
+    // POSIX queues that no longer exist, found when descriptors of exited
+    // processes are dropped: unlinked, and no descriptor known to refer to
+    // them is left (one not known would give its calls no queue). Each once.
+    std::vector<std::uint64_t> take_gone();
     static constexpr std::size_t kMaxEntries = 65536; // per table: past it, everything is forgotten
     static constexpr std::uint64_t kPruneRounds =
         1024; // descriptors of exited processes are dropped this often
@@ -87,6 +92,8 @@ private:
     std::map<NameKey, Named> names_;
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue
     std::uint64_t next_id_ = 0;
+    std::vector<std::uint64_t> unlinked_ids_; // queues unlinked, maybe still open
+    std::vector<std::uint64_t> gone_;         // unlinked, and no known descriptor left
 };
 
 } // namespace mqtrace

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 namespace mqtrace {
@@ -106,7 +107,7 @@ StartDepths read_start_depths() {
     // POSIX: a mount of our own, seen by this thread only (a mount namespace
     // it unshares, every mount in it private first, so that nothing
     // propagates out), so that the queues read are those of our IPC namespace.
-    std::thread([&d] {
+    auto posix = [&d] {
         if (unshare(CLONE_NEWNS) == 0 && mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
             mount("mqueue", "/tmp", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, nullptr) == 0) {
             read_mqueue_dir("/tmp", d);
@@ -120,7 +121,12 @@ StartDepths read_start_depths() {
             return;
         }
         read_mqueue_dir(at.c_str(), d);
-    }).join();
+    };
+    try {
+        std::thread(posix).join();
+    } catch (const std::system_error& e) { // no thread to be had: no POSIX depths
+        d.why += std::string(d.why.empty() ? "" : "; ") + "POSIX queues: " + e.what();
+    }
     return d;
 }
 

@@ -226,6 +226,7 @@ void Summary::queues_text(std::string& out) const {
         }
     }
     if (queue_unknown_) out += "calls on a queue not known: " + std::to_string(queue_unknown_) + "\n";
+    if (!start_.why.empty()) out += "depth at start not read: " + start_.why + "\n";
 }
 
 void Summary::queues_json(std::string& out) const {

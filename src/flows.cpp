@@ -121,10 +121,11 @@ void Flows::annotate(std::span<Item> items, std::span<const Open> open) {
     for (std::size_t i = 1; i < entries_.size(); ++i)
         for (std::size_t j = i; j > 0 && entries_[j].ts < entries_[j - 1].ts; --j)
             std::swap(entries_[j], entries_[j - 1]);
-    // A lost record is reported with the first record after its gap; the
-    // records lost lie between its CPU's last record and it, and other CPUs'
-    // records of that time may come before it in this round (a receive would
-    // be linked by a model that lacks a send lost there). The gap began after
+    // The records a lost record stands for lie between its CPU's last record
+    // and the next; the kernel reports them with the next (so do recordings
+    // made before the reader placed them at the gap's start), and other CPUs'
+    // records of that time may come before it in this round: a receive would
+    // be linked by a model that lacks a send lost there. The gap began after
     // what earlier rounds released: forget from the start of this round.
     for (const Item& it : items)
         if (!it.is_call) {
@@ -265,7 +266,6 @@ void Flows::send(Call& c, std::uint64_t queue) {
         forget(sysv, end_ts(c));
 }
 
-// Is a call of the family in progress that may be a send (or receive) on the queue?
 // The messages in the queue as the call returned: only when no other send or
 // receive of the queue was running then (one may have moved a message before
 // its own return, which the model counts only when it returns): the kernel's
@@ -276,6 +276,7 @@ void Flows::set_depth(Call& c, const Model& m, std::uint64_t queue) const {
     c.flow.depth = static_cast<std::int64_t>(m.msgs.size() - m.maybe);
 }
 
+// Is a call of the family in progress that may be a send (or receive) on the queue?
 bool Flows::running(std::uint64_t queue, bool sysv, bool sends, int except_tid) const {
     for (const Entry& r : running_) {
         if (r.call->tid == except_tid || sysv_of(*r.call) != sysv) continue;

@@ -96,11 +96,25 @@ std::uint64_t QueueContext::ns_key(int pid) {
     return ns ? ns : (1ull << 63) | static_cast<std::uint32_t>(pid);
 }
 
+// The caller's IPC namespace for QueueCtx::ns (0: not known), asked once per
+// process and round, apart from ns_key: what ns_key learns decides which calls
+// share what msgget and mq_open told, which must not depend on this.
+std::uint64_t QueueContext::caller_ns(int pid) {
+    auto [it, added] = caller_ns_.try_emplace(pid, 0, 0);
+    auto& [ns, round] = it->second;
+    if (added || round != round_) {
+        if (const std::uint64_t now = proc_.ipc_ns(pid)) ns = now;
+        round = round_;
+    }
+    return ns;
+}
+
 void QueueContext::annotate(std::span<Item> items) {
     ++round_;
     if (fds_.size() > kMaxEntries) fds_.clear();
     if (ids_.size() > kMaxEntries) ids_.clear();
     if (ns_.size() > kMaxEntries) ns_.clear();
+    if (caller_ns_.size() > kMaxEntries) caller_ns_.clear();
     if (names_.size() > kMaxEntries) names_.clear();
     if (sysv_.size() > kMaxEntries) sysv_.clear();
     if (proc_.live() && round_ % kPruneRounds == 0) prune();
@@ -154,7 +168,7 @@ void QueueContext::annotate(std::span<Item> items) {
         // A reference the kernel refused may name no queue (or a closed one).
         if (returned(c) && (c.ret == -EBADF || (!posix_ev && (c.ret == -EINVAL || c.ret == -EIDRM))))
             continue;
-        if (const std::uint64_t ns = ns_key(c.pid); !(ns >> 63)) c.queue.ns = ns; // not one of its own
+        c.queue.ns = caller_ns(c.pid);
         if (posix_ev) {
             const FdKey k{c.pid, r.raw};
             if (auto f = fds_.find(k); f != fds_.end()) {

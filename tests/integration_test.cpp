@@ -1063,8 +1063,8 @@ TEST_F(Integration, RecordingReadsBackAsTheLiveRunPrinted) {
     Tracer rec({"-w", plain}, false);
     ASSERT_NO_FATAL_FAILURE(live.ready());
     ASSERT_NO_FATAL_FAILURE(rec.ready());
-    Workload w = run_workload({"--linger", "300", "all", tag()});
-    Workload e = run_workload({"--linger", "300", "errors", tag()});
+    Workload w = run_workload({"--linger", "1000", "all", tag()});
+    Workload e = run_workload({"--linger", "1000", "errors", tag()});
     ASSERT_EQ(live.stop(), 0) << live.err();
     ASSERT_EQ(rec.stop(), 0) << rec.err();
     EXPECT_NE(rec.err().find("bytes recorded to " + plain + "; lost events: 0 in the recording"),
@@ -1088,8 +1088,24 @@ TEST_F(Integration, RecordingReadsBackAsTheLiveRunPrinted) {
     for (std::string line; std::getline(in, line);)
         want.push_back(as_recorded(line));
     ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i)
-        EXPECT_EQ(got[i], want[i]) << "line " << i;
+    // Descriptor context leans on /proc when the live run reads the calls: a
+    // process that exited by then (a slow VM), or one whose namespace only
+    // /proc tells (the errors workload's child), is seen differently by -r,
+    // which has the calls alone. Where only one side has a queue, the rest
+    // of the line must still be the same.
+    int context_differs = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        Value g = testjson::parse(got[i]), l = testjson::parse(want[i]);
+        if (g.has("queue") != l.has("queue")) {
+            ++context_differs;
+            g.fields.erase("queue");
+            l.fields.erase("queue");
+        }
+        EXPECT_EQ(testjson::dump(g), testjson::dump(l)) << "line " << i;
+    }
+    if (context_differs)
+        std::cerr << "descriptor context differs (live /proc) on " << context_differs << " lines\n";
+    EXPECT_LE(context_differs, 40) << "at most the errors workload's calls";
     EXPECT_EQ(live.calls(w.pid).size(), 20u);
     EXPECT_EQ(live.calls(e.pid).size(), 40u);
     // The plain recording (another run) holds the same calls of both workloads.

@@ -77,6 +77,7 @@ private:
     using FdKey = std::pair<int, std::int64_t>;            // (pid, descriptor)
     using IdKey = std::pair<std::uint64_t, std::int64_t>;  // (IPC namespace, identifier)
     std::uint64_t ns_key(int pid);
+    std::uint64_t caller_ns(int pid);
     void prune();
     void verify(std::span<Item> items, const std::map<FdKey, std::vector<std::size_t>>& uses);
     void opened(Call& c, const ArgValue& name, const FdKey& k);
@@ -88,6 +89,7 @@ private:
     std::map<IdKey, std::pair<std::int64_t, QueueSource>> ids_; // key, and how it was learned
     std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>>
         ns_; // pid -> (IPC namespace, round asked)
+    std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>> caller_ns_; // the same, for QueueCtx::ns
     std::uint64_t round_ = 0;
     std::map<NameKey, Named> names_;
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue

@@ -82,25 +82,11 @@ bool trusted(const ArgValue& v) { return v.content == Content::Str && v.src != S
 std::unique_ptr<ProcView> system_proc_view() { return std::make_unique<SystemProc>(); }
 std::unique_ptr<ProcView> no_proc_view() { return std::make_unique<NoProc>(); }
 
-// Asked once per process and round (a process id may be reused by a process
-// elsewhere); once the process has exited, the last namespace seen stands for
-// its calls still to come. One never seen is a namespace of its own: what it
-// learned serves only its own later calls.
-std::uint64_t QueueContext::ns_key(int pid) {
-    auto [it, added] = ns_.try_emplace(pid, 0, 0);
-    auto& [ns, round] = it->second;
-    if (added || round != round_) {
-        if (const std::uint64_t now = proc_.ipc_ns(pid)) ns = now;
-        round = round_;
-    }
-    return ns ? ns : (1ull << 63) | static_cast<std::uint32_t>(pid);
-}
-
-// The caller's IPC namespace for QueueCtx::ns (0: not known), asked once per
-// process and round, apart from ns_key: what ns_key learns decides which calls
-// share what msgget and mq_open told, which must not depend on this.
-std::uint64_t QueueContext::caller_ns(int pid) {
-    auto [it, added] = caller_ns_.try_emplace(pid, 0, 0);
+// A process's IPC namespace, asked once per process and round (a process id
+// may be reused by a process elsewhere); once the process has exited, the
+// last namespace seen stands for its calls still to come (0: never seen).
+std::uint64_t QueueContext::asked_ns(NsCache& cache, int pid) {
+    auto [it, added] = cache.try_emplace(pid, 0, 0);
     auto& [ns, round] = it->second;
     if (added || round != round_) {
         if (const std::uint64_t now = proc_.ipc_ns(pid)) ns = now;
@@ -108,6 +94,18 @@ std::uint64_t QueueContext::caller_ns(int pid) {
     }
     return ns;
 }
+
+// One never seen is a namespace of its own: what it learned serves only its
+// own later calls.
+std::uint64_t QueueContext::ns_key(int pid) {
+    const std::uint64_t ns = asked_ns(ns_, pid);
+    return ns ? ns : (1ull << 63) | static_cast<std::uint32_t>(pid);
+}
+
+// The caller's namespace for QueueCtx::ns (0: not known), asked apart from
+// ns_key: what ns_key learns decides which calls share what msgget and
+// mq_open told, which must not depend on this.
+std::uint64_t QueueContext::caller_ns(int pid) { return asked_ns(caller_ns_, pid); }
 
 void QueueContext::annotate(std::span<Item> items) {
     ++round_;

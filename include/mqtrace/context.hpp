@@ -76,6 +76,8 @@ private:
     using NameKey = std::pair<std::uint64_t, std::string>; // (IPC namespace, "/name")
     using FdKey = std::pair<int, std::int64_t>;            // (pid, descriptor)
     using IdKey = std::pair<std::uint64_t, std::int64_t>;  // (IPC namespace, identifier)
+    using NsCache = std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>>; // pid -> (ns, round)
+    std::uint64_t asked_ns(NsCache& cache, int pid);
     std::uint64_t ns_key(int pid);
     std::uint64_t caller_ns(int pid);
     void prune();
@@ -87,9 +89,8 @@ private:
     ProcView& proc_;
     std::map<FdKey, Learned> fds_;
     std::map<IdKey, std::pair<std::int64_t, QueueSource>> ids_; // key, and how it was learned
-    std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>>
-        ns_; // pid -> (IPC namespace, round asked)
-    std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>> caller_ns_; // the same, for QueueCtx::ns
+    NsCache ns_;                                                // pid -> (IPC namespace, round asked)
+    NsCache caller_ns_;                                         // the same, for QueueCtx::ns
     std::uint64_t round_ = 0;
     std::map<NameKey, Named> names_;
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue

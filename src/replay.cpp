@@ -6,26 +6,13 @@
 #include "mqtrace/late.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/stack.hpp"
+#include "mqtrace/stages.hpp"
 
 #include <algorithm>
 #include <optional>
 #include <unordered_map>
 
 namespace mqtrace {
-namespace {
-
-// What a live run would have read from the process after the call.
-class NotRecorded final : public MemoryReader {
-public:
-    void read(int, std::span<MemRead> reads) override {
-        for (auto& r : reads) {
-            r.into->ok = false;
-            r.into->why = "not in the recording (read after the call by live runs only)";
-        }
-    }
-};
-
-} // namespace
 
 void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::size_t payload, bool flows) {
     std::vector<EventFormat> fmts;
@@ -38,7 +25,7 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
         syscalls = syscalls || (p.role == Role::Entry && p.kind == ProbeKind::Tracepoint);
     std::optional<LateReads> late;
     if (syscalls) late.emplace(r.probes);
-    NotRecorded none;
+    NoMemory none("not in the recording (read after the call by live runs only)");
     TaskTable tasks(false);
     for (const auto& t : r.tasks)
         tasks.seed(t.tid, t.pid, t.comm);
@@ -52,16 +39,14 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
     const std::unique_ptr<ProcView> proc = no_proc_view(); // the recorded machine's /proc is not here
     QueueContext context(*proc);
     Flows links;
+    const CallStages stages{c, outputs, context, flows && !r.selected ? &links : nullptr};
     auto emit = [&] {
-        for (const auto& rec : ready)
-            c.feed(rec, items);
+        stages.run(ready, none, items, [&](std::vector<Item>& done) {
+            for (auto& it : done)
+                if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
+            c.recycle(done); // what the sink did not take is reused
+        });
         dec.recycle(ready);
-        outputs.fill(items, none); // read after the call by live runs only
-        context.annotate(items);
-        if (flows && !r.selected) links.annotate(items, c, context);
-        for (auto& it : items)
-            if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
-        c.recycle(items); // what the sink did not take is reused
     };
     StackQueue stacks;
     stacks.payload = payload;

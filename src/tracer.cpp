@@ -20,6 +20,7 @@
 #include "mqtrace/selftest.hpp"
 #include "mqtrace/session.hpp"
 #include "mqtrace/stack.hpp"
+#include "mqtrace/stages.hpp"
 #include "mqtrace/summary.hpp"
 #include "mqtrace/tasks.hpp"
 
@@ -38,6 +39,7 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -165,6 +167,9 @@ void hide_features_for_tests(KernelFacts& k) {
 // One attempt with one backend: the session, its probes, and the loop.
 class Run {
 public:
+    // Takes a chunk of a round's items and empties the vector (see CallStages).
+    using Sink = std::function<void(std::vector<Item>&)>;
+
     Run(const TraceOptions& o, const KernelFacts& k, Backend b, std::vector<std::string>* log)
         : o_(o), k_(k), b_(b), tasks_(true), session_(k, session_options(o), log),
           filter_(o.sel, comm_in_kernel(o.sel, k), true), fmt_(o.fmt) {
@@ -278,7 +283,8 @@ public:
         const auto t0 = std::chrono::steady_clock::now();
         fmt_.start_ts = now_mono();
         const bool lines = o_.summary != SummaryMode::Only;
-        auto emit = [&](std::vector<Item>& items) {
+        // Each chunk of a round's items (see CallStages), then flush() once per round.
+        const Sink lines_of = [&](std::vector<Item>& items) {
             for (auto& it : items) {
                 if (!keep(it)) continue;
                 if (o_.count > 0 && calls >= o_.count) break;
@@ -293,6 +299,8 @@ public:
             }
             correlator_->recycle(items);
             if (o_.count > 0 && calls >= o_.count) stop = true;
+        };
+        auto flush = [&] {
             if (!out.flush()) stop = true;
         };
         auto expired = [&] {
@@ -300,7 +308,8 @@ public:
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
                        o_.duration;
         };
-        emit(early);
+        lines_of(early);
+        flush();
         // [0] signals, [1] our output (a closed pipe shows as POLLERR even when
         // there is nothing to write), [2..] the per-CPU buffers.
         std::vector<pollfd> fds{{sig.fd(), POLLIN, 0}, {out.fd(), 0, 0}};
@@ -310,15 +319,14 @@ public:
             if (fds[1].revents & (POLLERR | POLLHUP)) out.closed_by_reader();
             return ((fds[0].revents & POLLIN) && sig.ends()) || out.broken();
         };
-        std::vector<Item> items; // reused round after round (emit empties it)
         next_period_ = t0 + std::chrono::seconds(o_.rotate.seconds);
         auto counts = [&] {
             return std::to_string(calls) + " calls, " + std::to_string(out.written()) + " written, " +
                    std::to_string(lost_) + " lost";
         };
         while (!stop && !expired()) {
-            const bool more = round(items, false).more;
-            emit(items);
+            const bool more = round(lines_of, false).more;
+            flush();
             notify_tick(counts); // systemd: STATUS= every few seconds (and WATCHDOG=1)
             if (stop) break;
             between_rounds(&out, sig, expired(), [&] { return running_line(calls, out); });
@@ -333,11 +341,12 @@ public:
         notify_stopping(counts());
         if (!out.broken() && !(o_.count > 0 && calls >= o_.count)) {
             session_.tracing_on(false);
+            while (round(lines_of, true).pages > 0)
+                flush();
             std::vector<Item> items;
-            while (round(items, true).pages > 0)
-                emit(items);
             correlator_->finish(items);
-            emit(items);
+            lines_of(items);
+            flush();
         }
         if (summary_ && !out.broken()) {
             out.text(o_.fmt.format == OutputFormat::Json ? summary_->json() : summary_->text());
@@ -480,6 +489,7 @@ public:
         for (int fd : reader_->fds())
             fds.push_back({fd, POLLIN, 0});
         std::vector<Item> none;
+        const Sink nothing = [](std::vector<Item>&) {}; // round() decodes nothing: no items
         auto expired = [&] {
             return o_.duration > 0 &&
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >=
@@ -487,7 +497,7 @@ public:
         };
         try {
             while (!expired()) {
-                const bool more = round(none, false, false).more;
+                const bool more = round(nothing, false, false).more;
                 w.flush();
                 between_rounds(nullptr, sig, expired(), [&] {
                     return std::to_string(w.bytes()) + " bytes recorded to " + w.path() +
@@ -501,7 +511,7 @@ public:
             }
             notify_stopping(std::to_string(w.bytes()) + " bytes recorded");
             session_.tracing_on(false);
-            while (round(none, true, false).pages > 0) {
+            while (round(nothing, true, false).pages > 0) {
             }
             kprobe_losses(now_mono(), none);
             w.flush();
@@ -554,9 +564,10 @@ private:
             correlator_->set_probes(table_);
     }
 
-    // One drain round: read, merge, correlate (with decode false, only read and
-    // record: -w). Returns the sub-buffers read and whether more wait.
-    Reader::Drained round(std::vector<Item>& items, bool final, bool decode = true) {
+    // One drain round: read, merge, correlate, handing the items to done chunk
+    // by chunk (with decode false, only read and record: -w). Returns the
+    // sub-buffers read and whether more wait.
+    Reader::Drained round(const Sink& done, bool final, bool decode = true) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
         std::vector<Record>& recs = recs_;               // reused round after round: no growth per round
         recs.clear();
@@ -586,14 +597,14 @@ private:
         else
             merger_.release(complete, ready);
         if (stacks_) apply_stacks(ready);
-        const std::size_t first_new = items.size();
-        for (const auto& r : ready)
-            correlator_->feed(r, items);
+        const CallStages stages{*correlator_, outputs_, context_, flows_on_ ? &flows_ : nullptr};
+        stages.run(ready, mem_, items_, done);
         decoder_->recycle(ready);
-        outputs_.fill(std::span<Item>(items).subspan(first_new), mem_); // outputs no probe read at return
-        context_.annotate(std::span<Item>(items).subspan(first_new));
-        if (flows_on_) flows_.annotate(std::span<Item>(items).subspan(first_new), *correlator_, context_);
-        if (final || ++rounds_ % kMissCheckRounds == 0) kprobe_losses(mark, items);
+        if (final || ++rounds_ % kMissCheckRounds == 0) {
+            kprobe_losses(mark, items_);
+            if (!items_.empty()) done(items_);
+            items_.clear();
+        }
         return drained;
     }
 
@@ -700,7 +711,12 @@ private:
         std::size_t left = ks.size();
         for (int r = 0; r < kSelftestRounds && left > 0; ++r) {
             std::vector<Item> items;
-            round(items, false);
+            round(
+                [&](std::vector<Item>& chunk) {
+                    std::move(chunk.begin(), chunk.end(), std::back_inserter(items));
+                    chunk.clear();
+                },
+                false);
             for (auto& it : items) {
                 if (!(it.is_call && it.call.tid == self_tid_)) {
                     early.push_back(std::move(it));
@@ -794,6 +810,7 @@ private:
     std::string failures_;
     std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
     std::vector<Record> recs_, ready_;            // round()'s buffers, kept for their capacity
+    std::vector<Item> items_;                     // round()'s chunk of items, emptied by its sink
     CallFilter filter_;
     FormatOptions fmt_; // with the start time (-T relative)
     std::optional<Summary> summary_;

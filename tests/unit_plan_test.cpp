@@ -341,7 +341,7 @@ TEST(Plan, EveryKernelAnchorsEveryCallAtTheSyscallBoundary) {
         EXPECT_EQ(ep.alts.at(0).probes.at(0).event, "sys_enter_" + std::string(catalog()[ep.ev].name));
 }
 
-// Records hold their fields inline (SmallVec): no probe of any plan may fetch
+// A record holds at most kMaxFields fields: no probe of any plan may fetch
 // more than the Decoder takes.
 TEST(Plan, NoProbeFetchesMoreThanARecordHolds) {
     for (const char* name :

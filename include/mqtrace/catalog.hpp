@@ -49,10 +49,6 @@ struct Member {
     Decode decode;
 };
 
-// The most members of one struct that are decoded (held inline in a call's
-// argument; checked against the catalog by its unit test).
-inline constexpr std::size_t kMaxMembers = 14;
-
 struct StructLayout {
     std::string_view ctype;
     std::uint16_t size;

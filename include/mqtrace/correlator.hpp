@@ -6,7 +6,6 @@
 #include "mqtrace/catalog.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
-#include "mqtrace/small_vec.hpp"
 #include "mqtrace/tasks.hpp"
 
 #include <cstdint>
@@ -33,11 +32,11 @@ struct ArgValue {
     bool present = false; // the argument's register value is known
     std::int64_t raw = 0; // scalar value, or the pointer
     Content content = Content::None;
-    std::string str;                             // Content::Str
-    SmallVec<std::int64_t, kMaxMembers> members; // Content::Struct, parallel to the layout's members
-    Source src = Source::Register;               // where the content came from
-    std::string why;                             // Content::Unreadable: the reason
-    bool suspect_fault = false;                  // the literal "(fault)" (6.1-6.4 failed fetch)
+    std::string str;                   // Content::Str
+    std::vector<std::int64_t> members; // Content::Struct, parallel to the layout's members
+    Source src = Source::Register;     // where the content came from
+    std::string why;                   // Content::Unreadable: the reason
+    bool suspect_fault = false;        // the literal "(fault)" (6.1-6.4 failed fetch)
     // A string a newer kernel's sys_enter event carried, which may differ from
     // the caller's: the kernel writes '.' for each unprintable byte and cuts
     // it (with "...") at syscall_user_buf_size. Set when it holds a '.'.

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "mqtrace/plan.hpp"
-#include "mqtrace/small_vec.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -35,6 +35,22 @@ public:
     virtual void read(int tid, std::span<MemRead> reads) = 0;
 };
 
+// Reads of no process (a recording, the benchmark): each fails with why
+// (static text).
+class NoMemory final : public MemoryReader {
+public:
+    explicit NoMemory(std::string_view why) : why_(why) {}
+    void read(int, std::span<MemRead> reads) override {
+        for (auto& r : reads) {
+            r.into->ok = false;
+            r.into->why = why_;
+        }
+    }
+
+private:
+    std::string_view why_;
+};
+
 // process_vm_readv(2), as many reads per system call as it takes (IOV_MAX):
 // memory the process itself could not read (unmapped, PROT_NONE) fails as it
 // would for the kernel.

@@ -1,12 +1,14 @@
 // The per-event path without the kernel: real ring-buffer pages recorded on
 // Debian's 6.1 (tests/fixtures) through decode -> merge -> correlate ->
-// descriptor context -> format, as a live run does it. Reports calls per second per core.
+// outputs -> descriptor context -> flows -> format, chunk by chunk, as a live
+// run does it. Reports calls per second per core.
 #include "mqtrace/context.hpp"
 #include "mqtrace/correlator.hpp"
 #include "mqtrace/flows.hpp"
 #include "mqtrace/format.hpp"
 #include "mqtrace/reader.hpp"
 #include "mqtrace/recording.hpp"
+#include "mqtrace/stages.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -38,26 +40,30 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool wi
     const auto proc = no_proc_view(); // the descriptor context of the recording's calls, as -r gives it
     QueueContext context(*proc);
     Flows links; // --flows, the default
+    OutputReads outputs;
+    NoMemory none("not read by the benchmark");
+    const CallStages stages{c, outputs, context, with_flows ? &links : nullptr};
+    const std::vector<Record> no_records;
+    const std::function<void(std::vector<Item>&)> lines = [&](std::vector<Item>& done) {
+        for (const auto& it : done) {
+            append_item(it, o, out);
+            out += '\n';
+            calls += it.is_call;
+        }
+        c.recycle(done); // as a live run does, once the lines are written
+    };
     for (auto _ : st) {
         recs.clear();
         for (const auto& p : r.pages)
             dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
         m.push(std::move(recs));
         m.release_all(ordered);
-        for (const auto& rec : ordered)
-            c.feed(rec, items);
-        c.finish(items);
-        dec.recycle(ordered);
-        context.annotate(items);
-        if (with_flows) links.annotate(items, c, context);
         out.clear();
-        for (const auto& it : items) {
-            append_item(it, o, out);
-            out += '\n';
-            calls += it.is_call;
-        }
+        stages.run(ordered, none, items, lines); // chunk by chunk, as a live run and -r do
+        c.finish(items);
+        stages.run(no_records, none, items, lines);
+        dec.recycle(ordered);
         benchmark::DoNotOptimize(out.data());
-        c.recycle(items); // as a live run does, once the lines are written
     }
     st.counters["calls_per_s"] = benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kIsRate);
     st.counters["calls"] = benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kAvgIterations);

@@ -182,7 +182,9 @@ Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {
     if (added) {
         it->second.sysv = sysv;
         it->second.since = ts; // sends before this were not followed
+        it->second.forgot = forgets_[sysv].n;
     }
+    catch_up(it->second);
     return it->second;
 }
 
@@ -194,10 +196,29 @@ void Flows::unfollow(Model& m, std::uint64_t ts) {
     m.since = std::max(m.since, ts);
 }
 
-// So for every queue of a family.
+// So for every queue of a family: each model catches up when next used.
 void Flows::forget(bool sysv, std::uint64_t ts) {
-    for (auto& [q, m] : models_)
-        if (m.sysv == sysv) unfollow(m, ts);
+    Forgets& f = forgets_[sysv];
+    ++f.n;
+    while (!f.latest.empty() && f.latest.back().second <= ts)
+        f.latest.pop_back();
+    f.latest.emplace_back(f.n, ts);
+    if (f.latest.size() > kMaxQueues) { // rarely (ts going back): every model catches up now
+        for (auto& [q, m] : models_)
+            if (m.sysv == sysv) catch_up(m);
+        f.latest.erase(f.latest.begin(), f.latest.end() - 1);
+    }
+}
+
+// The forgets of its family a model has not applied yet: as unfollow() with
+// the latest of their times (unfollow is idempotent but for since, a maximum).
+void Flows::catch_up(Model& m) {
+    const Forgets& f = forgets_[m.sysv];
+    if (m.forgot == f.n) return;
+    const auto missed = std::upper_bound(f.latest.begin(), f.latest.end(), m.forgot,
+                                         [](std::uint64_t n, const auto& e) { return n < e.first; });
+    if (missed != f.latest.end()) unfollow(m, missed->second);
+    m.forgot = f.n;
 }
 
 void Flows::exit(Call& c, std::uint64_t queue) {

@@ -119,6 +119,24 @@ TEST(Flows, ALossReportedLateForgetsTheWholeRound) {
     EXPECT_EQ(flow(s2, 0).msg_id, flow(s1, 1).msg_id);
 }
 
+// A loss reaches each model when it is next used, as if at once: the latest
+// of the losses' times counts (a queue seen empty before it is not known empty).
+TEST(Flows, ModelsCatchUpWithEveryLossSinceTheirLastUse) {
+    auto after = [](std::vector<Item> losses) {
+        Flows f;
+        std::vector<Item> r1{created(100)};
+        f.annotate(r1, {});
+        f.annotate(losses, {});
+        std::vector<Item> r3{receive(3, 400, 410, -EAGAIN, -1), send(2, 600, 610, 5, 0),
+                             receive(3, 700, 710, 5, -1)};
+        f.annotate(r3, {});
+        return flow(r3, 2).link;
+    };
+    EXPECT_EQ(after({lost(300)}), Link::Order) << "seen empty after the loss";
+    EXPECT_EQ(after({lost(500), lost(300)}), Link::Unknown) << "seen empty before the later loss";
+    EXPECT_EQ(after({lost(300), lost(500)}), Link::Unknown);
+}
+
 // The depth after a call: only when no other send or receive of the queue is
 // running as it returns. A receive from a full queue lets the blocked sender's message in
 // before it returns; the sender may return first: the order of the returns

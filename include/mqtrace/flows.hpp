@@ -61,6 +61,15 @@ private:
         std::uint32_t maybe = 0;     // messages of msgs taken by receives that could not say which
         std::uint64_t since = 0;     // every send to it that returned after this was seen
         std::uint64_t last_send = 0; // when the last send to it returned
+        std::uint64_t forgot = 0;    // the forgets of its family applied to it (Forgets::n)
+    };
+    // What forget() asked of every model of a family, applied to each when it
+    // is next used (catch_up): a loss costs nothing per model followed.
+    struct Forgets {
+        std::uint64_t n = 0; // forgets so far
+        // (n, ts) of forgets whose ts no later one reached: ts decreasing, so
+        // the first entry after a model's Model::forgot is the latest ts it missed.
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> latest;
     };
     struct Pending { // a send in progress a receive was linked to: its entry and msg_id
         std::uint64_t ts = 0, id = 0;
@@ -77,12 +86,14 @@ private:
     void empty_seen(const Call& c, std::uint64_t queue);
     void unfollow(Model& m, std::uint64_t ts);
     void forget(bool sysv, std::uint64_t ts);
+    void catch_up(Model& m);
     Model& model(std::uint64_t queue, bool sysv, std::uint64_t ts);
     bool running(std::uint64_t queue, bool sysv, bool sends, int except_tid) const;
     void set_depth(Call& c, const Model& m, std::uint64_t queue) const;
     void candidates(const Call& r, Model& m, std::uint64_t queue);
     void link(Call& r, const Msg& chosen, Model& m, bool content);
     std::unordered_map<std::uint64_t, Model> models_;
+    Forgets forgets_[2];                       // POSIX, System V
     std::vector<Entry> running_;               // during a round's sweep: the sends and receives running
     std::unordered_map<int, Pending> pending_; // by tid
     std::uint64_t next_id_ = 0;

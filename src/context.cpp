@@ -107,15 +107,15 @@ std::uint64_t QueueContext::ns_key(int pid) {
 // mq_open told, which must not depend on this.
 std::uint64_t QueueContext::caller_ns(int pid) { return asked_ns(caller_ns_, pid); }
 
-void QueueContext::annotate(std::span<Item> items) {
-    ++round_;
+void QueueContext::annotate(std::span<Item> items, bool new_round) {
+    if (new_round) ++round_;
     if (fds_.size() > kMaxEntries) fds_.clear();
     if (ids_.size() > kMaxEntries) ids_.clear();
     if (ns_.size() > kMaxEntries) ns_.clear();
     if (caller_ns_.size() > kMaxEntries) caller_ns_.clear();
     if (names_.size() > kMaxEntries) names_.clear();
     if (sysv_.size() > kMaxEntries) sysv_.clear();
-    if (proc_.live() && round_ % kPruneRounds == 0) prune();
+    if (new_round && proc_.live() && round_ % kPruneRounds == 0) prune();
     std::map<FdKey, std::vector<std::size_t>> posix; // calls by (pid, mqdes), checked against /proc once
     std::vector<std::size_t> sysv;                   // calls whose msqid no msgget told
     for (std::size_t i = 0; i < items.size(); ++i) {

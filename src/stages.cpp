@@ -12,11 +12,12 @@ void CallStages::run(const std::vector<Record>& ready, MemoryReader& mem, std::v
     if (lossy || chunk == 0) chunk = ready.size();
     std::size_t k = 0;
     do {
+        const bool first = k == 0;
         const std::size_t end = std::min(ready.size(), k + chunk);
         for (; k < end; ++k)
             correlator.feed(ready[k], items);
-        outputs.fill(items, mem); // outputs no probe read at return
-        context.annotate(items);
+        outputs.fill(items, mem);       // outputs no probe read at return
+        context.annotate(items, first); // /proc's namespaces asked again each round
         if (flows) flows->annotate(items, correlator, context);
         done(items);
     } while (k < ready.size());

@@ -47,8 +47,10 @@ public:
     explicit QueueContext(ProcView& proc) : proc_(proc) {}
     // One round's items, in trace order: sets Call::queue of each call that
     // refers to a queue. Asks /proc at most once per process and descriptor
-    // per round.
-    void annotate(std::span<Item> items);
+    // per call of it, and a process's IPC namespace once per round.
+    // new_round false: more items of the round annotated last (CallStages'
+    // chunks).
+    void annotate(std::span<Item> items, bool new_round = true);
     // The queue a call in progress refers to (QueueCtx::id), from what was
     // learned so far (no /proc): 0 when not known.
     std::uint64_t identify(const Call& c);

@@ -23,7 +23,7 @@ struct CallStages {
     Flows* flows = nullptr; // null: --no-flows
 
     // Records per chunk (a little over half as many calls).
-    static constexpr std::size_t kChunk = 256;
+    static constexpr std::size_t kChunk = 512;
 
     // Feed ready (one round's records, in trace order) to the stages and hand
     // each chunk's items to done, which consumes them and empties the vector

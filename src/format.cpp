@@ -7,10 +7,11 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
+#include <bit>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <type_traits>
 
 namespace mqtrace {
 namespace {
@@ -70,6 +71,54 @@ inline void copy_short(char* d, const void* src, std::size_t n) {
     }
 }
 
+// The decimal digits of v at p (room for 20), returning their end: the count
+// of digits from the bit width, then four digits per division from the end
+// (std::to_chars counts them with a loop of divisions first).
+constexpr std::array<char, 200> kDigitPairs = [] {
+    std::array<char, 200> t{};
+    for (int i = 0; i < 100; ++i) {
+        t[static_cast<std::size_t>(2 * i)] = static_cast<char>('0' + i / 10);
+        t[static_cast<std::size_t>(2 * i + 1)] = static_cast<char>('0' + i % 10);
+    }
+    return t;
+}();
+constexpr std::array<std::uint64_t, 20> kPow10 = [] {
+    std::array<std::uint64_t, 20> t{};
+    std::uint64_t p = 1;
+    for (auto& x : t) {
+        x = p;
+        p *= 10;
+    }
+    return t;
+}();
+inline char* decimal(char* p, std::uint64_t v) {
+    // digits - 1 from the bit width (1233/4096 ~ log10 2), then one more if v reaches the next power
+    const int width = std::bit_width(v | 1);
+    std::size_t n = static_cast<std::size_t>((width * 1233) >> 12);
+    n += v >= kPow10[n];
+    n += n == 0;
+    char* e = p + n;
+    while (v >= 10000) {
+        const std::uint64_t q = v / 10000;
+        const auto r = static_cast<std::uint32_t>(v - q * 10000);
+        e -= 4;
+        std::memcpy(e, &kDigitPairs[2 * (r / 100)], 2);
+        std::memcpy(e + 2, &kDigitPairs[2 * (r % 100)], 2);
+        v = q;
+    }
+    auto r = static_cast<std::uint32_t>(v);
+    if (r >= 100) {
+        e -= 2;
+        std::memcpy(e, &kDigitPairs[2 * (r % 100)], 2);
+        r /= 100;
+    }
+    if (r >= 10)
+        std::memcpy(e - 2, &kDigitPairs[2 * r], 2);
+    else
+        e[-1] = static_cast<char>('0' + r);
+    return p + n;
+}
+
 // One line is written in place: the caller's buffer grows ahead of each
 // variable-length piece and is cut back to what was written at the end.
 class Writer {
@@ -97,8 +146,16 @@ public:
         *p_++ = c;
     }
     template <typename T> void num(T v) {
+        static_assert(std::is_integral_v<T>);
         room(24);
-        p_ = std::to_chars(p_, p_ + 24, v).ptr;
+        if constexpr (std::is_signed_v<T>) {
+            if (v < 0) {
+                *p_++ = '-';
+                p_ = decimal(p_, 0 - static_cast<std::uint64_t>(v));
+                return;
+            }
+        }
+        p_ = decimal(p_, static_cast<std::uint64_t>(v));
     }
     // Escaped bytes (see append_escaped); at most 6 bytes out per byte in.
     void esc(std::string_view s, bool json) {

@@ -229,6 +229,37 @@ TEST(Format, JsonLine) {
     EXPECT_NE(j.find("\"ret\":-17,\"errno\":\"EEXIST\""), std::string::npos) << j;
 }
 
+// Numbers are written by the formatter's own decimal conversion: every
+// length of digits, both sides of each power of ten, the extremes.
+TEST(Format, NumbersOfEveryLength) {
+    std::vector<std::uint64_t> vs{0, 1, 9, UINT64_MAX, UINT64_MAX - 1, 1ull << 63, (1ull << 63) - 1};
+    for (std::uint64_t p = 10; p <= 10000000000000000000ull; p *= 10) {
+        vs.insert(vs.end(), {p - 1, p, p + 1, p / 2 * 3});
+        if (p == 10000000000000000000ull) break;
+    }
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 2000; ++i)
+        vs.push_back(rng() >> (rng() % 64));
+    for (std::uint64_t v : vs) {
+        Call c = make("mq_timedsend"); // mqdes int, msg_ptr a pointer, msg_len size_t
+        const auto sv = static_cast<std::int64_t>(v);
+        c.args = {num(static_cast<int>(v)), num(sv), num(sv), num(0), num(0)};
+        c.ret = -static_cast<std::int64_t>(v % 4096);
+        const std::string j = format_item(Item{true, c, {}}, json());
+        const std::string want = "\"args\":{\"mqdes\":" + std::to_string(static_cast<int>(v)) +
+                                 ",\"msg_ptr\":" + std::to_string(v) + ",\"msg_len\":" + std::to_string(v) +
+                                 ",";
+        EXPECT_NE(j.find(want), std::string::npos) << v << " " << j;
+        EXPECT_NE(j.find("\"ret\":" + std::to_string(c.ret) + ","), std::string::npos) << j;
+    }
+    Call c = make("msgsnd"); // msqid int, at its extremes
+    c.args = {num(INT32_MIN), num(1), num(1), num(0)};
+    c.ret = INT64_MIN;
+    const std::string j = format_item(Item{true, c, {}}, json());
+    EXPECT_NE(j.find("\"msqid\":-2147483648,"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"ret\":-9223372036854775808,"), std::string::npos) << j;
+}
+
 TEST(Format, LostRecords) {
     Item it;
     it.is_call = false;

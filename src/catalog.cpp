@@ -419,8 +419,10 @@ const EventSpec* find_event(std::string_view name) {
 int event_index(const EventSpec& ev) { return static_cast<int>(&ev - kEvents.data()); }
 
 int arg_index(const EventSpec& ev, std::string_view arg) {
-    for (std::size_t i = 0; i < ev.args.size(); ++i)
-        if (ev.args[i].name == arg) return static_cast<int>(i);
+    for (std::size_t i = 0; i < ev.args.size(); ++i) {
+        const std::string_view n = ev.args[i].name; // on the hot path: the first byte before memcmp
+        if (n.size() == arg.size() && !n.empty() && n[0] == arg[0] && n == arg) return static_cast<int>(i);
+    }
     return -1;
 }
 

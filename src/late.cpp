@@ -155,8 +155,9 @@ void LateReads::prefetch(std::vector<Record>& recs, MemoryReader& mem) {
     for (auto& r : recs)
         for (auto& lr : r.late)
             batch_.push_back(Pending{r.tid, MemRead{lr.addr, lr.len, lr.len == 0, &lr}});
-    std::stable_sort(batch_.begin(), batch_.end(),
-                     [](const Pending& a, const Pending& b) { return a.tid < b.tid; });
+    const auto by_tid = [](const Pending& a, const Pending& b) { return a.tid < b.tid; };
+    if (!std::is_sorted(batch_.begin(), batch_.end(), by_tid)) // one thread's: already
+        std::stable_sort(batch_.begin(), batch_.end(), by_tid);
     reads_.clear();
     for (std::size_t i = 0; i < batch_.size(); ++i) {
         reads_.push_back(batch_[i].read);
@@ -204,8 +205,9 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
         lr.len = o.size();
         batch_.emplace_back(reader_of(c), MemRead{lr.addr, lr.len, false, &lr});
     }
-    std::stable_sort(batch_.begin(), batch_.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    const auto by_reader = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (!std::is_sorted(batch_.begin(), batch_.end(), by_reader))
+        std::stable_sort(batch_.begin(), batch_.end(), by_reader);
     for (std::size_t i = 0; i < batch_.size(); ++i) {
         one_.push_back(batch_[i].second);
         if (i + 1 == batch_.size() || batch_[i + 1].first != batch_[i].first) {

@@ -96,7 +96,7 @@ private:
 // kernels before 6.9), read from the process after the call returned: the
 // kernel wrote them, but the process may have written them again since, so
 // they are shown as late (Source::UserLate), beside the arguments. One batch
-// of reads per thread for the calls of one round.
+// of reads per thread for the calls of one chunk of a round (CallStages).
 class OutputReads {
 public:
     // payload: --payload, the body bytes to read of each call (0: none); bodies

@@ -62,7 +62,35 @@ void ProcMemReader::finish_string(int tid, MemRead& r) {
     fail(r, "longer than " + std::to_string(LateReads::kMaxString) + " bytes");
 }
 
-void ProcMemReader::read(int tid, std::span<MemRead> reads) {
+void ProcMemReader::read(int tid, std::span<MemRead> all) {
+    // The same memory asked for by several calls (a buffer a loop reuses) is
+    // read once: every read of a batch is as late as the others.
+    std::vector<std::size_t> first(all.size());
+    std::vector<MemRead> reads;
+    {
+        std::unordered_map<std::uint64_t, std::size_t> seen; // address -> its first read (same length, kind)
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            auto [it, added] = seen.try_emplace(all[i].addr, i);
+            const MemRead& f = all[it->second];
+            if (!added && f.len == all[i].len && f.string == all[i].string) {
+                first[i] = first[it->second];
+                continue;
+            }
+            first[i] = reads.size();
+            reads.push_back(all[i]);
+        }
+    }
+    read_each(tid, reads);
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const LateRead& got = *reads[first[i]].into;
+        if (all[i].into == &got) continue;
+        all[i].into->ok = got.ok;
+        all[i].into->bytes = got.bytes;
+        all[i].into->why = got.why;
+    }
+}
+
+void ProcMemReader::read_each(int tid, std::span<MemRead> reads) {
     std::vector<iovec> local(reads.size()), remote(reads.size());
     for (std::size_t i = 0; i < reads.size(); ++i) {
         MemRead& r = reads[i];

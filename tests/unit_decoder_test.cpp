@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/msg.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -276,6 +277,40 @@ TEST(Decoder, StagesGiveTheSameLinesChunkByChunk) {
     EXPECT_GT(lossy_whole.size(), 1000u);
     EXPECT_EQ(staged_lines(lossy, 7, chunks), lossy_whole);
     EXPECT_EQ(chunks, 1u);
+}
+
+// Late reads of this process's own memory: the same address asked for by
+// several calls is read once and each gets its bytes; other lengths, strings
+// and failures stay apart.
+TEST(Late, SameMemoryReadOnceForEveryCallThatAsks) {
+    static const char name[] = "/jobs";
+    static const std::int64_t ts[2] = {5, 7};
+    const auto at = [](const void* p) {
+        return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
+    };
+    std::vector<LateRead> into(7);
+    std::vector<MemRead> reads{
+        {at(ts), 16, false, &into[0]}, {at(name), 0, true, &into[1]}, {at(ts), 16, false, &into[2]},
+        {at(ts), 8, false, &into[3]},  {at(name), 0, true, &into[4]}, {8, 16, false, &into[5]},
+        {8, 16, false, &into[6]}, // unmapped: fails, twice
+    };
+    ProcMemReader mem;
+    mem.read(static_cast<int>(getpid()), reads);
+    const std::string both(reinterpret_cast<const char*>(ts), 16);
+    for (int i : {0, 2}) {
+        EXPECT_TRUE(into[i].ok) << i;
+        EXPECT_EQ(into[i].bytes, both) << i;
+    }
+    EXPECT_TRUE(into[3].ok);
+    EXPECT_EQ(into[3].bytes, both.substr(0, 8));
+    for (int i : {1, 4}) {
+        EXPECT_TRUE(into[i].ok) << i;
+        EXPECT_EQ(into[i].bytes, "/jobs") << i;
+    }
+    for (int i : {5, 6}) {
+        EXPECT_FALSE(into[i].ok) << i;
+        EXPECT_FALSE(into[i].why.empty()) << i;
+    }
 }
 
 TEST(Decoder, ReadsTheSubBufferSizeFromHeaderPage) {

@@ -59,6 +59,7 @@ public:
     void read(int tid, std::span<MemRead> reads) override;
 
 private:
+    void read_each(int tid, std::span<MemRead> reads); // none twice
     void fail(MemRead& r, std::string_view why);
     void finish_string(int tid, MemRead& r);
     std::set<std::string, std::less<>> reasons_; // the texts LateRead::why points to (a few distinct ones)

@@ -20,6 +20,7 @@ void CallStages::run(const std::vector<Record>& ready, MemoryReader& mem, std::v
         context.annotate(items, first); // /proc's namespaces asked again each round
         if (flows) flows->annotate(items, correlator, context);
         done(items);
+        items.clear(); // done recycles them (Correlator::recycle); the next chunk starts empty
     } while (k < ready.size());
 }
 

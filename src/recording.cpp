@@ -3,6 +3,7 @@
 
 #include "mqtrace/catalog.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -13,15 +14,38 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace mqtrace {
 namespace {
 
+// The whole file in one string, read in place (a recording can be large:
+// no stream buffer, no second copy).
 std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    std::string out;
+    // One byte more than a regular file holds, to see its end without growing.
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) out.resize(static_cast<std::size_t>(st.st_size) + 1);
+    std::size_t have = 0;
+    for (;;) {
+        if (have == out.size()) out.resize(std::max<std::size_t>(65536, 2 * have));
+        const ssize_t n = ::read(fd, out.data() + have, out.size() - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int e = errno;
+            ::close(fd);
+            throw std::runtime_error("cannot read " + path + ": " + std::strerror(e));
+        }
+        if (n == 0) break;
+        have += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    out.resize(have);
+    return out;
 }
 
 const char* kind_name(ProbeKind k) {
@@ -120,7 +144,7 @@ std::vector<Probe> parse_probe_table(const std::string& text) {
     return out;
 }
 
-template <typename T> T get(const std::string& b, std::size_t off) {
+template <typename T> T get(std::string_view b, std::size_t off) {
     T v;
     std::memcpy(&v, b.data() + off, sizeof v);
     return v;
@@ -177,29 +201,28 @@ void RecordingWriter::continues(std::uint64_t boundary,
 }
 
 void RecordingWriter::carried_page(int cpu, const void* bytes, std::size_t len) {
-    std::string payload(4 + len, '\0');
     const auto c = static_cast<std::uint32_t>(cpu);
-    std::memcpy(payload.data(), &c, 4);
-    std::memcpy(payload.data() + 4, bytes, len);
-    chunk('X', payload);
+    chunk('X', std::string_view(reinterpret_cast<const char*>(&c), 4),
+          std::string_view(static_cast<const char*>(bytes), len));
 }
 
 RecordingWriter::~RecordingWriter() {
     if (f_) std::fclose(f_);
 }
 
-void RecordingWriter::chunk(char type, const std::string& payload) {
+void RecordingWriter::chunk(char type, std::string_view head, std::string_view body) {
     if (!f_) throw std::runtime_error("cannot write " + path_ + ": it could not be opened");
-    const auto len = static_cast<std::uint32_t>(payload.size());
+    const std::size_t size = head.size() + body.size();
+    const auto len = static_cast<std::uint32_t>(size);
     char hdr[5];
     hdr[0] = type;
     std::memcpy(hdr + 1, &len, 4);
-    if (std::fwrite(hdr, 1, 5, f_) != 5 ||
-        std::fwrite(payload.data(), 1, payload.size(), f_) != payload.size())
+    if (std::fwrite(hdr, 1, 5, f_) != 5 || std::fwrite(head.data(), 1, head.size(), f_) != head.size() ||
+        std::fwrite(body.data(), 1, body.size(), f_) != body.size())
         throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
-    bytes_ += 5 + payload.size();
-    file_bytes_ += 5 + payload.size();
-    if (type == 'D' || type == 'L' || type == 'R') data_bytes_ += 5 + payload.size();
+    bytes_ += 5 + size;
+    file_bytes_ += 5 + size;
+    if (type == 'D' || type == 'L' || type == 'R') data_bytes_ += 5 + size;
 }
 
 void RecordingWriter::meta(const std::string& header_page, const std::vector<Probe>& probes,
@@ -219,11 +242,9 @@ void RecordingWriter::meta(const std::string& header_page, const std::vector<Pro
 }
 
 void RecordingWriter::page(int cpu, const void* bytes, std::size_t len) {
-    std::string payload(4 + len, '\0');
     const auto c = static_cast<std::uint32_t>(cpu);
-    std::memcpy(payload.data(), &c, 4);
-    std::memcpy(payload.data() + 4, bytes, len);
-    chunk('D', payload);
+    chunk('D', std::string_view(reinterpret_cast<const char*>(&c), 4),
+          std::string_view(static_cast<const char*>(bytes), len));
 }
 
 void RecordingWriter::lost(const Record& r) {
@@ -261,9 +282,11 @@ void RecordingWriter::flush() {
         throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
 }
 
-Recording parse_recording(const std::string& b) {
-    if (b.compare(0, kMagic.size(), kMagic) != 0) throw std::runtime_error("not an mqtrace recording");
+Recording parse_recording(std::string bytes) {
     Recording r;
+    r.storage = std::make_shared<const std::string>(std::move(bytes));
+    const std::string_view b = *r.storage;
+    if (b.substr(0, kMagic.size()) != kMagic) throw std::runtime_error("not an mqtrace recording");
     r.exact_losses = true;
     bool have_probes = false, data = false, own_data = false; // own: D L R V (not carried)
     for (std::size_t off = kMagic.size(); off < b.size();) {
@@ -274,7 +297,7 @@ Recording parse_recording(const std::string& b) {
         if (len > b.size() - off - 5)
             throw std::runtime_error("chunk at offset " + std::to_string(off) +
                                      " runs past the end of the file");
-        const std::string payload = b.substr(off + 5, len);
+        const std::string_view payload = b.substr(off + 5, len);
         const std::string where =
             " (chunk '" + std::string(1, type) + "' at offset " + std::to_string(off) + ")";
         off += 5 + len;
@@ -307,12 +330,12 @@ Recording parse_recording(const std::string& b) {
                 throw std::runtime_error("bad page size" + where);
             const auto cpu = get<std::uint32_t>(payload, 0);
             if (cpu > 65535) throw std::runtime_error("bad cpu number" + where);
-            r.carried.push_back(RawPage{static_cast<int>(cpu), payload.substr(4)});
+            r.carried.push_back(PageView{static_cast<int>(cpu), payload.substr(4)});
             break;
         }
-        case 'H': r.header_page = payload; break;
-        case 'K': r.kernel = payload; break;
-        case 'S': r.self_tid = std::atoi(payload.c_str()); break;
+        case 'H': r.header_page = std::string(payload); break;
+        case 'K': r.kernel = std::string(payload); break;
+        case 'S': r.self_tid = std::atoi(std::string(payload).c_str()); break;
         case 'Q': r.selected = true; break;
         case 'C':
             if (payload.size() != 8) throw std::runtime_error("bad clock offset" + where);
@@ -320,7 +343,7 @@ Recording parse_recording(const std::string& b) {
             break;
         case 'T': {
             Recording::Task t{};
-            std::istringstream ts(payload);
+            std::istringstream ts{std::string(payload)};
             if (!(ts >> t.tid >> t.pid)) throw std::runtime_error("bad task" + where);
             ts.get();
             std::getline(ts, t.comm);
@@ -329,13 +352,13 @@ Recording parse_recording(const std::string& b) {
         }
         case 'P':
             if (have_probes) throw std::runtime_error("a second probe table" + where);
-            r.probes = parse_probe_table(payload);
+            r.probes = parse_probe_table(std::string(payload));
             have_probes = true;
             break;
         case 'F':
             if (!have_probes || r.formats.size() >= r.probes.size())
                 throw std::runtime_error("an event format without its probe" + where);
-            r.formats.push_back(payload);
+            r.formats.emplace_back(payload);
             break;
         case 'D': {
             data = true;
@@ -343,7 +366,7 @@ Recording parse_recording(const std::string& b) {
                 throw std::runtime_error("bad page size" + where);
             const auto cpu = get<std::uint32_t>(payload, 0);
             if (cpu > 65535) throw std::runtime_error("bad cpu number" + where);
-            r.pages.push_back(RawPage{static_cast<int>(cpu), payload.substr(4)});
+            r.pages.push_back(PageView{static_cast<int>(cpu), payload.substr(4)});
             break;
         }
         case 'R':
@@ -364,7 +387,7 @@ Recording parse_recording(const std::string& b) {
             c.ts = get<std::uint64_t>(payload, 8);
             std::memcpy(c.args.data(), payload.data() + 16, 48);
             c.sp = get<std::uint64_t>(payload, 64);
-            c.bytes = payload.substr(72);
+            c.bytes = std::string(payload.substr(72));
             r.stacks.push_back(std::move(c));
             r.stack_round.push_back(r.rounds.size());
             break;
@@ -418,13 +441,14 @@ Recording load_recording(const std::string& path) {
         r.formats.push_back(slurp(path + "/formats/" + std::to_string(i)));
     for (const auto& p : r.probes)
         if (p.system.rfind("mqtrace_", 0) == 0) r.self_tid = std::atoi(p.system.c_str() + 8);
-    const std::string pages = slurp(path + "/pages.bin");
+    r.storage = std::make_shared<const std::string>(slurp(path + "/pages.bin"));
+    const std::string_view pages = *r.storage;
     for (std::size_t off = 0; off + 8 <= pages.size();) {
         std::uint32_t hdr[2];
         std::memcpy(hdr, pages.data() + off, sizeof hdr);
         off += 8;
         if (hdr[1] > pages.size() - off) throw std::runtime_error("truncated pages.bin in " + path);
-        r.pages.push_back(RawPage{static_cast<int>(hdr[0]), pages.substr(off, hdr[1])});
+        r.pages.push_back(PageView{static_cast<int>(hdr[0]), pages.substr(off, hdr[1])});
         off += hdr[1];
     }
     return r;

@@ -329,7 +329,7 @@ TEST(Decoder, TruncatedOrForeignPagesAreSkippedSafely) {
     EXPECT_TRUE(out.empty());
     // A real page cut short: only whole records inside the cut come out, and no
     // string is read past the end.
-    const RawPage& p = r.pages.front();
+    const PageView& p = r.pages.front();
     std::vector<Record> full, cut;
     dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), full);
     dec->decode_page(p.cpu, p.bytes.data(), 200, cut);
@@ -557,6 +557,18 @@ TEST(Recording, FileRoundTripAndDamage) {
     ASSERT_EQ(file.tasks.size(), 1u);
     EXPECT_EQ(file.tasks[0].comm, "mq worker");
     ASSERT_EQ(file.pages.size(), dir.pages.size());
+    // Pages are views into the file's bytes, read once; a copy of the recording shares them.
+    const std::string_view all = *file.storage;
+    for (std::size_t i = 0; i < file.pages.size(); ++i) {
+        ASSERT_GE(file.pages[i].bytes.data(), all.data());
+        ASSERT_LE(file.pages[i].bytes.data() + file.pages[i].bytes.size(), all.data() + all.size());
+        ASSERT_EQ(file.pages[i].bytes, dir.pages[i].bytes);
+    }
+    {
+        Recording copy = file;
+        const Recording moved = std::move(copy);
+        EXPECT_EQ(moved.pages.front().bytes.data(), file.pages.front().bytes.data());
+    }
     EXPECT_EQ(file.losses.size(), 10u);
     // Same calls; lost records at the sub-buffer's time instead of its first event's.
     auto calls = [](const std::vector<std::string>& v) {
@@ -988,7 +1000,7 @@ TEST(Subbuf, WalksRealPagesAsKbufferDoes) {
         EXPECT_EQ(l.page, 4096u);
         Subbuf sb;
         for (const auto& p : r.pages) {
-            std::string copy = p.bytes;
+            std::string copy(p.bytes);
             copy.resize(l.page, '\0');
             ASSERT_TRUE(walk_subbuffer(reinterpret_cast<const unsigned char*>(p.bytes.data()), p.bytes.size(),
                                        l, sb));

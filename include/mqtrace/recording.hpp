@@ -36,6 +36,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,11 +47,19 @@ struct RawPage {
     std::string bytes;
 };
 
+// A sub-buffer of a loaded recording: a view into Recording::storage (the
+// file's bytes, read once and never copied page by page).
+struct PageView {
+    int cpu;
+    std::string_view bytes;
+};
+
 struct Recording {
+    std::shared_ptr<const std::string> storage; // what pages and carried view
     std::string header_page;
     std::vector<Probe> probes;           // the table Record::probe indexes
     std::vector<std::string> formats;    // parallel to probes
-    std::vector<RawPage> pages;          // in the order they were read
+    std::vector<PageView> pages;         // in the order they were read
     std::vector<Record> losses;          // exact lost records (file format)
     std::vector<std::size_t> loss_round; // parallel to losses: the round it was recorded in
     struct Round {
@@ -77,7 +86,7 @@ struct Recording {
     bool continues = false;
     std::uint64_t begin = 0;
     std::vector<std::pair<int, std::uint64_t>> open;
-    std::vector<RawPage> carried;
+    std::vector<PageView> carried;
     // Another file continues this one ('N'): records after end, and the
     // calls still in progress at it, are shown by that one.
     bool continued = false;
@@ -119,7 +128,7 @@ public:
     const std::string& first_path() const { return first_; }
 
 private:
-    void chunk(char type, const std::string& payload);
+    void chunk(char type, std::string_view head, std::string_view body = {});
     void open_file(const std::string& path);
     std::string path_, first_;
     std::FILE* f_ = nullptr;
@@ -133,6 +142,6 @@ private:
 // (tests/fixtures). Throws std::runtime_error saying what is wrong and where:
 // a damaged or hostile recording is an error, never a crash.
 Recording load_recording(const std::string& path);
-Recording parse_recording(const std::string& bytes); // the file format, from memory
+Recording parse_recording(std::string bytes); // the file format, from memory
 
 } // namespace mqtrace

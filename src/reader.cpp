@@ -13,7 +13,7 @@
 
 namespace mqtrace {
 
-void Merger::push(std::vector<Record>&& batch) {
+void Merger::push(std::vector<Record>& batch) {
     std::vector<std::size_t> from(cpus_.size());
     for (std::size_t c = 0; c < cpus_.size(); ++c)
         from[c] = cpus_[c].recs.size();
@@ -25,6 +25,7 @@ void Merger::push(std::vector<Record>&& batch) {
         }
         cpus_[c].recs.push_back(std::move(r));
     }
+    batch.clear();
     auto by_ts = [](const Record& a, const Record& b) { return a.ts < b.ts; };
     for (std::size_t c = 0; c < cpus_.size(); ++c) {
         auto& q = cpus_[c];

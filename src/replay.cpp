@@ -73,8 +73,7 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
         }
         dec.recycle(unused);
         if (late) late->prefetch(recs, none);
-        m.push(std::move(recs));
-        recs.clear();
+        m.push(recs);
     }
     auto decode_until = [&](std::size_t end, std::size_t round) {
         recs.clear();
@@ -88,7 +87,7 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
         if (late) late->prefetch(recs, none);
         for (; next_stack < r.stacks.size() && r.stack_round[next_stack] <= round; ++next_stack)
             stacks.push(StackCopy(r.stacks[next_stack]));
-        m.push(std::move(recs));
+        m.push(recs);
     };
     for (std::size_t k = 0; k < r.rounds.size(); ++k) {
         decode_until(std::min(r.rounds[k].pages, r.pages.size()), k);

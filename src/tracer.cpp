@@ -587,7 +587,7 @@ private:
         if (writer_) record(raw, recs, complete);
         if (!decode) return drained;
         if (late_) late_->prefetch(recs, mem_);
-        merger_.push(std::move(recs));
+        merger_.push(recs);
         // The last rounds (tracing off) still drain CPUs that are behind: what
         // the others read waits for them, until nothing is left to read.
         std::vector<Record>& ready = ready_;

@@ -2,7 +2,6 @@
 // stream in timestamp order.
 #pragma once
 
-#include "mqtrace/correlator.hpp"
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/recording.hpp"
 
@@ -26,7 +25,9 @@ public:
     // Records in the order each CPU's buffer held them (records of several
     // CPUs may be interleaved in batch; each CPU's are in time order, and are
     // sorted if not).
-    void push(std::vector<Record>&& batch);
+    // batch is left empty, its capacity kept for the next one.
+    void push(std::vector<Record>& batch);
+    void push(std::vector<Record>&& batch) { push(batch); }
     // Append the records with ts <= watermark, in timestamp order: a k-way
     // merge of the CPUs' queues (ties: the lower CPU first, then queue order).
     void release(std::uint64_t watermark, std::vector<Record>& out);

@@ -56,7 +56,7 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool wi
         recs.clear();
         for (const auto& p : r.pages)
             dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
-        m.push(std::move(recs));
+        m.push(recs);
         m.release_all(ordered);
         out.clear();
         stages.run(ordered, none, items, lines); // chunk by chunk, as a live run and -r do

@@ -232,8 +232,9 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
                                   Source::UserAtReturn);
             }
         }
-        out.emplace_back().call = std::move(c);
-        c.ev = -1; // the thread's slot stays, for its next call
+        out.emplace_back(true, std::move(c),
+                         LostNotice{}); // the call moved in, not assigned over a default one
+        c.ev = -1;                      // the thread's slot stays, for its next call
         return;
     }
     }
@@ -279,7 +280,14 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     const FieldValue* val = r.values.data();
     ArgValue* args = c.args.data();
     for (std::size_t i = 0; i < nf; ++i)
-        if (use[i].arg >= 0 && !use[i].kptr) apply(args[use[i].arg], ev.args[use[i].arg], use[i], val[i]);
+        if (use[i].arg >= 0 && !use[i].kptr) {
+            if (!use[i].str && use[i].member < 0) { // a register's value, the common case: inline
+                args[use[i].arg].present = true;
+                args[use[i].arg].raw = normalize(val[i].num - use[i].bias, use[i].narrow);
+            } else {
+                apply(args[use[i].arg], ev.args[use[i].arg], use[i], val[i]);
+            }
+        }
     // Struct pointers that are NULL carry no content, whatever the fetch returned.
     for (std::size_t i = 0; i < ev.args.size(); ++i)
         if (ev.args[i].decode == Decode::Struct && c.args[i].present && c.args[i].raw == 0) {

@@ -19,6 +19,9 @@ struct Decoder::Impl {
     struct Slot {
         int offset = 0, size = 0;
         bool dynamic = false, relative = false, char_array = false, is_signed = false;
+        // A native-order number inside the record, read directly: 8, 4 (unsigned)
+        // or -4 (signed) bytes; 0: read by value().
+        int direct = 0;
     };
     struct Ev {
         int probe = -1; // -1: not ours
@@ -156,10 +159,13 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
             if (!f)
                 throw std::runtime_error("event " + e.system + "/" + name + " has no field '" +
                                          (fl.name.empty() ? fl.key : fl.name) + "'");
-            d.fields.push_back(Impl::Slot{f->offset, f->size, (f->flags & TEP_FIELD_IS_DYNAMIC) != 0,
-                                          (f->flags & TEP_FIELD_IS_RELATIVE) != 0,
-                                          (f->flags & TEP_FIELD_IS_ARRAY) && (f->flags & TEP_FIELD_IS_STRING),
-                                          (f->flags & TEP_FIELD_IS_SIGNED) != 0});
+            Impl::Slot& sl = d.fields.emplace_back(
+                Impl::Slot{f->offset, f->size, (f->flags & TEP_FIELD_IS_DYNAMIC) != 0,
+                           (f->flags & TEP_FIELD_IS_RELATIVE) != 0,
+                           (f->flags & TEP_FIELD_IS_ARRAY) && (f->flags & TEP_FIELD_IS_STRING),
+                           (f->flags & TEP_FIELD_IS_SIGNED) != 0});
+            if (!I.swap && !sl.dynamic && !sl.char_array && sl.offset >= 0 && (sl.size == 8 || sl.size == 4))
+                sl.direct = sl.size == 4 && sl.is_signed ? -4 : sl.size;
         }
         if (ev->id < 0 || ev->id > 0xffff) throw std::runtime_error("event " + name + " has an invalid id");
         if (I.by_id.size() <= static_cast<std::size_t>(ev->id))
@@ -240,24 +246,20 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
             v.str.clear();
             v.is_str = v.fault = false;
             // The common case, read directly: a native-order number inside the record.
-            if (!I.swap && !f.dynamic && !f.char_array && f.offset + f.size <= static_cast<int>(size)) {
+            if (f.direct != 0 && static_cast<std::size_t>(f.offset + f.size) <= size) {
                 const unsigned char* at = data + f.offset;
-                if (f.size == 8) {
+                if (f.direct == 8) {
                     std::memcpy(&v.num, at, 8);
-                    continue;
+                } else if (f.direct == 4) {
+                    std::uint32_t n;
+                    std::memcpy(&n, at, 4);
+                    v.num = n;
+                } else {
+                    std::int32_t n;
+                    std::memcpy(&n, at, 4);
+                    v.num = n;
                 }
-                if (f.size == 4) {
-                    if (f.is_signed) {
-                        std::int32_t n;
-                        std::memcpy(&n, at, 4);
-                        v.num = n;
-                    } else {
-                        std::uint32_t n;
-                        std::memcpy(&n, at, 4);
-                        v.num = n;
-                    }
-                    continue;
-                }
+                continue;
             }
             I.value(&f, data, size, v);
         }

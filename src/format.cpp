@@ -566,7 +566,7 @@ void text_line(Writer& w, const Call& c, const FormatOptions& o) {
     if (c.flow.link != Link::None) text_flow(w, c.flow);
 }
 
-void json_str(Writer& w, std::string_view s) {
+[[gnu::always_inline]] inline void json_str(Writer& w, std::string_view s) {
     w.ch('"');
     w.esc(s, true);
     w.ch('"');
@@ -628,7 +628,7 @@ const std::vector<std::vector<ArgKeys>>& arg_keys() {
 }
 
 // A precomputed ,"key": (first: without its comma).
-void json_key(Writer& w, const std::string& key, bool first) {
+[[gnu::always_inline]] inline void json_key(Writer& w, const std::string& key, bool first) {
     w.lit(first ? std::string_view(key).substr(1) : std::string_view(key));
 }
 

@@ -58,13 +58,16 @@ struct Events { // catalog facts, looked up once
             if (attr.members[m].name == "mq_curmsgs") curmsgs = static_cast<int>(m);
     }
 };
-const Events& events() {
+// Inline: asked several times per call (the guard is one test; building it is out of line).
+[[gnu::always_inline]] inline const Events& events() {
     static const Events e;
     return e;
 }
 
-Kind kind_of(const Call& c) { return events().kind[static_cast<std::size_t>(c.ev)]; }
-bool sysv_of(const Call& c) { return catalog()[static_cast<std::size_t>(c.ev)].family == Family::SysV; }
+inline Kind kind_of(const Call& c) { return events().kind[static_cast<std::size_t>(c.ev)]; }
+inline bool sysv_of(const Call& c) {
+    return catalog()[static_cast<std::size_t>(c.ev)].family == Family::SysV;
+}
 
 // Read in the caller's context (or the kernel's copy), not after the call.
 bool trusted(const ArgValue& a) { return a.content != Content::None && a.src != Source::UserLate; }

@@ -418,6 +418,25 @@ const EventSpec* find_event(std::string_view name) {
 
 int event_index(const EventSpec& ev) { return static_cast<int>(&ev - kEvents.data()); }
 
+const ArgRefs& arg_refs(int ev) {
+    static const std::vector<ArgRefs> refs = [] {
+        std::vector<ArgRefs> all;
+        for (const EventSpec& e : kEvents) {
+            ArgRefs& r = all.emplace_back();
+            if (!e.queue.ref.empty()) r.queue_ref = arg_index(e, e.queue.ref);
+            if (!e.queue.returned.empty()) r.queue_returned = arg_index(e, e.queue.returned);
+            if (!e.body.ptr.empty()) r.body_ptr = arg_index(e, e.body.ptr);
+            if (!e.body.len_arg.empty()) r.body_len = arg_index(e, e.body.len_arg);
+            for (const OutSpec& o : e.outs) {
+                r.out_ptr.push_back(arg_index(e, o.arg));
+                r.out_when.push_back(o.when ? arg_index(e, o.when->arg) : -1);
+            }
+        }
+        return all;
+    }();
+    return refs[static_cast<std::size_t>(ev)];
+}
+
 int arg_index(const EventSpec& ev, std::string_view arg) {
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         const std::string_view n = ev.args[i].name; // on the hot path: the first byte before memcmp

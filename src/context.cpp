@@ -132,7 +132,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
         const bool posix_ev = ev.family == Family::Posix;
         if (!ev.queue.returned.empty()) { // mq_open, msgget: a new reference
             if (!returned(c) || c.ret < 0) continue;
-            const ArgValue& v = c.args[static_cast<std::size_t>(arg_index(ev, ev.queue.returned))];
+            const ArgValue& v = c.args[static_cast<std::size_t>(arg_refs(c.ev).queue_returned)];
             const bool entry = c.end == CallEnd::Returned; // its arguments are known
             if (posix_ev) {
                 const FdKey k{c.pid, c.ret};
@@ -161,7 +161,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
             continue;
         }
         if (ev.queue.ref.empty()) continue;
-        const ArgValue& r = c.args[static_cast<std::size_t>(arg_index(ev, ev.queue.ref))];
+        const ArgValue& r = c.args[static_cast<std::size_t>(arg_refs(c.ev).queue_ref)];
         if (!r.present) continue;
         // A reference the kernel refused may name no queue (or a closed one).
         if (returned(c) && (c.ret == -EBADF || (!posix_ev && (c.ret == -EINVAL || c.ret == -EIDRM))))
@@ -343,7 +343,7 @@ std::uint64_t QueueContext::current(int pid, std::string_view path) {
 std::uint64_t QueueContext::identify(const Call& c) {
     const EventSpec& ev = catalog()[static_cast<std::size_t>(c.ev)];
     if (ev.queue.ref.empty() || c.pid < 0) return 0;
-    const ArgValue& r = c.args[static_cast<std::size_t>(arg_index(ev, ev.queue.ref))];
+    const ArgValue& r = c.args[static_cast<std::size_t>(arg_refs(c.ev).queue_ref)];
     if (!r.present) return 0;
     if (ev.family == Family::Posix) {
         const auto f = fds_.find({c.pid, r.raw});

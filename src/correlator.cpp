@@ -345,7 +345,8 @@ void Correlator::outputs_at_return(Call& c, const Record& r) {
         const FieldUse& u = uses[i];
         if (u.out < 0) continue;
         const OutSpec& o = ev.outs[static_cast<std::size_t>(u.out)];
-        const ArgValue& ptr = c.args[static_cast<std::size_t>(arg_index(ev, o.arg))];
+        const ArgValue& ptr =
+            c.args[static_cast<std::size_t>(arg_refs(c.ev).out_ptr[static_cast<std::size_t>(u.out)])];
         if (!ptr.present || ptr.raw == 0 || !out_written(o, c.ret, cond_value(c, o))) continue;
         ArgValue& a = c.outs[static_cast<std::size_t>(u.out)];
         const std::size_t n = o.layout ? o.layout->members.size() : 1;
@@ -375,7 +376,7 @@ void output_from_bytes(ArgValue& a, const OutSpec& o, const std::string& bytes, 
 
 std::uint64_t body_address(const Call& c) {
     const EventSpec& ev = catalog()[c.ev];
-    const int p = ev.body.ptr.empty() ? -1 : arg_index(ev, ev.body.ptr);
+    const int p = arg_refs(c.ev).body_ptr;
     if (p < 0 || static_cast<std::size_t>(p) >= c.args.size() || !c.args[p].present || c.args[p].raw == 0)
         return 0;
     return static_cast<std::uint64_t>(c.args[p].raw) + ev.body.offset;
@@ -385,14 +386,21 @@ std::uint64_t body_length(const Call& c) {
     const EventSpec& ev = catalog()[c.ev];
     if (ev.body.ptr.empty()) return 0;
     if (ev.body.received()) return has_ret_value(c) && c.ret > 0 ? static_cast<std::uint64_t>(c.ret) : 0;
-    const int l = arg_index(ev, ev.body.len_arg);
+    const int l = arg_refs(c.ev).body_len;
     if (l < 0 || static_cast<std::size_t>(l) >= c.args.size() || !c.args[l].present) return 0;
     return static_cast<std::uint64_t>(c.args[l].raw);
 }
 
 std::int64_t cond_value(const Call& c, const OutSpec& o) {
     if (!o.when) return 0;
-    const int ai = arg_index(catalog()[c.ev], o.when->arg);
+    const EventSpec& ev = catalog()[c.ev];
+    for (std::size_t i = 0; i < ev.outs.size();
+         ++i) // o is one of the event's outputs: its index, resolved once
+        if (&ev.outs[i] == &o) {
+            const int ai = arg_refs(c.ev).out_when[i];
+            return ai < 0 ? 0 : c.args[static_cast<std::size_t>(ai)].raw;
+        }
+    const int ai = arg_index(ev, o.when->arg);
     return ai < 0 ? 0 : c.args[static_cast<std::size_t>(ai)].raw;
 }
 

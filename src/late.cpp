@@ -205,7 +205,7 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
         if (c.outs.empty() && (ev.body.ptr.empty() || !payload_)) continue;
         for (std::size_t i = 0; i < ev.outs.size() && i < c.outs.size(); ++i) {
             const OutSpec& o = ev.outs[i];
-            const ArgValue& ptr = c.args[static_cast<std::size_t>(arg_index(ev, o.arg))];
+            const ArgValue& ptr = c.args[static_cast<std::size_t>(arg_refs(c.ev).out_ptr[i])];
             if (c.outs[i].content != Content::None || !ptr.present || ptr.raw == 0 ||
                 !out_written(o, c.ret, cond_value(c, o)))
                 continue;
@@ -229,7 +229,8 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
             continue;
         }
         const OutSpec& o = ev.outs[wants_[k].out];
-        lr.addr = static_cast<std::uint64_t>(c.args[static_cast<std::size_t>(arg_index(ev, o.arg))].raw);
+        lr.addr = static_cast<std::uint64_t>(
+            c.args[static_cast<std::size_t>(arg_refs(c.ev).out_ptr[wants_[k].out])].raw);
         lr.len = o.size();
         batch_.emplace_back(reader_of(c), MemRead{lr.addr, lr.len, false, &lr});
     }

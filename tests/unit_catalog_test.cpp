@@ -117,6 +117,34 @@ TEST(Catalog, Lookups) {
     EXPECT_EQ(arg_index(*find_event("msgrcv"), "nope"), -1);
 }
 
+// The indices the hot path uses instead of looking names up: every argument a
+// spec names exists, and is the one its name says.
+TEST(Catalog, ArgumentReferencesResolvedOnce) {
+    const auto named = [](const EventSpec& ev, std::string_view name, int got) {
+        if (name.empty()) {
+            EXPECT_EQ(got, -1) << ev.name;
+            return;
+        }
+        ASSERT_GE(got, 0) << ev.name << " " << name;
+        EXPECT_EQ(ev.args[static_cast<std::size_t>(got)].name, name) << ev.name;
+    };
+    for (const EventSpec& ev : catalog()) {
+        const ArgRefs& r = arg_refs(event_index(ev));
+        named(ev, ev.queue.ref, r.queue_ref);
+        named(ev, ev.queue.returned, r.queue_returned);
+        named(ev, ev.body.ptr, r.body_ptr);
+        named(ev, ev.body.len_arg, r.body_len);
+        ASSERT_EQ(r.out_ptr.size(), ev.outs.size());
+        ASSERT_EQ(r.out_when.size(), ev.outs.size());
+        for (std::size_t i = 0; i < ev.outs.size(); ++i) {
+            named(ev, ev.outs[i].arg, r.out_ptr[i]);
+            named(ev, ev.outs[i].when ? ev.outs[i].when->arg : "", r.out_when[i]);
+        }
+    }
+    EXPECT_EQ(arg_refs(event_index(*find_event("msgrcv"))).out_ptr[0], 1); // mtype, through msgp
+    EXPECT_EQ(arg_refs(event_index(*find_event("mq_timedsend"))).body_len, 2);
+}
+
 // The kallsyms reader (kernel.cpp) skips names without "mq" or "msg" (or the
 // prefix lookup_one) before it compares them with the catalog's probe points:
 // every probe point has one.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace mqtrace {
 
@@ -178,6 +179,15 @@ const EventSpec* find_event(std::string_view name);
 int event_index(const EventSpec& ev);
 int arg_index(const EventSpec& ev, std::string_view arg); // -1 if absent
 int out_index(const EventSpec& ev, std::string_view out); // -1 if absent
+// The arguments an event's specs name (queue, body, outputs), as indices,
+// resolved once: what the hot path asks for every call (-1: none).
+struct ArgRefs {
+    int queue_ref = -1, queue_returned = -1; // QueueSpec
+    int body_ptr = -1, body_len = -1;        // BodySpec
+    std::vector<int> out_ptr;                // parallel to outs: OutSpec::arg
+    std::vector<int> out_when;               // parallel to outs: OutSpec::when->arg
+};
+const ArgRefs& arg_refs(int ev);
 // An inner probe point of the event reads the kernel's own copy of the argument
 // (kprobe backend): where it can be checked against the caller's (TOCTOU verified).
 bool kernel_copied(const EventSpec& ev, std::string_view arg);

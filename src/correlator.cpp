@@ -233,9 +233,8 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
                                   Source::UserAtReturn);
             }
         }
-        out.emplace_back(true, std::move(c),
-                         LostNotice{}); // the call moved in, not assigned over a default one
-        c.ev = -1;                      // the thread's slot stays, for its next call
+        out.emplace_back().call = std::move(c);
+        c.ev = -1; // the thread's slot stays, for its next call
         return;
     }
     }

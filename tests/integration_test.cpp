@@ -2521,11 +2521,13 @@ TEST_F(Integration, RotateSizeSplitsTheOutputAtLineBoundaries) {
 
 TEST_F(Integration, RotateSecondsStartsAFileEachPeriod) {
     ScratchDir d;
-    // About 2 s of calls (longer in a slow VM) with -G 1, stopped a period
-    // after the last call: a file per period, FILE, FILE1, FILE2... (no
-    // strftime conversion in the name: numbered); the last may have none of
-    // the calls. (A fixed -d cut the calls of a loaded VM short.)
-    Flood w(vm_scaled(1800), 1000, "rot-time");
+    // At least 1.8 s of calls (the pauses alone: longer in a slow VM) with
+    // -G 1, stopped a period after the last call: a file per period, FILE,
+    // FILE1, FILE2... (no strftime conversion in the name: numbered); the last
+    // may have none of the calls. (A fixed -d cut the calls of a loaded VM
+    // short; a third of the rounds with the host's pause ended within one
+    // period when the VM ran fast.)
+    Flood w(vm_scaled(1800), kprobe() ? 3000 : 1000, "rot-time");
     Tracer t({"-p", std::to_string(w.pid()), "-o", d.path + "/calls.json", "-G", "1"});
     ASSERT_NO_FATAL_FAILURE(t.ready());
     const auto t0 = std::chrono::steady_clock::now();

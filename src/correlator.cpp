@@ -393,8 +393,8 @@ std::uint64_t body_length(const Call& c) {
 std::int64_t cond_value(const Call& c, const OutSpec& o) {
     if (!o.when) return 0;
     const EventSpec& ev = catalog()[c.ev];
-    for (std::size_t i = 0; i < ev.outs.size();
-         ++i) // o is one of the event's outputs: its index, resolved once
+    // o is one of the event's outputs: the index of its condition's argument, resolved once.
+    for (std::size_t i = 0; i < ev.outs.size(); ++i)
         if (&ev.outs[i] == &o) {
             const int ai = arg_refs(c.ev).out_when[i];
             return ai < 0 ? 0 : c.args[static_cast<std::size_t>(ai)].raw;

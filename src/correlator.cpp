@@ -233,7 +233,7 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
                                   Source::UserAtReturn);
             }
         }
-        out.emplace_back().call = std::move(c);
+        out.emplace_back(true, std::move(c));
         c.ev = -1; // the thread's slot stays, for its next call
         return;
     }
@@ -245,7 +245,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     if (c.ev >= 0) {
         // A new call on this thread: the previous one's return was lost.
         c.end = CallEnd::NoReturnSeen;
-        out.emplace_back().call = std::move(c);
+        out.emplace_back(true, std::move(c));
     }
     const EventSpec& ev = catalog()[p.ev];
     c.ev = p.ev;

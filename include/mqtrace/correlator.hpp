@@ -155,6 +155,11 @@ struct LostNotice {
 };
 
 struct Item {
+    Item() = default;
+    // The call is moved in place (emplace_back): not built empty and then assigned.
+    Item(bool is_call_, Call&& c, LostNotice l = {})
+        : is_call(is_call_), call(std::move(c)), lost(std::move(l)) {}
+    Item(bool is_call_, const Call& c, LostNotice l = {}) : is_call(is_call_), call(c), lost(std::move(l)) {}
     bool is_call = true;
     Call call;
     LostNotice lost;

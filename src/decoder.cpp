@@ -27,9 +27,6 @@ struct Decoder::Impl {
         int probe = -1; // -1: not ours
         std::vector<Slot> fields;
     };
-    static constexpr std::size_t kSpare = 8192;         // value vectors kept for reuse
-    mutable std::vector<std::vector<FieldValue>> spare; // (recycle)
-    mutable std::vector<std::vector<LateRead>> spare_late;
     tep_handle* tep = nullptr;
     SubbufLayout layout;
     bool swap = false;     // the pages' byte order is not this machine's
@@ -191,12 +188,12 @@ bool Decoder::sane(const void* page, std::size_t len) const {
 
 int Decoder::page_size() const { return static_cast<int>(impl_->layout.page); }
 
-void Decoder::page_losses(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const {
+void Decoder::page_losses(int cpu, const void* page, std::size_t len, RecordBuffer& out) const {
     auto& I = *impl_;
     if (!sane(page, len) || !walk_subbuffer(static_cast<const unsigned char*>(page), len, I.layout, I.sb))
         return;
     if (I.sb.missed != 0) {
-        Record& lost = out.emplace_back();
+        Record& lost = out.add();
         lost.kind = RecordKind::Lost;
         lost.ts = I.sb.events.empty() ? I.sb.ts : I.sb.events.front().ts;
         lost.cpu = cpu;
@@ -204,13 +201,13 @@ void Decoder::page_losses(int cpu, const void* page, std::size_t len, std::vecto
     }
 }
 
-void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out,
+void Decoder::decode_page(int cpu, const void* page, std::size_t len, RecordBuffer& out,
                           bool inband_losses) const {
     auto& I = *impl_;
     const auto* bytes = static_cast<const unsigned char*>(page);
     if (!sane(page, len) || !walk_subbuffer(bytes, len, I.layout, I.sb)) return;
     if (I.sb.missed != 0 && inband_losses && !I.sb.events.empty()) {
-        Record& lost = out.emplace_back();
+        Record& lost = out.add();
         lost.kind = RecordKind::Lost;
         lost.ts = I.sb.events.front().ts;
         lost.cpu = cpu;
@@ -223,19 +220,11 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
         const auto id = static_cast<std::size_t>(I.number(data, 2));
         if (id >= I.by_id.size() || I.by_id[id].probe < 0) continue;
         const Impl::Ev& e = I.by_id[id];
-        Record& r = out.emplace_back();
+        Record& r = out.reuse(); // every value is set below
         r.ts = ev.ts;
         r.cpu = cpu;
         r.tid = static_cast<int>(I.number(data + 4, 4));
         r.probe = e.probe;
-        if (!I.spare.empty()) {
-            r.values = std::move(I.spare.back());
-            I.spare.pop_back();
-        }
-        if (!I.spare_late.empty()) {
-            r.late = std::move(I.spare_late.back());
-            I.spare_late.pop_back();
-        }
         r.values.resize(e.fields.size());
         FieldValue* vals = r.values.data();
         const Impl::Slot* slots = e.fields.data();
@@ -264,19 +253,6 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, std::vecto
             I.value(&f, data, size, v);
         }
     }
-}
-
-void Decoder::recycle(std::vector<Record>& done) const {
-    auto& spare = impl_->spare;
-    auto& spare_late = impl_->spare_late;
-    for (Record& r : done) {
-        if (r.values.capacity() != 0 && spare.size() < Impl::kSpare) spare.push_back(std::move(r.values));
-        if (r.late.capacity() != 0 && spare_late.size() < Impl::kSpare) {
-            r.late.clear();
-            spare_late.push_back(std::move(r.late));
-        }
-    }
-    done.clear();
 }
 
 } // namespace mqtrace

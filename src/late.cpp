@@ -150,39 +150,44 @@ LateReads::LateReads(const std::vector<Probe>& probes)
     }
 }
 
-void LateReads::prefetch(std::vector<Record>& recs, MemoryReader& mem) {
+void LateReads::prefetch(std::span<const std::span<Record>> parts, MemoryReader& mem) {
     std::unordered_map<int, const Record*> wrapper; // the latest libc-wrapper record per thread
     // Record::late of each record is sized first, so that the reads can point into it.
-    for (auto& r : recs) {
-        if (r.kind != RecordKind::Event || r.probe < 0 || static_cast<std::size_t>(r.probe) >= needs_.size())
-            continue;
-        if (wrapper_of_[r.probe] >= 0) wrapper[r.tid] = &r;
-        const auto& needs = needs_[r.probe];
-        if (needs.empty()) continue;
-        const Record* w = nullptr;
-        if (auto it = wrapper.find(r.tid); it != wrapper.end() && wrapper_of_[it->second->probe] == r.probe)
-            w = it->second;
-        for (const Need& n : needs) {
-            if (n.field >= r.values.size()) continue;
-            const auto addr = static_cast<std::uint64_t>(r.values[n.field].num);
-            if (addr == 0) continue;
-            if (w && n.wrapper_field >= 0 && static_cast<std::size_t>(n.wrapper_field) < w->values.size()) {
-                // glibc passes name + 1 to the kernel for mq_open/mq_unlink.
-                const auto wa = static_cast<std::uint64_t>(w->values[n.wrapper_field].num);
-                if (wa == addr || wa + 1 == addr) continue;
+    for (const auto& recs : parts)
+        for (auto& r : recs) {
+            if (r.kind != RecordKind::Event || r.probe < 0 ||
+                static_cast<std::size_t>(r.probe) >= needs_.size())
+                continue;
+            if (wrapper_of_[r.probe] >= 0) wrapper[r.tid] = &r;
+            const auto& needs = needs_[r.probe];
+            if (needs.empty()) continue;
+            const Record* w = nullptr;
+            if (auto it = wrapper.find(r.tid);
+                it != wrapper.end() && wrapper_of_[it->second->probe] == r.probe)
+                w = it->second;
+            for (const Need& n : needs) {
+                if (n.field >= r.values.size()) continue;
+                const auto addr = static_cast<std::uint64_t>(r.values[n.field].num);
+                if (addr == 0) continue;
+                if (w && n.wrapper_field >= 0 &&
+                    static_cast<std::size_t>(n.wrapper_field) < w->values.size()) {
+                    // glibc passes name + 1 to the kernel for mq_open/mq_unlink.
+                    const auto wa = static_cast<std::uint64_t>(w->values[n.wrapper_field].num);
+                    if (wa == addr || wa + 1 == addr) continue;
+                }
+                LateRead lr;
+                lr.arg = n.arg;
+                lr.addr = addr;
+                lr.len = n.name ? 0 : n.len;
+                r.late.push_back(std::move(lr));
             }
-            LateRead lr;
-            lr.arg = n.arg;
-            lr.addr = addr;
-            lr.len = n.name ? 0 : n.len;
-            r.late.push_back(std::move(lr));
         }
-    }
     // One batch per thread, in record order.
     batch_.clear();
-    for (auto& r : recs)
-        for (auto& lr : r.late)
-            batch_.push_back(Pending{r.tid, MemRead{lr.addr, lr.len, lr.len == 0, &lr}});
+    for (const auto& recs : parts)
+        for (auto& r : recs)
+            for (auto& lr : r.late)
+                batch_.push_back(Pending{r.tid, MemRead{lr.addr, lr.len, lr.len == 0, &lr}});
     const auto by_tid = [](const Pending& a, const Pending& b) { return a.tid < b.tid; };
     if (!std::is_sorted(batch_.begin(), batch_.end(), by_tid)) // one thread's: already
         std::stable_sort(batch_.begin(), batch_.end(), by_tid);

@@ -13,73 +13,87 @@
 
 namespace mqtrace {
 
-void Merger::push(std::vector<Record>& batch) {
-    std::vector<std::size_t> from(cpus_.size());
-    for (std::size_t c = 0; c < cpus_.size(); ++c)
-        from[c] = cpus_[c].recs.size();
-    for (auto& r : batch) {
-        const auto c = static_cast<std::size_t>(std::max(r.cpu, 0));
-        if (c >= cpus_.size()) {
-            cpus_.resize(c + 1);
-            from.resize(c + 1, 0);
-        }
-        cpus_[c].recs.push_back(std::move(r));
-    }
-    batch.clear();
+RecordBuffer& Merger::queue(int cpu) {
+    const auto c = static_cast<std::size_t>(std::max(cpu, 0));
+    if (c >= cpus_.size()) cpus_.resize(c + 1);
+    return cpus_[c].recs;
+}
+
+const std::vector<std::span<Record>>& Merger::fresh() {
+    fresh_.clear();
+    for (auto& q : cpus_)
+        if (q.added < q.recs.size()) fresh_.emplace_back(q.recs.begin() + q.added, q.recs.size() - q.added);
+    return fresh_;
+}
+
+void Merger::added() {
     auto by_ts = [](const Record& a, const Record& b) { return a.ts < b.ts; };
-    for (std::size_t c = 0; c < cpus_.size(); ++c) {
-        auto& q = cpus_[c];
-        const auto begin = q.recs.begin() + static_cast<std::ptrdiff_t>(std::max(from[c], q.head));
+    for (auto& q : cpus_) {
+        Record* const begin = q.recs.begin() + std::max(q.added, q.head);
         if (!std::is_sorted(begin, q.recs.end(), by_ts)) std::stable_sort(begin, q.recs.end(), by_ts);
-        if (from[c] > q.head && begin != q.recs.end() && by_ts(*begin, *(begin - 1)))
-            std::inplace_merge(q.recs.begin() + static_cast<std::ptrdiff_t>(q.head), begin, q.recs.end(),
-                               by_ts);
+        if (q.added > q.head && begin != q.recs.end() && by_ts(*begin, *(begin - 1)))
+            std::inplace_merge(q.recs.begin() + q.head, begin, q.recs.end(), by_ts);
+        q.added = q.recs.size();
     }
 }
 
-void Merger::release(std::uint64_t watermark, std::vector<Record>& out) {
+void Merger::drop_fresh() {
+    for (auto& q : cpus_)
+        while (q.recs.size() > q.added)
+            q.recs.pop_back();
+}
+
+void Merger::push(std::vector<Record>& batch) {
+    for (auto& r : batch)
+        queue(r.cpu).push_back(std::move(r));
+    batch.clear();
+    added();
+}
+
+void Merger::release(std::uint64_t watermark, std::vector<Record*>& out) {
     out.reserve(out.size() + pending());
     // Runs, not single records: the queue whose head is oldest gives every
     // record older than the others' heads at once (one scan of the CPUs per
     // run, however many CPUs there are).
     const std::size_t k = cpus_.size();
+    auto head_ts = [&](std::size_t c) { return cpus_[c].recs[cpus_[c].head].ts; };
     for (;;) {
         std::size_t best = k, next = k; // the oldest head, and the oldest among the others
         for (std::size_t c = 0; c < k; ++c) {
             const Queue& q = cpus_[c];
-            if (q.head == q.recs.size()) continue;
-            const std::uint64_t ts = q.recs[q.head].ts;
-            if (best == k || ts < cpus_[best].recs[cpus_[best].head].ts) {
+            if (q.head == q.added) continue;
+            const std::uint64_t ts = head_ts(c);
+            if (best == k || ts < head_ts(best)) {
                 next = best;
                 best = c;
-            } else if (next == k || ts < cpus_[next].recs[cpus_[next].head].ts) {
+            } else if (next == k || ts < head_ts(next)) {
                 next = c;
             }
         }
         if (best == k) break;
         Queue& q = cpus_[best];
-        if (q.recs[q.head].ts > watermark) break;
+        if (head_ts(best) > watermark) break;
         // Ties go to the lower CPU: best may take a record of the next one's time only if it is lower.
-        const std::uint64_t limit = next == k ? watermark : cpus_[next].recs[cpus_[next].head].ts;
+        const std::uint64_t limit = next == k ? watermark : head_ts(next);
         const bool ties = next == k || best < next;
         const std::uint64_t until = std::min(limit, watermark);
-        while (q.head < q.recs.size()) {
+        while (q.head < q.added) {
             const std::uint64_t ts = q.recs[q.head].ts;
             if (ts > until || (ts == limit && !ties && next != k)) break;
-            out.push_back(std::move(q.recs[q.head++]));
+            out.push_back(&q.recs[q.head++]);
         }
     }
-    for (auto& q : cpus_)
-        if (q.head == q.recs.size()) {
-            q.recs.clear();
-            q.head = 0;
-        } else if (q.head > 4096 && q.head * 2 > q.recs.size()) {
-            q.recs.erase(q.recs.begin(), q.recs.begin() + static_cast<std::ptrdiff_t>(q.head));
-            q.head = 0;
-        }
 }
 
-void Merger::release_all(std::vector<Record>& out) { release(UINT64_MAX, out); }
+void Merger::release_all(std::vector<Record*>& out) { release(UINT64_MAX, out); }
+
+void Merger::done() {
+    for (auto& q : cpus_) {
+        q.recs.drop_front(q.head);
+        q.added -= q.head;
+        q.head = 0;
+    }
+}
 
 std::size_t Merger::pending() const {
     std::size_t n = 0;
@@ -98,8 +112,7 @@ std::uint64_t stat_value(const std::string& stats, const std::string& key) {
     return 0;
 }
 
-void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t lost,
-                      std::uint64_t ts) {
+void reconcile_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t lost, std::uint64_t ts) {
     std::uint64_t known = 0;
     Record* unknown = nullptr;
     for (std::size_t i = from; i < recs.size(); ++i) {
@@ -126,14 +139,11 @@ void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std:
         r.lost = static_cast<std::int64_t>(lost - known);
         recs.push_back(std::move(r));
     }
-    recs.erase(std::remove_if(recs.begin() + static_cast<std::ptrdiff_t>(from), recs.end(),
-                              [&](const Record& r) {
-                                  return r.kind == RecordKind::Lost && r.cpu == cpu && r.lost == 0;
-                              }),
-               recs.end());
+    recs.remove_if(
+        from, [&](const Record& r) { return r.kind == RecordKind::Lost && r.cpu == cpu && r.lost == 0; });
 }
 
-void place_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t& read_to) {
+void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to) {
     for (std::size_t i = from; i < recs.size(); ++i) {
         Record& r = recs[i];
         if (r.cpu != cpu) continue;
@@ -190,8 +200,7 @@ void Reader::read_stats(Cpu& c) const {
     c.now.commit_overrun = stat_value(st, "commit overrun");
 }
 
-Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts,
-                              const DrainOptions& o) {
+Reader::Drained Reader::drain(const Decoder& d, Merger& m, std::uint64_t ts, const DrainOptions& o) {
     Drained r{0, ts};
     // The CPU furthest behind in time: with hold_ahead only it (and any tied
     // with it) is read, the others wait in the kernel's buffer, not in ours.
@@ -203,6 +212,7 @@ Reader::Drained Reader::drain(const Decoder& d, std::vector<Record>& out, std::u
             slowest = std::min(slowest, c.last_ts);
         }
     for (auto& c : cpus_) {
+        RecordBuffer& out = m.queue(c.cpu);
         const std::size_t from = out.size();
         const bool hold = o.hold_ahead && any_behind && (!c.behind || c.last_ts > slowest);
         c.behind = true;

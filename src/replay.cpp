@@ -33,7 +33,7 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
     Merger m;
     // Round by round, as the recording run read them: at the end of a round,
     // every record up to its mark has been read.
-    std::vector<Record> recs, ready;
+    std::vector<Record*> ready;
     std::vector<Item> items;
     OutputReads outputs(payload);
     const std::unique_ptr<ProcView> proc = no_proc_view(); // the recorded machine's /proc is not here
@@ -46,7 +46,8 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
                 if (!(it.is_call && it.call.tid == r.self_tid)) sink(std::move(it));
             c.recycle(done); // what the sink did not take is reused
         });
-        dec.recycle(ready);
+        ready.clear();
+        m.done();
     };
     StackQueue stacks;
     stacks.payload = payload;
@@ -55,11 +56,9 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
     // records after its boundary, and those the calls in progress at it began with.
     if (r.continues) {
         std::unordered_map<int, std::uint64_t> open(r.open.begin(), r.open.end());
-        std::vector<Record> carried;
+        RecordBuffer carried;
         for (const auto& p : r.carried)
             dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), carried, false);
-        recs.clear();
-        std::vector<Record> unused;
         for (auto& rec : carried) {
             bool keep = rec.kind == RecordKind::Event && rec.ts > r.begin;
             if (!keep && rec.kind == RecordKind::Event && rec.probe >= 0 &&
@@ -69,25 +68,24 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
                 keep = o != open.end() && rec.ts >= o->second &&
                        (role == Role::Wrapper || role == Role::Entry || role == Role::Inner);
             }
-            (keep ? recs : unused).push_back(std::move(rec));
+            if (keep) m.queue(rec.cpu).push_back(std::move(rec));
         }
-        dec.recycle(unused);
-        if (late) late->prefetch(recs, none);
-        m.push(recs);
+        if (late) late->prefetch(m.fresh(), none);
+        m.added();
     }
     auto decode_until = [&](std::size_t end, std::size_t round) {
-        recs.clear();
         // The lost records the recording run reported in this round: before
         // the round's records of the same time, as the in-band ones were.
         for (; next_loss < r.losses.size() && r.loss_round[next_loss] <= round; ++next_loss)
-            recs.push_back(r.losses[next_loss]);
-        for (; next < end; ++next)
-            dec.decode_page(r.pages[next].cpu, r.pages[next].bytes.data(), r.pages[next].bytes.size(), recs,
-                            !r.exact_losses);
-        if (late) late->prefetch(recs, none);
+            m.queue(r.losses[next_loss].cpu).push_back(r.losses[next_loss]);
+        for (; next < end; ++next) {
+            const PageView& p = r.pages[next];
+            dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), m.queue(p.cpu), !r.exact_losses);
+        }
+        if (late) late->prefetch(m.fresh(), none);
         for (; next_stack < r.stacks.size() && r.stack_round[next_stack] <= round; ++next_stack)
             stacks.push(StackCopy(r.stacks[next_stack]));
-        m.push(recs);
+        m.added();
     };
     for (std::size_t k = 0; k < r.rounds.size(); ++k) {
         decode_until(std::min(r.rounds[k].pages, r.pages.size()), k);
@@ -103,12 +101,8 @@ void replay(const Recording& r, const std::function<void(Item&&)>& sink, std::si
     decode_until(r.pages.size(), SIZE_MAX);
     m.release_all(ready);
     if (r.continued) { // the records after its end, and the calls in progress, are the next file's
-        std::vector<Record> kept, later;
-        for (auto& rec : ready)
-            (rec.kind == RecordKind::Event && rec.ts > r.end ? later : kept).push_back(std::move(rec));
-        dec.recycle(later);
-        ready.clear();
-        ready.swap(kept);
+        std::erase_if(ready,
+                      [&](const Record* rec) { return rec->kind == RecordKind::Event && rec->ts > r.end; });
         emit();
         return;
     }

@@ -266,15 +266,16 @@ void outputs_from_exit_copy(Record& r, int ev_index, StackQueue& q) {
 
 } // namespace
 
-void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q,
+void apply_stack_copies(std::span<Record* const> ready, const std::vector<Probe>& table, StackQueue& q,
                         bool lossy) {
-    for (const auto& r : ready)
-        lossy = lossy || r.kind == RecordKind::Lost;
+    for (const Record* r : ready)
+        lossy = lossy || r->kind == RecordKind::Lost;
     if (lossy) {
         q.clear();
         return;
     }
-    for (auto& r : ready) {
+    for (Record* rp : ready) {
+        Record& r = *rp;
         if (r.kind != RecordKind::Event || r.probe < 0 || static_cast<std::size_t>(r.probe) >= table.size())
             continue;
         const Probe& p = table[static_cast<std::size_t>(r.probe)];

@@ -569,13 +569,11 @@ private:
     // sub-buffers read and whether more wait.
     Reader::Drained round(const Sink& done, bool final, bool decode = true) {
         const std::uint64_t mark = now_mono() - 1000000; // records up to here are complete
-        std::vector<Record>& recs = recs_;               // reused round after round: no growth per round
-        recs.clear();
         std::vector<RawPage> raw;
         // Records waiting for a CPU that is behind stay in the kernel's buffer, not ours.
         const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr,
                                        decode ? Reader::kDecodePages : Reader::kMaxPages};
-        const Reader::Drained drained = reader_->drain(*decoder_, recs, mark, how);
+        const Reader::Drained drained = reader_->drain(*decoder_, merger_, mark, how);
         const std::uint64_t complete = drained.complete;
         if (writer_ && recording_ && complete) next_file_if_due(raw);
         if (stacks_) { // the copies taken for this round's records, recorded before its end mark
@@ -584,13 +582,22 @@ private:
             if (writer_) record_stacks(taken);
             if (!decode) stack_queue_.clear(); // -w alone: -r pairs them
         }
-        if (writer_) record(raw, recs, complete);
-        if (!decode) return drained;
-        if (late_) late_->prefetch(recs, mem_);
-        merger_.push(recs);
+        if (writer_) {
+            round_lost_.clear();
+            for (const auto& part : merger_.fresh())
+                for (const Record& r : part)
+                    if (r.kind == RecordKind::Lost) round_lost_.push_back(r);
+            record(raw, round_lost_, complete);
+        }
+        if (!decode) {
+            merger_.drop_fresh();
+            return drained;
+        }
+        if (late_) late_->prefetch(merger_.fresh(), mem_);
+        merger_.added();
         // The last rounds (tracing off) still drain CPUs that are behind: what
         // the others read waits for them, until nothing is left to read.
-        std::vector<Record>& ready = ready_;
+        std::vector<Record*>& ready = ready_;
         ready.clear();
         if (final && drained.pages == 0)
             merger_.release_all(ready);
@@ -599,7 +606,7 @@ private:
         if (stacks_) apply_stacks(ready);
         const CallStages stages{*correlator_, outputs_, context_, flows_on_ ? &flows_ : nullptr};
         stages.run(ready, mem_, items_, done);
-        decoder_->recycle(ready);
+        merger_.done();
         if (final || ++rounds_ % kMissCheckRounds == 0) {
             kprobe_losses(mark, items_);
             if (!items_.empty()) done(items_);
@@ -612,7 +619,7 @@ private:
     // stack as they were at syscall entry, in place of late reads. Copies pair
     // with calls one to one, in order per thread; after any loss (of a record
     // or of a copy) they no longer do, so that round keeps its late reads.
-    void apply_stacks(std::vector<Record>& ready) {
+    void apply_stacks(std::span<Record* const> ready) {
         const bool lossy = stacks_->lost() != stack_lost_seen_;
         stack_lost_seen_ = stacks_->lost();
         apply_stack_copies(ready, table_, stack_queue_, lossy);
@@ -633,7 +640,7 @@ private:
 
     // -w: the raw pages and the (exact) lost records of this round; kept in
     // memory until the self-test has settled the probe table, then written.
-    void record(std::vector<RawPage>& raw, const std::vector<Record>& recs, std::uint64_t mark = 0) {
+    void record(std::vector<RawPage>& raw, std::span<const Record> recs, std::uint64_t mark = 0) {
         for (auto& p : raw)
             pending_pages_.push_back(std::move(p));
         for (const auto& r : recs)
@@ -691,7 +698,7 @@ private:
                     r.cpu = -1;
                     r.lost = static_cast<std::int64_t>(misses - seen);
                     std::vector<RawPage> none;
-                    record(none, {r});
+                    record(none, {&r, 1});
                 }
             }
             seen = misses;
@@ -809,8 +816,9 @@ private:
     const int self_tid_ = static_cast<int>(gettid());
     std::string failures_;
     std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
-    std::vector<Record> recs_, ready_;            // round()'s buffers, kept for their capacity
-    std::vector<Item> items_;                     // round()'s chunk of items, emptied by its sink
+    std::vector<Record*> ready_;     // round()'s records in order (in merger_), kept for its capacity
+    std::vector<Record> round_lost_; // -w: the round's lost records
+    std::vector<Item> items_;        // round()'s chunk of items, emptied by its sink
     CallFilter filter_;
     FormatOptions fmt_; // with the start time (-T relative)
     std::optional<Summary> summary_;

@@ -226,11 +226,11 @@ std::vector<std::string> staged_lines(const Recording& r, std::size_t chunk, std
         fmts.push_back(
             EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
     const Decoder dec(r.header_page, fmts);
-    std::vector<Record> recs, ready;
-    for (const auto& p : r.pages)
-        dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
     Merger m;
-    m.push(std::move(recs));
+    for (const auto& p : r.pages)
+        dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), m.queue(p.cpu));
+    m.added();
+    std::vector<Record*> ready;
     m.release_all(ready);
     TaskTable tasks(false);
     Correlator c(r.probes, tasks);
@@ -321,7 +321,7 @@ TEST(Decoder, ReadsTheSubBufferSizeFromHeaderPage) {
 TEST(Decoder, TruncatedOrForeignPagesAreSkippedSafely) {
     Recording r = load_recording(kFixtures + "linux-6.1-kprobe-all");
     auto dec = decoder_for(r);
-    std::vector<Record> out;
+    RecordBuffer out;
     dec->decode_page(0, "short", 5, out);
     EXPECT_TRUE(out.empty());
     std::string zero(4096, '\0');
@@ -330,7 +330,7 @@ TEST(Decoder, TruncatedOrForeignPagesAreSkippedSafely) {
     // A real page cut short: only whole records inside the cut come out, and no
     // string is read past the end.
     const PageView& p = r.pages.front();
-    std::vector<Record> full, cut;
+    RecordBuffer full, cut;
     dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), full);
     dec->decode_page(p.cpu, p.bytes.data(), 200, cut);
     EXPECT_LE(cut.size(), full.size());
@@ -363,7 +363,7 @@ TEST(Decoder, StringFieldFaultIsFlagged) {
         if (r.probes[i].event == "mq_open") probe = static_cast<int>(i);
     ASSERT_GE(probe, 0);
     for (const auto& p : r.pages) {
-        std::vector<Record> recs;
+        RecordBuffer recs;
         dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
         for (const auto& rec : recs)
             if (rec.probe == probe) {
@@ -385,18 +385,63 @@ TEST(Merger, ReleasesInTimestampOrderUpToTheWatermark) {
     };
     m.push({rec(30, 0), rec(10, 0)});
     m.push({rec(20, 1), rec(40, 1)});
-    std::vector<Record> out;
+    std::vector<Record*> out;
     m.release(25, out);
     ASSERT_EQ(out.size(), 2u);
-    EXPECT_EQ(out[0].ts, 10u);
-    EXPECT_EQ(out[1].ts, 20u);
+    EXPECT_EQ(out[0]->ts, 10u);
+    EXPECT_EQ(out[1]->ts, 20u);
     EXPECT_EQ(m.pending(), 2u);
+    m.done(); // the released records are done with; their objects are reused
+    out.clear();
     m.push({rec(35, 0)});
     m.release_all(out);
-    ASSERT_EQ(out.size(), 5u);
-    EXPECT_EQ(out[2].ts, 30u);
-    EXPECT_EQ(out[3].ts, 35u);
-    EXPECT_EQ(out[4].ts, 40u);
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0]->ts, 30u);
+    EXPECT_EQ(out[1]->ts, 35u);
+    EXPECT_EQ(out[2]->ts, 40u);
+    m.done();
+    EXPECT_EQ(m.pending(), 0u);
+}
+
+// Records decoded into the queues stay where they are: released by pointer,
+// their objects (and vectors' memory) reused for the next records.
+TEST(Merger, RecordsStayInTheQueuesAndAreReused) {
+    Merger m;
+    auto add = [&](int cpu, std::uint64_t ts) {
+        Record& r = m.queue(cpu).add();
+        r.ts = ts;
+        r.cpu = cpu;
+        r.values.resize(3);
+        r.values[0].num = static_cast<std::int64_t>(ts);
+    };
+    add(0, 10);
+    add(1, 5);
+    add(0, 30);
+    ASSERT_EQ(m.fresh().size(), 2u); // one span per CPU that read records
+    EXPECT_EQ(m.fresh()[0].size(), 2u);
+    EXPECT_EQ(m.fresh()[1].size(), 1u);
+    m.added();
+    EXPECT_TRUE(m.fresh().empty());
+    std::vector<Record*> out;
+    m.release(20, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0]->ts, 5u);
+    EXPECT_EQ(out[1]->ts, 10u);
+    EXPECT_EQ(out[1], &m.queue(0)[0]) << "released in place, not moved";
+    const FieldValue* kept = out[1]->values.data();
+    m.done();
+    // The record waiting (30) moved to the front; the one released is reused, its vector with it.
+    ASSERT_EQ(m.queue(0).size(), 1u);
+    EXPECT_EQ(m.queue(0)[0].ts, 30u);
+    Record& again = m.queue(0).add();
+    EXPECT_TRUE(again.values.empty()) << "reused as new";
+    EXPECT_EQ(again.values.capacity(), 3u);
+    again.values.resize(3);
+    EXPECT_EQ(again.values.data(), kept) << "its memory kept";
+    // -w: records read and only recorded are dropped before they are taken in.
+    m.drop_fresh();
+    EXPECT_EQ(m.queue(0).size(), 1u);
+    EXPECT_EQ(m.pending(), 1u);
 }
 
 // Against the definition: every record in (ts, cpu, queue order) order,
@@ -423,16 +468,23 @@ TEST(Merger, MatchesAStableSortByTimeThenCpu) {
         std::stable_sort(all.begin(), all.end(), [](const Record& a, const Record& b) {
             return a.ts != b.ts ? a.ts < b.ts : a.cpu < b.cpu;
         });
-        std::vector<Record> out;
+        std::vector<int> got; // tids, in release order
+        std::vector<Record*> out;
         for (std::uint64_t mark = 0; mark < 40; mark += 1 + rng() % 6) {
             m.release(mark, out);
-            for (const auto& r : out)
-                EXPECT_LE(r.ts, mark);
+            for (const Record* r : out) {
+                EXPECT_LE(r->ts, mark);
+                got.push_back(r->tid);
+            }
+            out.clear();
+            m.done();
         }
         m.release_all(out);
-        ASSERT_EQ(out.size(), all.size());
+        for (const Record* r : out)
+            got.push_back(r->tid);
+        ASSERT_EQ(got.size(), all.size());
         for (std::size_t i = 0; i < all.size(); ++i)
-            EXPECT_EQ(out[i].tid, all[i].tid) << "round " << round << " position " << i;
+            EXPECT_EQ(got[i], all[i].tid) << "round " << round << " position " << i;
     }
 }
 
@@ -449,8 +501,7 @@ TEST(Losses, PlacedAtTheStartOfTheirGap) {
         }
         return r;
     };
-    std::vector<Record> recs{rec(100, 0),    rec(150, 1), rec(200, 0),
-                             rec(900, 0, 7), rec(900, 0), rec(950, 1, 3)};
+    RecordBuffer recs{rec(100, 0), rec(150, 1), rec(200, 0), rec(900, 0, 7), rec(900, 0), rec(950, 1, 3)};
     std::uint64_t read_to = 0;
     place_losses(recs, 0, 0, read_to);
     EXPECT_EQ(recs[3].ts, 201u);
@@ -459,12 +510,12 @@ TEST(Losses, PlacedAtTheStartOfTheirGap) {
     EXPECT_EQ(recs[5].ts, 950u) << "another CPU's";
     EXPECT_EQ(read_to, 900u);
     // Found empty up to 5000 in an earlier round, then a loss reported at 7000 with nothing before it.
-    std::vector<Record> next{rec(7000, 0, 2), rec(7000, 0)};
+    RecordBuffer next{rec(7000, 0, 2), rec(7000, 0)};
     read_to = 5000;
     place_losses(next, 0, 0, read_to);
     EXPECT_EQ(next[0].ts, 5001u);
     // Nothing known of the CPU yet: left where the kernel reported it.
-    std::vector<Record> first{rec(300, 2, 4)};
+    RecordBuffer first{rec(300, 2, 4)};
     read_to = 0;
     place_losses(first, 0, 2, read_to);
     EXPECT_EQ(first[0].ts, 300u);
@@ -493,7 +544,7 @@ Record lost_rec(std::uint64_t ts, int cpu, std::int64_t n) {
     r.lost = n;
     return r;
 }
-std::vector<std::int64_t> counts(const std::vector<Record>& v) {
+std::vector<std::int64_t> counts(const RecordBuffer& v) {
     std::vector<std::int64_t> out;
     for (const auto& r : v)
         out.push_back(r.kind == RecordKind::Lost ? r.lost : -100 - static_cast<std::int64_t>(r.ts));
@@ -505,7 +556,7 @@ std::vector<std::int64_t> counts(const std::vector<Record>& v) {
 // markers say where. Counts always add up to the counters, whatever the markers.
 TEST(Losses, ReconcileWithTheKernelCounters) {
     // Known markers and a remainder no marker carries (a full sub-buffer has no room for it).
-    std::vector<Record> v{plain(1, 0), lost_rec(2, 0, 5), plain(3, 0)};
+    RecordBuffer v{plain(1, 0), lost_rec(2, 0, 5), plain(3, 0)};
     reconcile_losses(v, 0, 0, 12, 99);
     EXPECT_EQ(counts(v), (std::vector<std::int64_t>{-101, 5, -103, 7}));
     EXPECT_EQ(v.back().ts, 99u);
@@ -542,7 +593,7 @@ TEST(Recording, FileRoundTripAndDamage) {
         // The live writer records the in-band losses as lost records of their own.
         for (const auto& p : dir.pages) {
             w.page(p.cpu, p.bytes.data(), p.bytes.size());
-            std::vector<Record> l;
+            RecordBuffer l;
             decoder_for(dir)->page_losses(p.cpu, p.bytes.data(), p.bytes.size(), l);
             for (const auto& r : l)
                 w.lost(r);
@@ -809,6 +860,16 @@ TEST(OutputReads, ValuesReadAtReturnAreKept) {
     EXPECT_EQ(items[1].call.outs[0].content, Content::None);
 }
 
+namespace {
+// The records of ready, in order, as the merger hands them to the stages (by pointer).
+void apply_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q) {
+    std::vector<Record*> in_order;
+    for (auto& r : ready)
+        in_order.push_back(&r);
+    apply_stack_copies(in_order, table, q, false);
+}
+} // namespace
+
 // Stack copies pair with syscall entries one to one, in order per thread, by
 // event and arguments; a call with nothing to decode still takes its copy;
 // after a loss none is used.
@@ -842,7 +903,7 @@ TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
         copy_at(7, 200, msgsnd, 0x1000, {3, 0, 5, 0, 0, 0}, std::string(16, 'x'))); // NULL: nothing to decode
     q.push(copy_at(7, 300, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype43));
     std::vector<Record> ready{call(101, 0x1010), call(201, 0), call(301, 0x1010)};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_TRUE(ready[0].late[0].stack);
     EXPECT_EQ(ready[0].late[0].bytes, mtype42);
     EXPECT_TRUE(ready[2].late[0].stack);
@@ -850,13 +911,13 @@ TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
     // Other arguments: not this call's copy.
     q.push(copy_at(7, 400, msgsnd, 0x1000, {4, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype42));
     ready = {call(401, 0x1010)};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_FALSE(ready[0].late[0].stack);
     EXPECT_EQ(ready[0].late[0].bytes, "poisoned");
     // Outside the copied window: stays late.
     q.push(copy_at(7, 500, msgsnd, 0x1000, {3, 0x2000, 5, 0, 0, 0}, std::string(24, 'x')));
     ready = {call(501, 0x2000)};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_FALSE(ready[0].late[0].stack);
     // A loss in the round: no copy is used, all are forgotten.
     q.push(copy_at(7, 600, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, std::string(16, 'x') + mtype42));
@@ -864,10 +925,10 @@ TEST(StackCopies, PairOneToOneAndNeverAfterALoss) {
     lost.kind = RecordKind::Lost;
     lost.lost = 1;
     ready = {lost, call(601, 0x1010)};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_FALSE(ready[1].late[0].stack);
     ready = {call(602, 0x1010)};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_FALSE(ready[0].late[0].stack) << "the copy was forgotten with the loss";
     // Strings end inside the copy, or are not taken from it.
     StackCopy s = copy_at(7, 0, msgsnd, 0x1000, {}, std::string("ab\0cd", 5));
@@ -910,7 +971,7 @@ TEST(StackCopies, PairAcrossCpusReadOneAfterAnother) {
     q.push(copy_at(7, 1000, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, mtype(1)));
     q.push(copy_at(7, 2000, msgsnd, 0x1000, {3, 0x1010, 5, 0, 0, 0}, mtype(2)));
     std::vector<Record> ready{call(1001), call(2001), call(5000001), call(6000001)};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     for (char i = 0; i < 4; ++i) {
         SCOPED_TRACE(static_cast<int>(i));
         const LateRead& lr = ready[static_cast<std::size_t>(i)].late[0];
@@ -936,7 +997,7 @@ TEST(StackCopies, OutputsFromTheCopyTakenAtExit) {
     };
     q.push(exit_copy(110, 0x1008, 9));
     std::vector<Record> ready{rec(0, 100, 7, {3, 0x5000, 64, 0x1008, 0}), rec(1, 110, 7, {5})};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     ASSERT_EQ(ready[1].late.size(), 1u);
     EXPECT_EQ(ready[1].late[0].arg, 0);
     EXPECT_TRUE(ready[1].late[0].stack);
@@ -952,24 +1013,24 @@ TEST(StackCopies, OutputsFromTheCopyTakenAtExit) {
     // A failed call wrote nothing: its copy is taken, no output.
     q.push(exit_copy(210, 0x1008, 11));
     ready = {rec(0, 200, 7, {3, 0x5000, 64, 0x1008, 0}), rec(1, 210, 7, {-EAGAIN})};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_TRUE(ready[1].late.empty());
     // Another call's arguments (a copy of another thread's call): not taken.
     q.push(exit_copy(310, 0x1008, 12));
     ready = {rec(0, 300, 7, {4, 0x5000, 64, 0x1008, 0}), rec(1, 310, 7, {5})};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_TRUE(ready[1].late.empty());
     // A pointer outside the copy: left to the late read.
     q.push(exit_copy(410, 0x9000, 13));
     ready = {rec(0, 400, 7, {3, 0x5000, 64, 0x9000, 0}), rec(1, 410, 7, {5})};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     EXPECT_TRUE(ready[1].late.empty());
     // The entry in one round, the return in the next (a blocked receive).
     q.push(exit_copy(610, 0x1008, 14));
     ready = {rec(0, 500, 7, {3, 0x5000, 64, 0x1008, 0})};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     ready = {rec(1, 610, 7, {5})};
-    apply_stack_copies(ready, table, q, false);
+    apply_copies(ready, table, q);
     ASSERT_EQ(ready[0].late.size(), 1u);
     EXPECT_EQ(ready[0].late[0].bytes, std::string("\x0e\0\0\0", 4));
 }

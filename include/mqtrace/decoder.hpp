@@ -5,7 +5,9 @@
 
 #include "mqtrace/plan.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +53,73 @@ struct Record {
     std::vector<LateRead> late;     // filled by LateReads::prefetch()
 };
 
+// Records whose objects are kept for reuse: clear(), drop_front() and
+// remove_if() keep what they remove, with their vectors' memory, for the
+// next add(). Decoding into one allocates nothing once it has grown to a
+// round's records (Decoder, Merger).
+class RecordBuffer {
+public:
+    RecordBuffer() = default;
+    RecordBuffer(std::initializer_list<Record> records) {
+        for (const auto& r : records)
+            push_back(r);
+    }
+    // The next record, as default-constructed but for its vectors' capacity.
+    Record& add() {
+        Record& r = reuse();
+        r.values.clear();
+        return r;
+    }
+    // The same, but values keeps its elements as they were, to be resized and
+    // every one set (Decoder: no value constructed again for each record).
+    Record& reuse() {
+        if (n_ == v_.size()) return v_.emplace_back(), v_[n_++];
+        Record& r = v_[n_++];
+        r.kind = RecordKind::Event;
+        r.ts = 0;
+        r.cpu = 0;
+        r.tid = 0;
+        r.probe = -1;
+        r.lost = 0;
+        r.late.clear();
+        return r;
+    }
+    void push_back(Record r) { std::swap(add(), r); }
+    void pop_back() { --n_; }
+    void clear() { n_ = 0; }
+    // Remove the first k records: the rest move to the front, one swap each
+    // (what was removed goes behind them, in no particular order).
+    void drop_front(std::size_t k) {
+        if (k == 0) return;
+        for (std::size_t i = 0; i + k < n_; ++i)
+            std::swap(v_[i], v_[i + k]);
+        n_ -= k;
+    }
+    // Remove the records from `from` on that pred holds for (the others keep their order).
+    template <typename Pred> void remove_if(std::size_t from, Pred pred) {
+        std::size_t w = from;
+        for (std::size_t i = from; i < n_; ++i)
+            if (!pred(v_[i])) {
+                if (w != i) std::swap(v_[w], v_[i]);
+                ++w;
+            }
+        n_ = w;
+    }
+    std::size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    Record& operator[](std::size_t i) { return v_[i]; }
+    const Record& operator[](std::size_t i) const { return v_[i]; }
+    Record& back() { return v_[n_ - 1]; }
+    Record* begin() { return v_.data(); }
+    Record* end() { return v_.data() + n_; }
+    const Record* begin() const { return v_.data(); }
+    const Record* end() const { return v_.data() + n_; }
+
+private:
+    std::vector<Record> v_; // [0, n_) in use; the rest kept for reuse
+    std::size_t n_ = 0;
+};
+
 struct EventFormat {
     int probe;          // caller's index for this probe
     std::string system; // e.g. mqtrace_1234 or syscalls
@@ -69,15 +138,12 @@ public:
 
     // Append the records of one sub-buffer. Unknown event ids are skipped.
     // inband_losses: a lost record for the kernel's missed-events count on it.
-    void decode_page(int cpu, const void* page, std::size_t len, std::vector<Record>& out,
+    void decode_page(int cpu, const void* page, std::size_t len, RecordBuffer& out,
                      bool inband_losses = true) const;
     // Only the lost record of a sub-buffer (missed events flagged on it), without
     // decoding its events: what a recording run (-w) needs to account losses.
-    void page_losses(int cpu, const void* page, std::size_t len, std::vector<Record>& out) const;
+    void page_losses(int cpu, const void* page, std::size_t len, RecordBuffer& out) const;
     int page_size() const;
-    // Records done with: their value vectors are kept for the next records
-    // (no allocation per record on the hot path). Empties done.
-    void recycle(std::vector<Record>& done) const;
 
 private:
     bool sane(const void* page, std::size_t len) const;

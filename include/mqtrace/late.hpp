@@ -69,9 +69,10 @@ class LateReads {
 public:
     // What each probe of the table needs, resolved once.
     explicit LateReads(const std::vector<Probe>& probes);
-    // Fill Record::late of every syscall entry in recs whose names and structs
-    // no probe read: one batch of reads per thread.
-    void prefetch(std::vector<Record>& recs, MemoryReader& mem);
+    // Fill Record::late of every syscall entry in the records of parts (a
+    // round's, as read: Merger::fresh) whose names and structs no probe
+    // read: one batch of reads per thread.
+    void prefetch(std::span<const std::span<Record>> parts, MemoryReader& mem);
 
     static constexpr std::size_t kMaxString = 4096;
 

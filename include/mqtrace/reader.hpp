@@ -6,6 +6,7 @@
 #include "mqtrace/recording.hpp"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,27 +20,42 @@ class Session;
 // can still deliver an older one: everything read in a drain round that began
 // at time T is complete up to T (records are committed before they are
 // readable), so records up to T are released in order and later ones wait for
-// the next round. Pure; tested directly.
+// the next round. Records are decoded into the merger's per-CPU queues and
+// stay there: the stages get pointers to them, nothing is moved or copied
+// per record. Pure; tested directly.
 class Merger {
 public:
-    // Records in the order each CPU's buffer held them (records of several
-    // CPUs may be interleaved in batch; each CPU's are in time order, and are
-    // sorted if not).
-    // batch is left empty, its capacity kept for the next one.
+    // Where a CPU's records are decoded to (Decoder::decode_page), in the order
+    // its buffer held them; added() then takes them in.
+    RecordBuffer& queue(int cpu);
+    // The records put in the queues since the last added() (for what looks
+    // at records as read: late reads, -w's lost records).
+    const std::vector<std::span<Record>>& fresh();
+    // Take in the fresh records: each CPU's in time order (sorted if not).
+    void added();
+    // Forget the fresh records (a round that only records, -w).
+    void drop_fresh();
+    // Records given whole, of any CPUs (a recording's lost records, tests): queued and added().
+    // batch is left empty.
     void push(std::vector<Record>& batch);
     void push(std::vector<Record>&& batch) { push(batch); }
     // Append the records with ts <= watermark, in timestamp order: a k-way
     // merge of the CPUs' queues (ties: the lower CPU first, then queue order).
-    void release(std::uint64_t watermark, std::vector<Record>& out);
-    void release_all(std::vector<Record>& out);
+    // The pointers stay valid until done() (or the next record put in a queue).
+    void release(std::uint64_t watermark, std::vector<Record*>& out);
+    void release_all(std::vector<Record*>& out);
+    // The records released are done with: kept, with their memory, for the next ones.
+    void done();
     std::size_t pending() const;
 
 private:
     struct Queue {
-        std::vector<Record> recs;
-        std::size_t head = 0; // recs before head are released
+        RecordBuffer recs;
+        std::size_t head = 0;  // recs before head are released
+        std::size_t added = 0; // recs from here on are fresh
     };
     std::vector<Queue> cpus_; // by CPU number
+    std::vector<std::span<Record>> fresh_;
 };
 
 class Reader {
@@ -77,7 +93,8 @@ public:
     // reported in full as lost-event records, at the in-band markers where
     // the kernel flagged them, the rest at ts; each placed at the start of
     // its gap (place_losses).
-    Drained drain(const Decoder& d, std::vector<Record>& out, std::uint64_t ts, const DrainOptions& o);
+    // The records go to m's queues (Merger::queue), fresh until m.added().
+    Drained drain(const Decoder& d, Merger& m, std::uint64_t ts, const DrainOptions& o);
     // The kernel's per-CPU loss counters, summed, for the summary at exit.
     struct Totals {
         std::uint64_t overrun = 0, dropped = 0, commit_overrun = 0;
@@ -108,8 +125,7 @@ private:
 // add up to lost, the events that CPU lost and nothing has reported yet:
 // known counts first, then the first unknown one; what no marker carries is a
 // record of its own at ts. Markers left with nothing are removed. Pure.
-void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t lost,
-                      std::uint64_t ts);
+void reconcile_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t lost, std::uint64_t ts);
 
 // Put the lost-event records of one CPU from recs[from] on at the start of
 // their gap: the kernel reports them with the first record after it, but the
@@ -117,7 +133,7 @@ void reconcile_losses(std::vector<Record>& recs, std::size_t from, int cpu, std:
 // record, or the time up to which it was found empty) and it; so records
 // other CPUs made in the gap come after the loss, not before it. Updates
 // read_to with the records read. Pure.
-void place_losses(std::vector<Record>& recs, std::size_t from, int cpu, std::uint64_t& read_to);
+void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to);
 
 // Parse one number from per_cpu/cpuN/stats text ("overrun: 12").
 std::uint64_t stat_value(const std::string& stats, const std::string& key);

@@ -15,6 +15,7 @@
 #include <deque>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -104,7 +105,7 @@ struct StackPoint {
 // Record::late of its return record, LateRead::arg the output's index).
 // lossy: records or copies were lost since the last call: copies no longer
 // pair with calls by order, so none is used and all are forgotten.
-void apply_stack_copies(std::vector<Record>& ready, const std::vector<Probe>& table, StackQueue& q,
+void apply_stack_copies(std::span<Record* const> ready, const std::vector<Probe>& table, StackQueue& q,
                         bool lossy);
 
 // The perf events that take the copies.

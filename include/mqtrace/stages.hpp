@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <span>
 #include <vector>
 
 namespace mqtrace {
@@ -30,7 +31,7 @@ struct CallStages {
     // (Correlator::recycle). Items already in `items` (Correlator::finish)
     // go first. A round with a lost record is one chunk: Flows forgets its
     // models from the start of the round (see Flows::annotate).
-    void run(const std::vector<Record>& ready, MemoryReader& mem, std::vector<Item>& items,
+    void run(std::span<Record* const> ready, MemoryReader& mem, std::vector<Item>& items,
              const std::function<void(std::vector<Item>&)>& done, std::size_t chunk = kChunk) const;
 };
 

@@ -35,7 +35,7 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool wi
     std::vector<Item> items;
     // Buffers kept from iteration to iteration, as a live run keeps them from
     // round to round (Tracer::round, replay).
-    std::vector<Record> recs, ordered;
+    std::vector<Record*> ordered;
     Merger m;
     const auto proc = no_proc_view(); // the descriptor context of the recording's calls, as -r gives it
     QueueContext context(*proc);
@@ -43,7 +43,7 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool wi
     OutputReads outputs;
     NoMemory none("not read by the benchmark");
     const CallStages stages{c, outputs, context, with_flows ? &links : nullptr};
-    const std::vector<Record> no_records;
+    const std::vector<Record*> no_records;
     const std::function<void(std::vector<Item>&)> lines = [&](std::vector<Item>& done) {
         for (const auto& it : done) {
             append_item(it, o, out);
@@ -53,16 +53,16 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool wi
         c.recycle(done); // as a live run does, once the lines are written
     };
     for (auto _ : st) {
-        recs.clear();
         for (const auto& p : r.pages)
-            dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), recs);
-        m.push(recs);
+            dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), m.queue(p.cpu));
+        m.added();
+        ordered.clear();
         m.release_all(ordered);
         out.clear();
         stages.run(ordered, none, items, lines); // chunk by chunk, as a live run and -r do
         c.finish(items);
         stages.run(no_records, none, items, lines);
-        dec.recycle(ordered);
+        m.done();
         benchmark::DoNotOptimize(out.data());
     }
     st.counters["calls_per_s"] = benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kIsRate);

@@ -33,18 +33,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const Fixture f;
     if (size < 1) return 0;
     const int cpu = data[0] & 7;
-    std::vector<Record> recs;
-    f.dec->decode_page(cpu, data + 1, size - 1, recs, data[0] & 8);
-    f.dec->page_losses(cpu, data + 1, size - 1, recs);
     Merger m;
-    m.push(std::move(recs));
-    std::vector<Record> ordered;
+    f.dec->decode_page(cpu, data + 1, size - 1, m.queue(cpu), data[0] & 8);
+    f.dec->page_losses(cpu, data + 1, size - 1, m.queue(cpu));
+    m.added();
+    std::vector<Record*> ordered;
     m.release_all(ordered);
     TaskTable tasks(false);
     Correlator c(f.rec.probes, tasks);
     std::vector<Item> items;
-    for (const auto& r : ordered)
-        c.feed(r, items);
+    for (const Record* r : ordered)
+        c.feed(*r, items);
     c.finish(items);
     FormatOptions json, text;
     json.format = OutputFormat::Json;

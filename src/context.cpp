@@ -28,13 +28,9 @@ public:
         std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
         char link[4096];
         const ssize_t n = readlink(path, link, sizeof link);
-        if (n < 0) {
-            char dir[32];
-            std::snprintf(dir, sizeof dir, "/proc/%d", pid);
-            return errno == ENOENT && access(dir, F_OK) == 0 ? Fd::Closed : Fd::ProcessGone;
-        }
+        if (n < 0) return Fd::Gone; // (one system call per look: no second one to tell why)
         struct statfs fs {};
-        if (statfs(path, &fs) != 0) return Fd::Closed; // closed between the two looks
+        if (statfs(path, &fs) != 0) return Fd::Gone; // closed between the two looks
         if (fs.f_type != kMqueueMagic) return Fd::NotQueue;
         name.assign(link, static_cast<std::size_t>(n));
         return Fd::Queue;
@@ -63,7 +59,7 @@ public:
 class NoProc final : public ProcView {
 public:
     bool live() const override { return false; }
-    Fd fd(int, int, std::string&) override { return Fd::ProcessGone; }
+    Fd fd(int, int, std::string&) override { return Fd::Gone; }
     std::uint64_t ipc_ns(int) override { return 0; }
     std::uint64_t own_ipc_ns() override { return 0; }
     void sysv_keys(std::unordered_map<std::int64_t, std::int64_t>&) override {}

@@ -22,9 +22,9 @@ struct FakeProc final : ProcView {
     int fd_asks = 0, sysv_reads = 0;
     Fd fd(int pid, int fd, std::string& name) override {
         ++fd_asks;
-        if (!ns.count(pid)) return Fd::ProcessGone;
+        if (!ns.count(pid)) return Fd::Gone;
         auto f = fds.find({pid, fd});
-        if (f == fds.end()) return Fd::Closed;
+        if (f == fds.end()) return Fd::Gone;
         if (f->second.empty()) return Fd::NotQueue;
         name = f->second;
         return Fd::Queue;

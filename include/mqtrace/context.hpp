@@ -26,10 +26,10 @@ public:
     // false (-r): nothing can be asked; what was learned from the calls stands alone.
     virtual bool live() const { return true; }
     enum class Fd {
-        Queue,       // a queue: name is its name in the mqueue file system
-        NotQueue,    // open, but not a queue
-        Closed,      // the process has no such descriptor
-        ProcessGone, // no such process (or it cannot be looked at)
+        Queue,    // a queue: name is its name in the mqueue file system
+        NotQueue, // open, but not a queue
+        Gone,     // the process has no such descriptor, or there is no such process (or
+                  // it cannot be looked at): the same to the stage, so not told apart
     };
     virtual Fd fd(int pid, int fd, std::string& name) = 0;
     // The IPC namespace of a process (inode of /proc/PID/ns/ipc), 0 if unknown.

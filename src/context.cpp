@@ -85,7 +85,10 @@ std::uint64_t QueueContext::asked_ns(NsCache& cache, int pid) {
     auto [it, added] = cache.try_emplace(pid, 0, 0);
     auto& [ns, round] = it->second;
     if (added || round != round_) {
-        if (const std::uint64_t now = proc_.ipc_ns(pid)) ns = now;
+        // What /proc says this round, asked once for both caches (ns_key, caller_ns).
+        auto [a, first] = asked_.try_emplace(pid, 0, 0);
+        if (first || a->second.second != round_) a->second = {proc_.ipc_ns(pid), round_};
+        if (const std::uint64_t now = a->second.first) ns = now;
         round = round_;
     }
     return ns;
@@ -109,6 +112,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
     if (ids_.size() > kMaxEntries) ids_.clear();
     if (ns_.size() > kMaxEntries) ns_.clear();
     if (caller_ns_.size() > kMaxEntries) caller_ns_.clear();
+    if (asked_.size() > kMaxEntries) asked_.clear();
     if (names_.size() > kMaxEntries) names_.clear();
     if (sysv_.size() > kMaxEntries) sysv_.clear();
     if (new_round && proc_.live() && round_ % kPruneRounds == 0) prune();

@@ -93,6 +93,7 @@ private:
     std::map<IdKey, std::pair<std::int64_t, QueueSource>> ids_; // key, and how it was learned
     NsCache ns_;                                                // pid -> (IPC namespace, round asked)
     NsCache caller_ns_;                                         // the same, for QueueCtx::ns
+    NsCache asked_;                                             // pid -> (what /proc said, round asked)
     std::uint64_t round_ = 0;
     std::map<NameKey, Named> names_;
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue

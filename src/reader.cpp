@@ -88,7 +88,11 @@ void Merger::release(std::uint64_t watermark, std::vector<Record*>& out) {
 void Merger::release_all(std::vector<Record*>& out) { release(UINT64_MAX, out); }
 
 void Merger::done() {
+    // The records still waiting move to the front once at least as many were
+    // released before them (a CPU held back may wait with thousands of records
+    // while a few are released each round: not moved each round).
     for (auto& q : cpus_) {
+        if (q.head == 0 || q.head * 2 < q.recs.size()) continue;
         q.recs.drop_front(q.head);
         q.added -= q.head;
         q.head = 0;

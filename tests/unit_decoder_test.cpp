@@ -442,6 +442,33 @@ TEST(Merger, RecordsStayInTheQueuesAndAreReused) {
     m.drop_fresh();
     EXPECT_EQ(m.queue(0).size(), 1u);
     EXPECT_EQ(m.pending(), 1u);
+    // Many waiting, few released: the waiting ones are not moved each round,
+    // only once as many were released before them.
+    Merger held;
+    for (std::uint64_t ts : {1, 100, 101, 102, 103}) {
+        Record& r = held.queue(0).add();
+        r.ts = ts;
+    }
+    held.added();
+    out.clear();
+    held.release(50, out);
+    ASSERT_EQ(out.size(), 1u);
+    const Record* waiting = &held.queue(0)[1];
+    held.done();
+    EXPECT_EQ(&held.queue(0)[1], waiting);
+    EXPECT_EQ(held.pending(), 4u);
+    out.clear();
+    held.release(101, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0]->ts, 100u);
+    EXPECT_EQ(out[1]->ts, 101u);
+    held.done(); // 3 released before 2 waiting: now they move to the front
+    EXPECT_EQ(held.queue(0).size(), 2u);
+    EXPECT_EQ(held.queue(0)[0].ts, 102u);
+    out.clear();
+    held.release_all(out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1]->ts, 103u);
 }
 
 // Against the definition: every record in (ts, cpu, queue order) order,

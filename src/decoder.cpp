@@ -112,6 +112,17 @@ void printable_ascii(const std::string& text, const std::string& what) {
     }
 }
 
+// The format as libtraceevent is given it: without its print format (the
+// kernel's own printing, which mqtrace never uses: fields are read by their
+// offsets). libtraceevent 1.7 folds constants in print-format expressions
+// and divides by zero on a hostile one ("REC/0" raised SIGFPE, found by
+// fuzz-recording); what it is not given it cannot crash on.
+std::string fields_only(const std::string& format) {
+    const auto at = format.find("\nprint fmt:");
+    if (at == std::string::npos) return format;
+    return format.substr(0, at) + "\nprint fmt: \"\"\n";
+}
+
 } // namespace
 
 Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& events)
@@ -128,7 +139,8 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
     I.swap = tep_is_file_bigendian(I.tep) != tep_is_local_bigendian(I.tep);
     for (const auto& e : events) {
         printable_ascii(e.format, "the format of an event of " + e.system);
-        if (tep_parse_event(I.tep, e.format.data(), e.format.size(), e.system.c_str()) != 0)
+        const std::string parsed = fields_only(e.format);
+        if (tep_parse_event(I.tep, parsed.data(), parsed.size(), e.system.c_str()) != 0)
             throw std::runtime_error("cannot parse the format of an event of " + e.system);
         // The event just parsed is found by its name line.
         auto np = e.format.find("name: ");

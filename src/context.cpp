@@ -116,6 +116,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
     if (names_.size() > kMaxEntries) names_.clear();
     if (sysv_.size() > kMaxEntries) sysv_.clear();
     if (new_round && proc_.live() && round_ % kPruneRounds == 0) prune();
+    const bool live = proc_.live();                  // -r: nothing to check against
     std::map<FdKey, std::vector<std::size_t>> posix; // calls by (pid, mqdes), checked against /proc once
     std::vector<std::size_t> sysv;                   // calls whose msqid no msgget told
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -175,7 +176,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
                 c.queue.path = f->second.name;
                 c.queue.id = f->second.id;
             }
-            posix[k].push_back(i);
+            if (live) posix[k].push_back(i);
             continue;
         }
         const IdKey k{ns_key(c.pid), r.raw};
@@ -183,7 +184,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
         if (auto f = ids_.find(k); f != ids_.end()) {
             c.queue.key = f->second.first;
             c.queue.src = f->second.second;
-        } else {
+        } else if (live) {
             sysv.push_back(i);
         }
         const std::int64_t cmd = ev.name == "msgctl" ? c.args[1].raw & ~kIpc64 : -1;
@@ -192,7 +193,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
             sysv_.erase(k); // the identifier names no queue now
         }
     }
-    if (!proc_.live()) return;
+    if (!live) return;
     verify(items, posix);
     if (sysv.empty()) return;
     const std::uint64_t own = proc_.own_ipc_ns();

@@ -162,7 +162,7 @@ void LateReads::prefetch(std::span<const std::span<Record>> parts, MemoryReader&
             const auto& needs = needs_[r.probe];
             if (needs.empty()) continue;
             const Record* w = nullptr;
-            if (auto it = wrapper.find(r.tid);
+            if (auto it = wrapper.empty() ? wrapper.end() : wrapper.find(r.tid);
                 it != wrapper.end() && wrapper_of_[it->second->probe] == r.probe)
                 w = it->second;
             for (const Need& n : needs) {
@@ -175,11 +175,10 @@ void LateReads::prefetch(std::span<const std::span<Record>> parts, MemoryReader&
                     const auto wa = static_cast<std::uint64_t>(w->values[n.wrapper_field].num);
                     if (wa == addr || wa + 1 == addr) continue;
                 }
-                LateRead lr;
+                LateRead& lr = r.late.emplace_back();
                 lr.arg = n.arg;
                 lr.addr = addr;
                 lr.len = n.name ? 0 : n.len;
-                r.late.push_back(std::move(lr));
             }
         }
     // One batch per thread, in record order.

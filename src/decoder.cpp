@@ -115,12 +115,23 @@ void printable_ascii(const std::string& text, const std::string& what) {
 // The format as libtraceevent is given it: without its print format (the
 // kernel's own printing, which mqtrace never uses: fields are read by their
 // offsets). libtraceevent 1.7 folds constants in print-format expressions
-// and divides by zero on a hostile one ("REC/0" raised SIGFPE, found by
-// fuzz-recording); what it is not given it cannot crash on.
+// and divides by zero on a hostile one ("R/C->ret" raised SIGFPE, found by
+// fuzz-recording); what it is not given it cannot crash on. The print format
+// is found as the tokenizer finds it: "print", "fmt" and ":", whatever
+// whitespace lies between them.
 std::string fields_only(const std::string& format) {
-    const auto at = format.find("\nprint fmt:");
-    if (at == std::string::npos) return format;
-    return format.substr(0, at) + "\nprint fmt: \"\"\n";
+    auto space = [&](std::size_t i) {
+        while (i < format.size() && (format[i] == ' ' || format[i] == '\t' || format[i] == '\n'))
+            ++i;
+        return i;
+    };
+    for (std::size_t at = format.find("print"); at != std::string::npos; at = format.find("print", at + 1)) {
+        std::size_t i = space(at + 5);
+        if (format.compare(i, 3, "fmt") != 0) continue;
+        i = space(i + 3);
+        if (i < format.size() && format[i] == ':') return format.substr(0, at) + "\nprint fmt: \"\"\n";
+    }
+    return format;
 }
 
 } // namespace

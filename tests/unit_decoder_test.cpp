@@ -360,10 +360,13 @@ TEST(Decoder, FormatsWithControlBytesAreRefused) {
 TEST(Decoder, PrintFormatsAreNotParsed) {
     const Recording r = load_recording(kFixtures + "linux-6.1-kprobe-all");
     Recording hostile = r;
+    bool odd_spacing = false;
     for (auto& f : hostile.formats) {
         const auto at = f.find("\nprint fmt:");
         ASSERT_NE(at, std::string::npos);
-        f = f.substr(0, at) + "\nprint fmt: \"0x%lx\", R/C->ret\n";
+        // As the tokenizer reads it, whatever the whitespace between the words.
+        f = f.substr(0, at) + (odd_spacing ? "\n\tprint  fmt :" : "\nprint fmt:") + " \"0x%lx\", R/C->ret\n";
+        odd_spacing = !odd_spacing;
     }
     const auto plain = decoder_for(r);
     const auto odd = decoder_for(hostile);

@@ -67,7 +67,11 @@ namespace {
         a.src = key.src;
     } else {
         a.present = true;
-        a.raw = normalize(v.num - key.bias, key.narrow);
+        // An address less its bias (do_msgsnd's msgp->mtext): modulo 2^64, as
+        // the machine computes it (a hostile recording's value may be any).
+        a.raw = normalize(static_cast<std::int64_t>(static_cast<std::uint64_t>(v.num) -
+                                                    static_cast<std::uint64_t>(key.bias)),
+                          key.narrow);
     }
 }
 

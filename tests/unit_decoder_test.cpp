@@ -732,6 +732,34 @@ StackCopy copy_at(int tid, std::uint64_t ts, int ev, std::uint64_t sp, std::arra
 // A struct read from memory (late, or from a stack copy) is decoded with its
 // members' signedness: a negative int member stays negative, as the probes'
 // in-kernel reads give it.
+// A field's bias (do_msgsnd passes msgp->mtext, 8 past msgp) is taken off
+// modulo 2^64: a recording's value may be any, INT64_MIN too (found by
+// fuzz-decoder as a signed overflow under UBSan).
+TEST(Correlator, BiasedAddressesWrapAround) {
+    const int msgsnd = event_index(*find_event("msgsnd"));
+    Probe entry{ProbeKind::Kprobe, "mqtrace", "msgsnd_in", "", {}, Role::Entry, msgsnd};
+    Field f;
+    f.key = "msgp";
+    f.bias = 8;
+    entry.fields.push_back(f);
+    TaskTable tasks(false);
+    Correlator c({entry}, tasks);
+    std::vector<Item> out;
+    for (const std::int64_t v : {std::int64_t{0x1008}, INT64_MIN}) {
+        Record r;
+        r.ts = 1;
+        r.tid = 7;
+        r.probe = 0;
+        r.values.resize(1);
+        r.values[0].num = v;
+        c.feed(r, out);
+    }
+    c.finish(out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].call.args[1].raw, 0x1000);
+    EXPECT_EQ(static_cast<std::uint64_t>(out[1].call.args[1].raw), 0x7ffffffffffffff8u);
+}
+
 TEST(Correlator, SignedMembersOfStructsReadFromMemoryStayNegative) {
     const int notify = event_index(*find_event("mq_notify"));
     Probe entry{ProbeKind::Tracepoint, "syscalls", "sys_enter_mq_notify", "", {}, Role::Entry, notify};

@@ -88,7 +88,7 @@ struct Decoder::Impl {
             return;
         }
         std::uint64_t n = number(data + f->offset, f->size);
-        if (f->is_signed && f->size < 8) {
+        if (f->is_signed && f->size > 0 && f->size < 8) { // (a hostile format's size 0: nothing to extend)
             const int shift = 64 - 8 * f->size;
             n = static_cast<std::uint64_t>(static_cast<std::int64_t>(n << shift) >> shift);
         }
@@ -179,6 +179,10 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
             if (!f)
                 throw std::runtime_error("event " + e.system + "/" + name + " has no field '" +
                                          (fl.name.empty() ? fl.key : fl.name) + "'");
+            if (f->offset < 0 || f->size < 0 || f->offset > 0xffff || f->size > 0xffff)
+                throw std::runtime_error("event " + e.system + "/" + name + ": field '" + f->name +
+                                         "' has offset " + std::to_string(f->offset) + " and size " +
+                                         std::to_string(f->size) + ": not a kernel's event format");
             Impl::Slot& sl = d.fields.emplace_back(
                 Impl::Slot{f->offset, f->size, (f->flags & TEP_FIELD_IS_DYNAMIC) != 0,
                            (f->flags & TEP_FIELD_IS_RELATIVE) != 0,

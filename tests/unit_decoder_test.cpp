@@ -389,6 +389,40 @@ TEST(Decoder, PrintFormatsAreNotParsed) {
     EXPECT_GT(records, 100u);
 }
 
+// A hostile format's field sizes and offsets (found by fuzz-recording: a
+// signed field of size 0 was sign-extended by a 64-bit shift, undefined):
+// size 0 reads as 0, an offset or size past 64 KiB is refused, named.
+TEST(Decoder, FieldSizesAndOffsetsOfAHostileFormat) {
+    const Recording r = load_recording(kFixtures + "linux-6.1-kprobe-all");
+    Recording zero = r;
+    std::size_t changed = 0;
+    for (auto& f : zero.formats)
+        for (std::size_t at = f.find("size:4;\tsigned:1;"); at != std::string::npos;
+             at = f.find("size:4;\tsigned:1;", at)) {
+            f.replace(at, 6, "size:0");
+            ++changed;
+        }
+    ASSERT_GT(changed, 10u);
+    const auto dec = decoder_for(zero);
+    std::size_t records = 0;
+    for (const auto& p : r.pages) {
+        RecordBuffer out;
+        dec->decode_page(p.cpu, p.bytes.data(), p.bytes.size(), out);
+        records += out.size();
+    }
+    EXPECT_GT(records, 100u);
+    Recording far = r;
+    const auto at = far.formats[0].find("\toffset:8;");
+    ASSERT_NE(at, std::string::npos);
+    far.formats[0].replace(at, 10, "\toffset:70000;");
+    try {
+        decoder_for(far);
+        FAIL() << "a field at offset 70000 was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("not a kernel's event format"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Decoder, StringFieldFaultIsFlagged) {
     // A kprobe string field with a zero-length data_loc (failed fetch).
     Recording r = load_recording(kFixtures + "linux-6.1-kprobe-all");

@@ -282,142 +282,171 @@ void RecordingWriter::flush() {
         throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
 }
 
+namespace {
+
+constexpr std::size_t kMaxChunk = 64 << 20; // a sub-buffer is at most kMaxPage; metadata is small
+
+bool own_data(char type) {
+    return type == 'D' || type == 'L' || type == 'R' || type == 'U' || type == 'V' || type == 'N';
+}
+
+// Checks and files the chunk at file offset off: metadata and carried data
+// into head, the file's own data into data (the same Recording when the file
+// is read whole).
+void parse_chunk(ChunkState& st, Recording& head, Recording& data, char type, std::string_view payload,
+                 std::uint64_t off) {
+    const auto fail = [&](const char* what) {
+        throw std::runtime_error(std::string(what) + " (chunk '" + std::string(1, type) + "' at offset " +
+                                 std::to_string(off) + ")");
+    };
+    const bool carry = type == 'B' || type == 'O' || type == 'X';
+    const bool is_data = own_data(type) || carry;
+    if (is_data && (!st.have_probes || head.formats.size() != head.probes.size()))
+        fail("data before the probe table and formats");
+    if (st.data && !is_data) fail("metadata after data");
+    if (st.ended) fail("a chunk after the end of the file ('N')");
+    if (carry && (st.own_data || (type == 'B' && head.continues) || (type != 'B' && !head.continues)))
+        fail("carried data out of place");
+    st.own_data = st.own_data || (is_data && !carry && type != 'N'); // U: after the carried pages
+    switch (type) {
+    case 'B':
+    case 'N': {
+        st.data = true;
+        if (payload.size() != 8) fail("bad boundary");
+        if (type == 'B') {
+            head.continues = true;
+            head.begin = get<std::uint64_t>(payload, 0);
+        } else {
+            st.ended = data.continued = true;
+            data.end = get<std::uint64_t>(payload, 0);
+        }
+        break;
+    }
+    case 'O':
+        if (payload.size() != 12) fail("bad call in progress");
+        head.open.emplace_back(static_cast<int>(get<std::uint32_t>(payload, 0)),
+                               get<std::uint64_t>(payload, 4));
+        break;
+    case 'X': {
+        if (payload.size() < 4 || payload.size() - 4 > kMaxPage) fail("bad page size");
+        const auto cpu = get<std::uint32_t>(payload, 0);
+        if (cpu > 65535) fail("bad cpu number");
+        head.carried.push_back(PageView{static_cast<int>(cpu), payload.substr(4)});
+        break;
+    }
+    case 'H': head.header_page = std::string(payload); break;
+    case 'K': head.kernel = std::string(payload); break;
+    case 'S': head.self_tid = std::atoi(std::string(payload).c_str()); break;
+    case 'Q': head.selected = true; break;
+    case 'C':
+        if (payload.size() != 8) fail("bad clock offset");
+        head.clock_offset_ns = get<std::int64_t>(payload, 0);
+        break;
+    case 'T': {
+        Recording::Task t{};
+        std::istringstream ts{std::string(payload)};
+        if (!(ts >> t.tid >> t.pid)) fail("bad task");
+        ts.get();
+        std::getline(ts, t.comm);
+        head.tasks.push_back(std::move(t));
+        break;
+    }
+    case 'P':
+        if (st.have_probes) fail("a second probe table");
+        head.probes = parse_probe_table(std::string(payload));
+        st.have_probes = true;
+        break;
+    case 'F':
+        if (!st.have_probes || head.formats.size() >= head.probes.size())
+            fail("an event format without its probe");
+        head.formats.emplace_back(payload);
+        break;
+    case 'D': {
+        st.data = true;
+        if (payload.size() < 4 || payload.size() - 4 > kMaxPage) fail("bad page size");
+        const auto cpu = get<std::uint32_t>(payload, 0);
+        if (cpu > 65535) fail("bad cpu number");
+        data.pages.push_back(PageView{static_cast<int>(cpu), payload.substr(4)});
+        break;
+    }
+    case 'R':
+        st.data = true;
+        if (payload.size() != 8) fail("bad round mark");
+        data.rounds.push_back(Recording::Round{data.pages.size(), get<std::uint64_t>(payload, 0)});
+        break;
+    case 'U': {
+        st.data = true;
+        if (payload.size() < 72) fail("bad stack copy");
+        StackCopy c;
+        c.tid = static_cast<int>(get<std::uint32_t>(payload, 0));
+        c.ev = get<std::int32_t>(payload, 4);
+        c.at_exit = (c.ev & 0x10000) != 0;
+        c.ev &= ~0x10000;
+        if (c.ev < 0 || c.ev >= static_cast<int>(catalog().size())) fail("bad event in stack copy");
+        c.ts = get<std::uint64_t>(payload, 8);
+        std::memcpy(c.args.data(), payload.data() + 16, 48);
+        c.sp = get<std::uint64_t>(payload, 64);
+        c.bytes = std::string(payload.substr(72));
+        data.stacks.push_back(std::move(c));
+        data.stack_round.push_back(data.rounds.size());
+        break;
+    }
+    case 'V':
+        st.data = true;
+        if (payload.size() != 8) fail("bad stack loss");
+        data.stack_lossy.push_back(data.rounds.size());
+        break;
+    case 'L': {
+        st.data = true;
+        if (payload.size() != 20) fail("bad lost record");
+        Record l;
+        l.kind = RecordKind::Lost;
+        const auto cpu = get<std::uint32_t>(payload, 0); // 0xffffffff: no CPU (kprobe misses)
+        if (cpu > 65535 && cpu != 0xffffffffu) fail("bad cpu number");
+        l.cpu = cpu == 0xffffffffu ? -1 : static_cast<int>(cpu);
+        l.ts = get<std::uint64_t>(payload, 4);
+        l.lost = get<std::int64_t>(payload, 12);
+        if (l.lost < 0) fail("negative lost count");
+        data.losses.push_back(l);
+        data.loss_round.push_back(data.rounds.size());
+        break;
+    }
+    default: fail("unknown chunk type");
+    }
+}
+
+// The chunks in b from offset from to its end (b starts at file offset base).
+void parse_chunks(ChunkState& st, Recording& head, Recording& data, std::string_view b, std::size_t from,
+                  std::uint64_t base) {
+    for (std::size_t off = from; off < b.size();) {
+        if (b.size() - off < 5)
+            throw std::runtime_error("truncated chunk header at offset " + std::to_string(base + off));
+        const auto len = get<std::uint32_t>(b, off + 1);
+        if (len > b.size() - off - 5)
+            throw std::runtime_error("chunk at offset " + std::to_string(base + off) +
+                                     " runs past the end of the file");
+        parse_chunk(st, head, data, b[off], b.substr(off + 5, len), base + off);
+        off += 5 + len;
+    }
+}
+
+void check_head(const ChunkState& st, const Recording& head) {
+    if (!st.have_probes) throw std::runtime_error("no probe table");
+    if (head.formats.size() != head.probes.size()) throw std::runtime_error("event formats missing");
+    if (head.header_page.empty()) throw std::runtime_error("no header page");
+}
+
+} // namespace
+
 Recording parse_recording(std::string bytes) {
     Recording r;
     r.storage = std::make_shared<const std::string>(std::move(bytes));
     const std::string_view b = *r.storage;
     if (b.substr(0, kMagic.size()) != kMagic) throw std::runtime_error("not an mqtrace recording");
     r.exact_losses = true;
-    bool have_probes = false, data = false, own_data = false; // own: D L R V (not carried)
-    for (std::size_t off = kMagic.size(); off < b.size();) {
-        if (b.size() - off < 5)
-            throw std::runtime_error("truncated chunk header at offset " + std::to_string(off));
-        const char type = b[off];
-        const auto len = get<std::uint32_t>(b, off + 1);
-        if (len > b.size() - off - 5)
-            throw std::runtime_error("chunk at offset " + std::to_string(off) +
-                                     " runs past the end of the file");
-        const std::string_view payload = b.substr(off + 5, len);
-        const std::string where =
-            " (chunk '" + std::string(1, type) + "' at offset " + std::to_string(off) + ")";
-        off += 5 + len;
-        const bool carry = type == 'B' || type == 'O' || type == 'X';
-        const bool is_data =
-            type == 'D' || type == 'L' || type == 'R' || type == 'U' || type == 'V' || type == 'N' || carry;
-        if (is_data && (!have_probes || r.formats.size() != r.probes.size()))
-            throw std::runtime_error("data before the probe table and formats" + where);
-        if (data && !is_data) throw std::runtime_error("metadata after data" + where);
-        if (r.continued) throw std::runtime_error("a chunk after the end of the file ('N')" + where);
-        if (carry && (own_data || (type == 'B' && r.continues) || (type != 'B' && !r.continues)))
-            throw std::runtime_error("carried data out of place" + where);
-        own_data = own_data || (is_data && !carry && type != 'U' && type != 'N');
-        switch (type) {
-        case 'B':
-        case 'N': {
-            data = true;
-            if (payload.size() != 8) throw std::runtime_error("bad boundary" + where);
-            (type == 'B' ? r.continues : r.continued) = true;
-            (type == 'B' ? r.begin : r.end) = get<std::uint64_t>(payload, 0);
-            break;
-        }
-        case 'O':
-            if (payload.size() != 12) throw std::runtime_error("bad call in progress" + where);
-            r.open.emplace_back(static_cast<int>(get<std::uint32_t>(payload, 0)),
-                                get<std::uint64_t>(payload, 4));
-            break;
-        case 'X': {
-            if (payload.size() < 4 || payload.size() - 4 > kMaxPage)
-                throw std::runtime_error("bad page size" + where);
-            const auto cpu = get<std::uint32_t>(payload, 0);
-            if (cpu > 65535) throw std::runtime_error("bad cpu number" + where);
-            r.carried.push_back(PageView{static_cast<int>(cpu), payload.substr(4)});
-            break;
-        }
-        case 'H': r.header_page = std::string(payload); break;
-        case 'K': r.kernel = std::string(payload); break;
-        case 'S': r.self_tid = std::atoi(std::string(payload).c_str()); break;
-        case 'Q': r.selected = true; break;
-        case 'C':
-            if (payload.size() != 8) throw std::runtime_error("bad clock offset" + where);
-            r.clock_offset_ns = get<std::int64_t>(payload, 0);
-            break;
-        case 'T': {
-            Recording::Task t{};
-            std::istringstream ts{std::string(payload)};
-            if (!(ts >> t.tid >> t.pid)) throw std::runtime_error("bad task" + where);
-            ts.get();
-            std::getline(ts, t.comm);
-            r.tasks.push_back(std::move(t));
-            break;
-        }
-        case 'P':
-            if (have_probes) throw std::runtime_error("a second probe table" + where);
-            r.probes = parse_probe_table(std::string(payload));
-            have_probes = true;
-            break;
-        case 'F':
-            if (!have_probes || r.formats.size() >= r.probes.size())
-                throw std::runtime_error("an event format without its probe" + where);
-            r.formats.emplace_back(payload);
-            break;
-        case 'D': {
-            data = true;
-            if (payload.size() < 4 || payload.size() - 4 > kMaxPage)
-                throw std::runtime_error("bad page size" + where);
-            const auto cpu = get<std::uint32_t>(payload, 0);
-            if (cpu > 65535) throw std::runtime_error("bad cpu number" + where);
-            r.pages.push_back(PageView{static_cast<int>(cpu), payload.substr(4)});
-            break;
-        }
-        case 'R':
-            data = true;
-            if (payload.size() != 8) throw std::runtime_error("bad round mark" + where);
-            r.rounds.push_back(Recording::Round{r.pages.size(), get<std::uint64_t>(payload, 0)});
-            break;
-        case 'U': {
-            data = true;
-            if (payload.size() < 72) throw std::runtime_error("bad stack copy" + where);
-            StackCopy c;
-            c.tid = static_cast<int>(get<std::uint32_t>(payload, 0));
-            c.ev = get<std::int32_t>(payload, 4);
-            c.at_exit = (c.ev & 0x10000) != 0;
-            c.ev &= ~0x10000;
-            if (c.ev < 0 || c.ev >= static_cast<int>(catalog().size()))
-                throw std::runtime_error("bad event in stack copy" + where);
-            c.ts = get<std::uint64_t>(payload, 8);
-            std::memcpy(c.args.data(), payload.data() + 16, 48);
-            c.sp = get<std::uint64_t>(payload, 64);
-            c.bytes = std::string(payload.substr(72));
-            r.stacks.push_back(std::move(c));
-            r.stack_round.push_back(r.rounds.size());
-            break;
-        }
-        case 'V':
-            data = true;
-            if (payload.size() != 8) throw std::runtime_error("bad stack loss" + where);
-            r.stack_lossy.push_back(r.rounds.size());
-            break;
-        case 'L': {
-            data = true;
-            if (payload.size() != 20) throw std::runtime_error("bad lost record" + where);
-            Record l;
-            l.kind = RecordKind::Lost;
-            const auto cpu = get<std::uint32_t>(payload, 0); // 0xffffffff: no CPU (kprobe misses)
-            if (cpu > 65535 && cpu != 0xffffffffu) throw std::runtime_error("bad cpu number" + where);
-            l.cpu = cpu == 0xffffffffu ? -1 : static_cast<int>(cpu);
-            l.ts = get<std::uint64_t>(payload, 4);
-            l.lost = get<std::int64_t>(payload, 12);
-            if (l.lost < 0) throw std::runtime_error("negative lost count" + where);
-            r.losses.push_back(l);
-            r.loss_round.push_back(r.rounds.size());
-            break;
-        }
-        default: throw std::runtime_error("unknown chunk type" + where);
-        }
-    }
-    if (!have_probes) throw std::runtime_error("no probe table");
-    if (r.formats.size() != r.probes.size()) throw std::runtime_error("event formats missing");
-    if (r.header_page.empty()) throw std::runtime_error("no header page");
+    ChunkState st;
+    parse_chunks(st, r, r, b, kMagic.size(), 0);
+    check_head(st, r);
     return r;
 }
 
@@ -452,6 +481,146 @@ Recording load_recording(const std::string& path) {
         off += hdr[1];
     }
     return r;
+}
+
+namespace {
+constexpr std::size_t kBlock = 1 << 20; // read at once, and the buffer's first size
+} // namespace
+
+RecordingStream::RecordingStream(const std::string& path) : path_(path) {
+    std::error_code ec;
+    std::string p = path; // a fixture directory holding a recording file (scripts/vm/capture-fixtures)
+    if (std::filesystem::is_directory(p, ec) && std::filesystem::exists(p + "/recording.mqt", ec))
+        p += "/recording.mqt";
+    if (std::filesystem::is_directory(p, ec)) { // the directory format of earlier versions: small, read whole
+        head_ = load_recording(p);
+        whole_ = true;
+        return;
+    }
+    try {
+        fd_ = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw std::runtime_error("cannot read " + p + ": " + std::strerror(errno));
+        read_head();
+    } catch (const std::runtime_error& e) {
+        if (fd_ >= 0) ::close(fd_);
+        throw std::runtime_error(path + ": " + e.what());
+    }
+}
+
+RecordingStream::~RecordingStream() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::size_t RecordingStream::fill(std::size_t need) {
+    while (end_ - beg_ < need && !eof_) {
+        if (end_ == buf_.size()) {
+            if (beg_ > 0) { // the bytes not parsed yet to the front
+                std::memmove(buf_.data(), buf_.data() + beg_, end_ - beg_);
+                pos_ += beg_;
+                end_ -= beg_;
+                beg_ = 0;
+            }
+            // Grown only when full of what was read: a hostile length asks for no memory.
+            if (end_ == buf_.size()) buf_.resize(std::max(kBlock, 2 * buf_.size()));
+        }
+        const ssize_t got = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw std::runtime_error(std::string("cannot read: ") + std::strerror(errno));
+        if (got == 0) eof_ = true;
+        end_ += static_cast<std::size_t>(got);
+    }
+    return end_ - beg_;
+}
+
+namespace {
+// The length of the chunk starting at b (5 bytes of header there).
+std::size_t chunk_length(const char* b, std::uint64_t off) {
+    std::uint32_t len;
+    std::memcpy(&len, b + 1, 4);
+    if (len > kMaxChunk)
+        throw std::runtime_error("chunk at offset " + std::to_string(off) + " is too large (" +
+                                 std::to_string(len) + " bytes)");
+    return 5 + std::size_t{len};
+}
+} // namespace
+
+void RecordingStream::read_head() {
+    if (fill(kMagic.size()) < kMagic.size() || std::string_view(buf_.data(), kMagic.size()) != kMagic)
+        throw std::runtime_error("not an mqtrace recording");
+    // The metadata and carried data, up to the first chunk of the file's own
+    // data: kept in one block, which head_ views.
+    std::size_t n = kMagic.size();
+    for (;;) {
+        const std::size_t have = fill(n + 5);
+        if (have == n) break;
+        if (have < n + 5) throw std::runtime_error("truncated chunk header at offset " + std::to_string(n));
+        if (own_data(buf_[beg_ + n])) break;
+        const std::size_t len = chunk_length(buf_.data() + beg_ + n, n);
+        if (fill(n + len) < n + len)
+            throw std::runtime_error("chunk at offset " + std::to_string(n) +
+                                     " runs past the end of the file");
+        n += len;
+    }
+    const auto meta = std::make_shared<const std::string>(buf_.data() + beg_, n);
+    head_.storage = meta;
+    head_.exact_losses = true;
+    parse_chunks(st_, head_, head_, *meta, kMagic.size(), 0);
+    check_head(st_, head_);
+    beg_ += n;
+}
+
+bool RecordingStream::next(Recording& part) {
+    part.storage.reset();
+    part.pages.clear();
+    part.losses.clear();
+    part.loss_round.clear();
+    part.rounds.clear();
+    part.stacks.clear();
+    part.stack_round.clear();
+    part.stack_lossy.clear();
+    part.continued = false;
+    part.end = 0;
+    if (done_) return false;
+    if (whole_) {
+        done_ = true;
+        part.storage = head_.storage;
+        part.pages = head_.pages;
+        part.losses = head_.losses;
+        part.loss_round = head_.loss_round;
+        part.rounds = head_.rounds;
+        part.stacks = head_.stacks;
+        part.stack_round = head_.stack_round;
+        part.stack_lossy = head_.stack_lossy;
+        part.continued = head_.continued;
+        part.end = head_.end;
+        return true;
+    }
+    try {
+        std::size_t n = 0; // the part's chunks: up to the next round's end
+        for (;;) {
+            const std::size_t have = fill(n + 5);
+            if (have == n) break;
+            const std::uint64_t off = pos_ + beg_ + n;
+            if (have < n + 5)
+                throw std::runtime_error("truncated chunk header at offset " + std::to_string(off));
+            const char type = buf_[beg_ + n];
+            const std::size_t len = chunk_length(buf_.data() + beg_ + n, off);
+            if (fill(n + len) < n + len)
+                throw std::runtime_error("chunk at offset " + std::to_string(off) +
+                                         " runs past the end of the file");
+            n += len;
+            if (type == 'R') break;
+        }
+        if (n == 0) {
+            done_ = true;
+            return false;
+        }
+        parse_chunks(st_, head_, part, std::string_view(buf_.data() + beg_, n), 0, pos_ + beg_);
+        beg_ += n;
+        return true;
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(path_ + ": " + e.what());
+    }
 }
 
 } // namespace mqtrace

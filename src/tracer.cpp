@@ -941,7 +941,8 @@ int trace_with(const TraceOptions& o, const KernelFacts& k, Backend b, Signals& 
 
 int run_replay(const TraceOptions& o) {
     return reported([&] {
-        const Recording r = load_recording(o.read_file);
+        RecordingStream file(o.read_file); // one round in memory at a time
+        const Recording& r = file.head();
         Output out(o.output, o.rotate);
         if (o.journal) out.to_journal();
         if (o.fmt.format == OutputFormat::Perfetto) out.to_perfetto();
@@ -959,7 +960,7 @@ int run_replay(const TraceOptions& o) {
         long calls = 0;
         std::uint64_t lost = 0;
         bool done = false;
-        replay(
+        Replayer replay(
             r,
             [&](Item&& it) { // streamed: memory stays small whatever the recording's size
                 if (done ||
@@ -982,6 +983,9 @@ int run_replay(const TraceOptions& o) {
                 if (out.pending_bytes() > (1 << 20) && !out.flush()) done = true;
             },
             o.payload, o.flows);
+        for (Recording part; !done && file.next(part);) // -n: no further than needed
+            replay.feed(part);
+        replay.finish();
         if (summary) out.text(o.fmt.format == OutputFormat::Json ? summary->json() : summary->text());
         out.flush();
         if (!o.quiet || lost > 0)

@@ -1117,12 +1117,28 @@ TEST_F(Integration, RecordingReadsBackAsTheLiveRunPrinted) {
             ++seen;
     }
     EXPECT_EQ(seen, 60);
-    // A damaged recording: a clear error, status 1.
+    // A damaged recording (its last chunk cut): -r reads it round by round,
+    // so the lines of the rounds before the damage come (every call of the
+    // workloads, which ended a second before the recording), then a clear
+    // error, status 1.
+    const std::vector<std::string> whole = read_back(file);
     std::filesystem::resize_file(file, std::filesystem::file_size(file) - 3);
-    Child bad({env("MQTRACE_BIN", "mqtrace"), "-r", file}, "badrec");
+    Child bad({env("MQTRACE_BIN", "mqtrace"), "-r", file, "-f", "json"}, "badrec");
     EXPECT_EQ(bad.wait(60), 1);
     EXPECT_NE(bad.stderr_text().find("mqtrace: " + file + ": chunk at offset "), std::string::npos)
         << bad.stderr_text();
+    std::istringstream before(bad.stdout_text());
+    std::size_t n = 0;
+    int workload_calls = 0;
+    for (std::string line; std::getline(before, line); ++n) {
+        ASSERT_LT(n, whole.size());
+        EXPECT_EQ(line, whole[n]) << "line " << n;
+        const Value v = testjson::parse(line);
+        if (v["event"].s() != "lost" && !v["pid"].is_null() &&
+            (v["pid"].i() == w.pid || v["pid"].i() == e.pid))
+            ++workload_calls;
+    }
+    EXPECT_EQ(workload_calls, 60);
     std::filesystem::remove(file);
     std::filesystem::remove(plain);
 }

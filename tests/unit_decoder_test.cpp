@@ -20,14 +20,17 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/msg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
+#include <thread>
 
 using namespace mqtrace;
 
@@ -746,6 +749,134 @@ TEST(Recording, FileRoundTripAndDamage) {
     EXPECT_THROW(parse_recording("MQTRACE-RECORDING 1\nD\xff\xff\xff\x7f"), std::runtime_error);
     EXPECT_THROW(parse_recording("not a recording"), std::runtime_error);
     EXPECT_THROW(load_recording(path + ".missing"), std::runtime_error);
+    std::remove(path.c_str());
+}
+
+// -r reads a recording one round at a time (RecordingStream, Replayer): the
+// same lines as the file read whole, memory for a round and not for the file,
+// and a damaged part an error when it is reached, after the rounds before it.
+std::vector<std::string> streamed_lines(const std::string& path, std::size_t* parts = nullptr,
+                                        std::size_t* buffered = nullptr) {
+    FormatOptions o;
+    o.format = OutputFormat::Json;
+    std::vector<std::string> out;
+    RecordingStream s(path);
+    Replayer rp(s.head(), [&](Item&& it) { out.push_back(format_item(it, o)); });
+    std::size_t n = 0;
+    for (Recording part; s.next(part); ++n) {
+        // A part is one round: its chunks up to its 'R' (the last part: to the end).
+        EXPECT_LE(part.rounds.size(), 1u) << path;
+        if (!part.rounds.empty()) {
+            EXPECT_EQ(part.rounds[0].pages, part.pages.size()) << path;
+        }
+        rp.feed(part);
+        if (buffered) *buffered = std::max(*buffered, s.buffered());
+    }
+    rp.finish();
+    if (parts) *parts = n;
+    return out;
+}
+
+TEST(Recording, StreamedRoundByRoundAsReadWhole) {
+    const std::string corpus = std::string(MQTRACE_SOURCE_ROOT) + "/tests/fuzz/corpus/recording/";
+    for (const std::string name :
+         {"all-late.mqt", "all-stack.mqt", "continued.mqt", "linux-6.1-kprobe.mqt"}) {
+        std::size_t parts = 0;
+        const auto got = streamed_lines(corpus + name, &parts);
+        EXPECT_EQ(got, replay_lines(load_recording(corpus + name))) << name;
+        EXPECT_GE(got.size(), 20u) << name;
+        EXPECT_GT(parts, name == "linux-6.1-kprobe.mqt" ? 0u : 1u) << name; // that one: no rounds
+    }
+    // The directory format is read whole: one part.
+    std::size_t parts = 0;
+    EXPECT_EQ(streamed_lines(kFixtures + "linux-6.1-kprobe-lossy", &parts),
+              replay_lines(load_recording(kFixtures + "linux-6.1-kprobe-lossy")));
+    EXPECT_EQ(parts, 1u);
+
+    // A file of 4000 rounds (16 MB): the buffer holds a round, not the file.
+    const Recording dir = load_recording(kFixtures + "linux-6.1-kprobe-all");
+    const std::string path = ::testing::TempDir() + "/mqtrace-stream.mqt";
+    std::uint64_t mark = 0;
+    {
+        RecordingWriter w(path);
+        w.meta(dir.header_page, dir.probes, dir.formats, dir.self_tid, "6.1.0-test x86_64", 0, {});
+        for (int k = 0; k < 4000 / static_cast<int>(dir.pages.size()) + 1; ++k)
+            for (const auto& p : dir.pages) {
+                w.page(p.cpu, p.bytes.data(), p.bytes.size());
+                w.round(++mark);
+            }
+        w.flush();
+    }
+    ASSERT_GT(std::filesystem::file_size(path), 16'000'000u);
+    std::size_t buffered = 0;
+    const auto got = streamed_lines(path, &parts, &buffered);
+    EXPECT_EQ(got, replay_lines(load_recording(path)));
+    EXPECT_EQ(parts, mark);
+    EXPECT_EQ(buffered, std::size_t{1} << 20);
+
+    // Damage past the first rounds: those rounds come, then the error, naming the file and the place.
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string cut = ::testing::TempDir() + "/mqtrace-stream-cut.mqt";
+    auto write = [&](const std::string& b) { std::ofstream(cut, std::ios::binary | std::ios::trunc) << b; };
+    write(bytes.substr(0, bytes.size() / 2));
+    {
+        RecordingStream s(cut);
+        std::size_t n = 0;
+        try {
+            for (Recording part; s.next(part);)
+                ++n;
+            ADD_FAILURE() << "a truncated file read to its end";
+        } catch (const std::runtime_error& e) {
+            EXPECT_NE(std::string(e.what()).find(cut + ": chunk at offset "), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(" runs past the end of the file"), std::string::npos)
+                << e.what();
+        }
+        EXPECT_GT(n, mark / 2 - 10);
+        EXPECT_LT(n, mark / 2 + 2);
+    }
+    // A hostile length: refused, not allocated.
+    std::size_t meta = 20; // the metadata: up to the first sub-buffer
+    while (meta + 5 <= bytes.size() && bytes[meta] != 'D') {
+        std::uint32_t len;
+        std::memcpy(&len, bytes.data() + meta + 1, 4);
+        meta += 5 + len;
+    }
+    for (std::uint32_t len : {0xffffffffu, 60u << 20}) {
+        std::string h = bytes.substr(0, meta); // then a chunk of that length
+        h += 'D';
+        h.append(reinterpret_cast<const char*>(&len), 4);
+        h += "abcd";
+        write(h);
+        try {
+            RecordingStream s(cut);
+            Recording part;
+            while (s.next(part)) {
+            }
+            ADD_FAILURE() << len;
+        } catch (const std::runtime_error& e) {
+            const std::string why = e.what();
+            const std::string at = cut + ": chunk at offset " + std::to_string(meta);
+            EXPECT_NE(why.find(len > (64u << 20) ? at + " is too large (4294967295 bytes)"
+                                                 : at + " runs past the end of the file"),
+                      std::string::npos)
+                << why;
+        }
+    }
+    // From a pipe, as from a file.
+    const std::string fifo = ::testing::TempDir() + "/mqtrace-stream.fifo";
+    ::unlink(fifo.c_str());
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const std::string small = corpus + "all-stack.mqt";
+    std::thread feeder([&] {
+        std::ifstream src(small, std::ios::binary);
+        std::ofstream(fifo, std::ios::binary) << src.rdbuf();
+    });
+    const auto piped = streamed_lines(fifo);
+    feeder.join();
+    EXPECT_EQ(piped, replay_lines(load_recording(small)));
+    ::unlink(fifo.c_str());
+    std::remove(cut.c_str());
     std::remove(path.c_str());
 }
 

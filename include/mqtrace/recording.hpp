@@ -144,4 +144,42 @@ private:
 Recording load_recording(const std::string& path);
 Recording parse_recording(std::string bytes); // the file format, from memory
 
+// What the chunks read so far allow next (see the file format above).
+struct ChunkState {
+    bool have_probes = false, data = false, own_data = false, ended = false;
+};
+
+// A recording read one round at a time (-r): memory holds its metadata and
+// one round's chunks, whatever the file's size; a file, a pipe or a
+// directory of earlier versions (read whole). Errors as load_recording's,
+// the file's name first; a damaged part is found when it is reached.
+class RecordingStream {
+public:
+    explicit RecordingStream(const std::string& path); // reads the metadata and carried data
+    ~RecordingStream();
+    RecordingStream(const RecordingStream&) = delete;
+    RecordingStream& operator=(const RecordingStream&) = delete;
+
+    // Metadata, probes, formats and what an earlier file carried over.
+    const Recording& head() const { return head_; }
+    // The next part of the data into part (its data members; the rest left
+    // empty): the chunks up to and including the next 'R', or to the end.
+    // Its views stay valid until the next call. False at the end.
+    bool next(Recording& part);
+    // The bytes buffered: the largest part, or 1 MiB, at most twice over.
+    std::size_t buffered() const { return buf_.size(); }
+
+private:
+    std::size_t fill(std::size_t need); // bytes from beg_ on, read until need or the end
+    void read_head();
+    std::string path_;
+    int fd_ = -1;
+    std::string buf_; // the file from pos_ on: [beg_, end_) not yet parsed
+    std::size_t beg_ = 0, end_ = 0;
+    std::uint64_t pos_ = 0;
+    bool eof_ = false, whole_ = false, done_ = false;
+    ChunkState st_;
+    Recording head_;
+};
+
 } // namespace mqtrace

@@ -78,7 +78,8 @@ po::options_description options() {
                          "with -o or -w: go on in a new file every SECONDS seconds, FILE's strftime(3) "
                          "conversions expanded (as tcpdump's -G)")(
         "read,r", po::value<std::string>()->value_name("FILE"),
-        "decode a recording made with -w instead of tracing (-e, -p, -t, --comm, -x, -n, -c, -f, -o apply)")(
+        "decode a recording made with -w (- for standard input) instead of tracing "
+        "(-e, -p, -t, --comm, -x, -n, -c, -f, -o apply)")(
         "record-profile", po::value<std::string>()->value_name("DIR"),
         "save this kernel's profile (tracefs README, files, symbols, events) into DIR, then exit")(
         "dry-run", "print the tracefs writes this kernel would get, then exit")(

@@ -487,23 +487,26 @@ namespace {
 constexpr std::size_t kBlock = 1 << 20; // read at once, and the buffer's first size
 } // namespace
 
-RecordingStream::RecordingStream(const std::string& path) : path_(path) {
+RecordingStream::RecordingStream(const std::string& path) : path_(path == "-" ? "standard input" : path) {
     std::error_code ec;
     std::string p = path; // a fixture directory holding a recording file (scripts/vm/capture-fixtures)
-    if (std::filesystem::is_directory(p, ec) && std::filesystem::exists(p + "/recording.mqt", ec))
+    if (path != "-" && std::filesystem::is_directory(p, ec) &&
+        std::filesystem::exists(p + "/recording.mqt", ec))
         p += "/recording.mqt";
-    if (std::filesystem::is_directory(p, ec)) { // the directory format of earlier versions: small, read whole
+    if (path != "-" &&
+        std::filesystem::is_directory(p, ec)) { // the directory format of earlier versions: small
         head_ = load_recording(p);
         whole_ = true;
         return;
     }
     try {
-        fd_ = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw std::runtime_error("cannot read " + p + ": " + std::strerror(errno));
+        // "-": standard input, as tcpdump -r - reads it (a copy of the descriptor, closed at the end).
+        fd_ = path == "-" ? ::fcntl(0, F_DUPFD_CLOEXEC, 3) : ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
         read_head();
     } catch (const std::runtime_error& e) {
         if (fd_ >= 0) ::close(fd_);
-        throw std::runtime_error(path + ": " + e.what());
+        throw std::runtime_error(path_ + ": " + e.what());
     }
 }
 

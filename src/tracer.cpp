@@ -991,7 +991,7 @@ int run_replay(const TraceOptions& o) {
         if (!o.quiet || lost > 0)
             std::fprintf(
                 stderr, "mqtrace: %ld calls read from %s (recorded on %s), %ld written; lost events: %llu\n",
-                calls, o.read_file.c_str(), r.kernel.empty() ? "an unknown kernel" : r.kernel.c_str(),
+                calls, file.name().c_str(), r.kernel.empty() ? "an unknown kernel" : r.kernel.c_str(),
                 out.written(), static_cast<unsigned long long>(lost));
         if (out.broken() && out.error() != EPIPE) {
             std::fprintf(stderr, "mqtrace: cannot write events to %s: %s\n", out.name().c_str(),

@@ -876,6 +876,18 @@ TEST(Recording, StreamedRoundByRoundAsReadWhole) {
     feeder.join();
     EXPECT_EQ(piped, replay_lines(load_recording(small)));
     ::unlink(fifo.c_str());
+    // "-": standard input.
+    const int saved = ::dup(0), file = ::open(small.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(saved, 0);
+    ASSERT_GE(file, 0);
+    ASSERT_EQ(::dup2(file, 0), 0);
+    EXPECT_EQ(RecordingStream("-").name(), "standard input");
+    ASSERT_EQ(::lseek(0, 0, SEEK_SET), 0);
+    const auto from_stdin = streamed_lines("-");
+    ::dup2(saved, 0);
+    ::close(saved);
+    ::close(file);
+    EXPECT_EQ(from_stdin, piped);
     std::remove(cut.c_str());
     std::remove(path.c_str());
 }

@@ -150,8 +150,8 @@ struct ChunkState {
 };
 
 // A recording read one round at a time (-r): memory holds its metadata and
-// one round's chunks, whatever the file's size; a file, a pipe or a
-// directory of earlier versions (read whole). Errors as load_recording's,
+// one round's chunks, whatever the file's size; a file, a pipe, "-" for
+// standard input, or a directory of earlier versions (read whole). Errors as load_recording's,
 // the file's name first; a damaged part is found when it is reached.
 class RecordingStream {
 public:
@@ -166,6 +166,8 @@ public:
     // empty): the chunks up to and including the next 'R', or to the end.
     // Its views stay valid until the next call. False at the end.
     bool next(Recording& part);
+    // The file's name ("standard input" for "-").
+    const std::string& name() const { return path_; }
     // The bytes buffered: the largest part, or 1 MiB, at most twice over.
     std::size_t buffered() const { return buf_.size(); }
 

@@ -65,9 +65,9 @@ po::options_description options() {
         "payload", po::value<std::size_t>()->value_name("N")->default_value(0),
         "show the first N bytes of each message body sent or received (as strace's -s; at most 65536; 0: "
         "none)")("buffer-size", po::value<std::size_t>()->value_name("KB")->default_value(4096),
-                 "ring buffer size per CPU, in KiB")(
-        "write,w", po::value<std::string>()->value_name("FILE"),
-        "record the raw ring buffer into FILE, decoding nothing (read it later with -r)")(
+                 "ring buffer size per CPU, in KiB")("write,w", po::value<std::string>()->value_name("FILE"),
+                                                     "record the raw ring buffer into FILE (-: standard "
+                                                     "output), decoding nothing (read it later with -r)")(
         "print", "with -w: also decode and print the events as they are recorded")(
         "rotate-size", po::value<std::string>()->value_name("SIZE"),
         "with -o or -w: go on in a new file before one would pass SIZE (as tcpdump's -C: millions of "
@@ -315,6 +315,10 @@ Cli parse_cli(const std::vector<std::string>& argv) {
                      t.summary != SummaryMode::None || !vm["time"].defaulted()))
         cli.error = "-w decodes nothing: -n, -o, -f, -T, -c and -C need --print";
     if (!t.read_file.empty() && !t.write_file.empty()) cli.error = "-r and -w do not go together";
+    if (t.write_file == "-" && t.rotate.active())
+        cli.error = "-w - writes standard output, which does not rotate: --rotate-size and -G need -w FILE";
+    if (t.write_file == "-" && t.print && t.output.empty())
+        cli.error = "-w - writes the recording to standard output: --print needs -o FILE";
     if (!t.read_file.empty() && (t.dry_run || vm.count("duration") || !vm["backend"].defaulted() ||
                                  !vm["user-reads"].defaulted() || !vm["buffer-size"].defaulted()))
         cli.error =

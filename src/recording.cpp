@@ -162,9 +162,23 @@ RecordingWriter::RecordingWriter(const std::string& path, const RotateOptions& r
 }
 
 void RecordingWriter::open_file(const std::string& path) {
-    f_ = std::fopen(path.c_str(), "wbe");
-    if (!f_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    path_ = path;
+    if (path == "-") { // standard output (a copy of it), as tcpdump -w - writes one
+        path_ = "standard output";
+        to_stdout_ = true;
+        if (::isatty(1))
+            throw std::runtime_error("standard output is a terminal: -w - writes a binary recording there; "
+                                     "redirect it to a file or a pipe");
+        const int fd = ::fcntl(1, F_DUPFD_CLOEXEC, 3);
+        f_ = fd < 0 ? nullptr : ::fdopen(fd, "wb");
+        if (!f_) {
+            if (fd >= 0) ::close(fd);
+            throw std::runtime_error("cannot write standard output: " + std::string(std::strerror(errno)));
+        }
+    } else {
+        f_ = std::fopen(path.c_str(), "wbe");
+        if (!f_) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+        path_ = path;
+    }
     if (std::fwrite(kMagic.data(), 1, kMagic.size(), f_) != kMagic.size())
         throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
     bytes_ += kMagic.size();
@@ -186,7 +200,7 @@ void RecordingWriter::next_file(std::uint64_t boundary, bool same) {
     ++files_;
 }
 
-bool RecordingWriter::moved() const { return f_ && !names_file(path_, fileno(f_)); }
+bool RecordingWriter::moved() const { return f_ && !to_stdout_ && !names_file(path_, fileno(f_)); }
 
 void RecordingWriter::continues(std::uint64_t boundary,
                                 const std::vector<std::pair<int, std::uint64_t>>& open) {

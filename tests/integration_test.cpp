@@ -198,6 +198,7 @@ public:
     bool running() { return child_->running(); }
     pid_t pid() const { return child_->pid; }
     std::string text() const { return child_->stdout_text(); }
+    const std::string& out_path() const { return child_->out; }
     std::string err() const { return child_->stderr_text(); }
     // JSON lines of calls made by process pid (all if pid < 0); not lost records, not the summary.
     std::vector<Value> calls(pid_t pid = -1) const {
@@ -1824,7 +1825,9 @@ TEST_F(Integration, BadInputGetsUsageStatus) {
                                                                   {"--rotate-size", "1"},
                                                                   {"-o", "/tmp/x", "--rotate-size", "1.5"},
                                                                   {"-o", "/tmp/x", "-W", "3"},
-                                                                  {"-o", "/tmp/x", "-G", "0"}}) {
+                                                                  {"-o", "/tmp/x", "-G", "0"},
+                                                                  {"-w", "-", "--print"},
+                                                                  {"-w", "-", "--rotate-size", "1M"}}) {
         std::vector<std::string> argv{env("MQTRACE_BIN", "mqtrace")};
         argv.insert(argv.end(), args.begin(), args.end());
         Child c(argv, "bad");
@@ -2462,6 +2465,48 @@ struct ScratchDir {
     ScratchDir() { std::filesystem::create_directory(path); }
     ~ScratchDir() { std::filesystem::remove_all(path); }
 };
+
+// -w - and -r -, as tcpdump's: a recording written to standard output (a
+// file or a pipe, never a terminal) and read from standard input holds
+// every call, as the same recording read from its file.
+TEST_F(Integration, RecordingToStandardOutputReadsFromStandardInput) {
+    Flood w(vm_scaled(400), 0, "rec-stdout");
+    Tracer t({"-p", std::to_string(w.pid()), "-w", "-"}, false);
+    ASSERT_NO_FATAL_FAILURE(t.ready());
+    EXPECT_NE(t.err().find(", recording to standard output."), std::string::npos) << t.err();
+    w.start();
+    ASSERT_NO_FATAL_FAILURE(w.finish());
+    ASSERT_EQ(t.stop(), 0) << t.err();
+    EXPECT_NE(t.err().find(" bytes recorded to standard output; lost events: 0 in the recording"),
+              std::string::npos)
+        << t.err();
+    const std::string file = t.out_path(); // the tracer's standard output
+    std::vector<Value> calls;
+    ASSERT_NO_FATAL_FAILURE(recording_calls(file, w.pid(), calls));
+    ASSERT_NO_FATAL_FAILURE(expect_every_call_once(calls, w.rounds));
+    Child in({env("MQTRACE_BIN", "mqtrace"), "-r", "-", "-f", "json"}, "stdin", -1, [&] {
+        const int fd = open(file.c_str(), O_RDONLY);
+        return fd >= 0 && dup2(fd, 0) == 0;
+    });
+    ASSERT_EQ(in.wait(120), 0) << in.stderr_text();
+    Child named({env("MQTRACE_BIN", "mqtrace"), "-r", file, "-f", "json"}, "named");
+    ASSERT_EQ(named.wait(120), 0) << named.stderr_text();
+    EXPECT_EQ(in.stdout_text(), named.stdout_text());
+    EXPECT_NE(in.stderr_text().find(std::to_string(9 * w.rounds) + " calls read from standard input"),
+              std::string::npos)
+        << in.stderr_text();
+    // Never to a terminal (a pseudo-terminal's): a clear error, status 1.
+    Child tty({env("MQTRACE_BIN", "mqtrace"), "-w", "-", "-d", "1"}, "tty", -1, [] {
+        const int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) return false;
+        const int slave = open(ptsname(m), O_RDWR | O_NOCTTY);
+        return slave >= 0 && dup2(slave, 1) == 1;
+    });
+    EXPECT_EQ(tty.wait(60), 1) << tty.stderr_text();
+    EXPECT_EQ(tty.stderr_text(),
+              "mqtrace: standard output is a terminal: -w - writes a binary recording there; "
+              "redirect it to a file or a pipe\n");
+}
 
 TEST_F(Integration, RotateSizeSplitsTheOutputAtLineBoundaries) {
     constexpr std::uintmax_t kSize = 20 * 1024; // --rotate-size 20k

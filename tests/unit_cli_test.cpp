@@ -109,6 +109,17 @@ TEST(Cli, SummaryTimesAndShellOptions) {
     EXPECT_EQ(parse({"-w", "f", "-c"}).error, "-w decodes nothing: -n, -o, -f, -T, -c and -C need --print");
     EXPECT_EQ(parse({"-r", "f", "-u", "0"}).error,
               "-r reads a recording: it holds no user ids, so -u does not apply");
+    // "-": standard output (-w) and input (-r), as tcpdump's.
+    EXPECT_EQ(parse({"-w", "-"}).error, "");
+    EXPECT_EQ(parse({"-w", "-"}).trace.write_file, "-");
+    EXPECT_EQ(parse({"-r", "-"}).trace.read_file, "-");
+    EXPECT_EQ(parse({"-w", "-", "--print", "-o", "f"}).error, "");
+    EXPECT_EQ(parse({"-w", "-", "--print"}).error,
+              "-w - writes the recording to standard output: --print needs -o FILE");
+    EXPECT_EQ(parse({"-w", "-", "--rotate-size", "1M"}).error,
+              "-w - writes standard output, which does not rotate: --rotate-size and -G need -w FILE");
+    EXPECT_EQ(parse({"-w", "-", "-G", "60"}).error,
+              "-w - writes standard output, which does not rotate: --rotate-size and -G need -w FILE");
 }
 
 TEST(Cli, CommandAfterDoubleDash) {

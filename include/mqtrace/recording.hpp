@@ -97,6 +97,7 @@ class RecordingWriter {
 public:
     // Throws std::runtime_error naming the file and the errno. With rotation
     // (r.active()), path names the files (FileNames) and the first is opened.
+    // "-": standard output (not a terminal), which never rotates or moves.
     explicit RecordingWriter(const std::string& path, const RotateOptions& r = {});
     ~RecordingWriter();
     RecordingWriter(const RecordingWriter&) = delete;
@@ -136,6 +137,7 @@ private:
     std::unique_ptr<FileNames> names_;
     RotateOptions rotate_;
     unsigned files_ = 1;
+    bool to_stdout_ = false; // "-"
 };
 
 // A recording file (-w), or a directory saved by earlier versions

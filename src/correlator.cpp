@@ -467,7 +467,7 @@ void Correlator::merge_inner(Call& c, const Record& r, const Probe& p) {
             started |= 1u << ai;
             at_entry_[ai] = a;
             a.members.clear();
-            a.why.clear();
+            a.why = {};
             a.suspect_fault = false;
         }
         apply(a, ev.args[ai], key, r.values[i]);

@@ -10,6 +10,7 @@
 #include <sys/msg.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <random>
 
 using namespace mqtrace;
@@ -333,6 +334,42 @@ TEST(Escape, TerminalAndJson) {
     const std::string t = format_item(Item{true, c, {}}, FormatOptions{});
     EXPECT_EQ(t.find('\x1b'), std::string::npos);
     EXPECT_EQ(t.find('\x07'), std::string::npos);
+}
+
+// Runs of plain bytes are scanned 16 or 8 at a time: one byte to escape at
+// every position of every length to 48, in a run of plain ASCII, comes out
+// as a byte-at-a-time escaper writes it.
+TEST(Escape, EachByteToEscapeAtEachPositionOfALongRun) {
+    auto one = [](unsigned char c, bool js) -> std::string {
+        switch (c) {
+        case '"': return "\\\"";
+        case '\\': return "\\\\";
+        case '\n': return "\\n";
+        case '\t': return "\\t";
+        case '\r': return "\\r";
+        }
+        if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
+        char b[8];
+        std::snprintf(b, sizeof b, js ? "\\u%04x" : "\\x%02x", c);
+        return b;
+    };
+    for (std::size_t n = 1; n <= 48; ++n)
+        for (std::size_t at = 0; at < n; ++at)
+            for (unsigned char bad : {0x00, 0x0a, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xff}) {
+                std::string s(n, 'a');
+                for (std::size_t i = 0; i < n; ++i)
+                    s[i] = static_cast<char>(0x20 + (i * 7 + n) % 95); // every printable byte but DEL
+                for (auto& ch : s)
+                    if (ch == '"' || ch == '\\') ch = 'q';
+                s[at] = static_cast<char>(bad);
+                std::string want_c, want_js;
+                for (unsigned char ch : s) {
+                    want_c += one(ch, false);
+                    want_js += one(ch, true);
+                }
+                ASSERT_EQ(escape_c(s), want_c) << n << " " << at << " " << int(bad);
+                ASSERT_EQ(escape_json(s), want_js) << n << " " << at << " " << int(bad);
+            }
 }
 
 // RFC 3629 exactly: the sequences a lax check lets through are rejected.

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <random>
 #include <set>
@@ -357,6 +358,7 @@ TEST(Journal, EveryEntrySaysWhatItsJsonLineSays) {
             ch = static_cast<char>(rng() % 256);
         return s;
     };
+    std::deque<std::string> reasons; // what the calls' reasons point to (a MemoryReader keeps them live)
     int n = 0;
     for (int round = 0; round < 400; ++round)
         for (const auto& ev : catalog()) {
@@ -381,7 +383,7 @@ TEST(Journal, EveryEntrySaysWhatItsJsonLineSays) {
                 }
                 if (k == 5 && (a.decode == Decode::Name || a.layout)) {
                     v.content = Content::Unreadable;
-                    v.why = bytes(20);
+                    v.why = reasons.emplace_back(bytes(20));
                 }
                 v.lossy = rng() % 7 == 0;
                 v.suspect_fault = rng() % 9 == 0;

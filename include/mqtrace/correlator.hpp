@@ -35,8 +35,10 @@ struct ArgValue {
     std::string str;                   // Content::Str
     std::vector<std::int64_t> members; // Content::Struct, parallel to the layout's members
     Source src = Source::Register;     // where the content came from
-    std::string why;                   // Content::Unreadable: the reason
-    bool suspect_fault = false;        // the literal "(fault)" (6.1-6.4 failed fetch)
+    // Content::Unreadable: the reason: static text, or kept by the
+    // MemoryReader that read it (as LateRead::why): no copy per call.
+    std::string_view why;
+    bool suspect_fault = false; // the literal "(fault)" (6.1-6.4 failed fetch)
     // A string a newer kernel's sys_enter event carried, which may differ from
     // the caller's: the kernel writes '.' for each unprintable byte and cuts
     // it (with "...") at syscall_user_buf_size. Set when it holds a '.'.
@@ -51,7 +53,7 @@ struct ArgValue {
         str.clear();
         members.clear();
         src = Source::Register;
-        why.clear();
+        why = {};
         suspect_fault = false;
         lossy = false;
         verify = Verify::None;

@@ -9,6 +9,8 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 using namespace mqtrace;
 
@@ -28,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                  CallEnd::TraceEnded, CallEnd::EntryNotSeen});
     c.ret = in.ConsumeIntegral<std::int64_t>();
     c.args.resize(ev.args.size());
+    std::vector<std::string> reasons(
+        ev.args.size()); // what the reasons point to (a MemoryReader keeps them live)
     for (std::size_t i = 0; i < ev.args.size(); ++i) {
         ArgValue& a = c.args[i];
         a.present = in.ConsumeBool();
@@ -48,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         case 3:
             a.content = Content::Unreadable;
-            a.why = in.ConsumeRandomLengthString(100);
+            a.why = reasons[i] = in.ConsumeRandomLengthString(100);
             break;
         default: break;
         }

@@ -266,6 +266,13 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     if (c.args.capacity() == 0 && !spare_args_.empty()) { // a recycled vector
         c.args = std::move(spare_args_.back());
         spare_args_.pop_back();
+        // The next call's, formatted a round ago, is likely out of the cache by now.
+        if (!spare_args_.empty()) {
+            const auto& next = spare_args_.back();
+            const char* p = reinterpret_cast<const char*>(next.data());
+            for (std::size_t off = 0; off < next.size() * sizeof(ArgValue); off += 64)
+                __builtin_prefetch(p + off, 1);
+        }
     }
     // Values are reset in place, keeping their strings' memory.
     for (std::size_t i = 0; i < c.args.size() && i < ev.args.size(); ++i)

@@ -75,6 +75,8 @@ public:
     Record& reuse() {
         if (n_ == v_.size()) return v_.emplace_back(), v_[n_++];
         Record& r = v_[n_++];
+        // The record after next, used a round ago, may have left the cache: asked for ahead.
+        if (n_ + 1 < v_.size()) __builtin_prefetch(v_[n_ + 1].values.data(), 1);
         r.kind = RecordKind::Event;
         r.ts = 0;
         r.cpu = 0;

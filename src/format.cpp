@@ -736,7 +736,16 @@ void json_line(Writer& w, const Call& c, const FormatOptions& o) {
     w.lit(",\"cpu\":");
     w.num(c.cpu);
     w.ch(',');
-    json_who(w, c.pid, c.tid, c.comm);
+    FormatOptions::Who& who = o.last_who;
+    if (who.json.empty() || who.pid != c.pid || who.tid != c.tid || who.comm != c.comm) {
+        who.json.clear();
+        Writer ww(who.json);
+        json_who(ww, c.pid, c.tid, c.comm);
+        who.pid = c.pid;
+        who.tid = c.tid;
+        who.comm = c.comm;
+    }
+    w.lit(who.json);
     const bool done = has_ret(c);
     w.lit(",\"ret\":");
     done ? w.num(c.ret) : w.lit("null");

@@ -336,6 +336,43 @@ TEST(Escape, TerminalAndJson) {
     EXPECT_EQ(t.find('\x07'), std::string::npos);
 }
 
+// One FormatOptions formats every line of a run, and keeps the last line's
+// "pid", "tid" and "comm" to write them again: each line must still say its own.
+TEST(Format, JsonLinesInARunEachSayTheirOwnCaller) {
+    const FormatOptions o = json();
+    struct Who {
+        int pid, tid;
+        std::string comm;
+    };
+    const std::vector<Who> whos{{10, 10, "a"},
+                                {10, 10, "a"},
+                                {10, 10, "b"},
+                                {10, 11, "b"},
+                                {12, 11, "b"},
+                                {-1, 11, "b"},
+                                {-1, 11, ""},
+                                {12, 11, "b\x01"},
+                                {10, 10, "a"},
+                                {10, 10, "ab"},
+                                {10, 10, std::string(40, 'x')}};
+    for (const Who& w : whos) {
+        Call c = make("mq_unlink");
+        c.pid = w.pid;
+        c.tid = w.tid;
+        c.comm = w.comm;
+        const testjson::Value v = testjson::Parser(format_item(Item{true, c, {}}, o)).parse();
+        if (w.pid < 0)
+            EXPECT_TRUE(v["pid"].is_null());
+        else
+            EXPECT_EQ(v["pid"].i(), w.pid);
+        EXPECT_EQ(v["tid"].i(), w.tid);
+        if (w.comm.empty())
+            EXPECT_TRUE(v["comm"].is_null());
+        else
+            EXPECT_EQ(v["comm"].s(), w.comm);
+    }
+}
+
 // Runs of plain bytes are scanned 16 or 8 at a time: one byte to escape at
 // every position of every length to 48, in a run of plain ASCII, comes out
 // as a byte-at-a-time escaper writes it.

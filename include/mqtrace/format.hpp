@@ -43,6 +43,13 @@ struct FormatOptions {
     // Where append_item writes a line before appending it: kept from line to
     // line at its largest size, so that no line pays for growing a string.
     mutable std::string line_scratch;
+    // The last "pid":P,"tid":T,"comm":C written and what it was written for:
+    // a thread's calls come in runs, and their lines say the same.
+    struct Who {
+        int pid = 0, tid = 0;
+        std::string comm, json; // json empty: none yet
+    };
+    mutable Who last_who;
     // -f perfetto: the tracks already named in the trace: threads (tid), the queues' process (-1),
     // CPUs (-2 - cpu).
     mutable std::unordered_set<int> perfetto_named;

@@ -151,6 +151,7 @@ LateReads::LateReads(const std::vector<Probe>& probes)
 }
 
 void LateReads::prefetch(std::span<const std::span<Record>> parts, MemoryReader& mem) {
+    const std::string_view none = mem.reads_nothing();
     std::unordered_map<int, const Record*> wrapper; // the latest libc-wrapper record per thread
     // Record::late of each record is sized first, so that the reads can point into it.
     for (const auto& recs : parts)
@@ -179,8 +180,10 @@ void LateReads::prefetch(std::span<const std::span<Record>> parts, MemoryReader&
                 lr.arg = n.arg;
                 lr.addr = addr;
                 lr.len = n.name ? 0 : n.len;
+                if (!none.empty()) lr.why = none; // (ok is false)
             }
         }
+    if (!none.empty()) return;
     // One batch per thread, in record order.
     batch_.clear();
     for (const auto& recs : parts)
@@ -219,6 +222,15 @@ void OutputReads::fill(std::span<Item> items, MemoryReader& mem) {
             wants_.push_back(Want{&c, kBody});
     }
     if (wants_.empty()) return;
+    if (const std::string_view none = mem.reads_nothing(); !none.empty()) {
+        for (const Want& w : wants_) {
+            ArgValue& a = w.out == kBody ? w.call->body : w.call->outs[w.out];
+            a.src = Source::UserLate;
+            a.content = Content::Unreadable;
+            a.why = none;
+        }
+        return;
+    }
     reads_into_.resize(wants_.size()); // sized before the reads point into it
     batch_.clear();
     for (std::size_t k = 0; k < wants_.size(); ++k) {

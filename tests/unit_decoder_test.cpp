@@ -282,6 +282,63 @@ TEST(Decoder, StagesGiveTheSameLinesChunkByChunk) {
     EXPECT_EQ(chunks, 1u);
 }
 
+// A reader of nothing (a recording's) says so, and the late reads and the
+// outputs read after the call then fail without being batched: the lines are
+// those of reads batched and failed one by one, for every corpus recording of
+// the syscalls backend (names, structs, outputs and --payload bodies).
+TEST(Late, AReaderOfNothingFailsEveryReadAsBatchedReadsDo) {
+    // The same reader, but asked read by read (as a reader of processes is).
+    struct OneByOne final : MemoryReader {
+        NoMemory none{"not in the recording"};
+        void read(int tid, std::span<MemRead> reads) override { none.read(tid, reads); }
+    };
+    const auto lines = [](const Recording& r, MemoryReader& mem) {
+        std::vector<EventFormat> fmts;
+        for (std::size_t i = 0; i < r.probes.size(); ++i)
+            fmts.push_back(
+                EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
+        const Decoder dec(r.header_page, fmts);
+        Merger m;
+        for (const auto& p : r.pages)
+            dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), m.queue(p.cpu));
+        LateReads late(r.probes);
+        late.prefetch(m.fresh(), mem);
+        m.added();
+        std::vector<Record*> ready;
+        m.release_all(ready);
+        TaskTable tasks(false);
+        Correlator c(r.probes, tasks);
+        OutputReads outputs(64);
+        const auto proc = no_proc_view();
+        QueueContext context(*proc);
+        const CallStages stages{c, outputs, context, nullptr};
+        std::vector<std::string> out;
+        std::vector<Item> items;
+        FormatOptions json;
+        json.format = OutputFormat::Json;
+        stages.run(ready, mem, items, [&](std::vector<Item>& done) {
+            for (const auto& it : done)
+                out.push_back(format_item(it, json));
+            c.recycle(done);
+        });
+        return out;
+    };
+    const std::string corpus = std::string(MQTRACE_SOURCE_ROOT) + "/tests/fuzz/corpus/recording/";
+    for (const char* name : {"all-late.mqt", "all-stack.mqt"}) {
+        const Recording r = load_recording(corpus + name);
+        NoMemory none("not in the recording");
+        ASSERT_EQ(none.reads_nothing(), "not in the recording");
+        OneByOne one;
+        ASSERT_TRUE(one.reads_nothing().empty());
+        const auto got = lines(r, none);
+        EXPECT_EQ(got, lines(r, one)) << name;
+        std::size_t unread = 0;
+        for (const auto& l : got)
+            unread += l.find("\"unreadable\":\"not in the recording\"") != std::string::npos;
+        EXPECT_GT(unread, 10u) << name; // names, structs, outputs, bodies: none could be read
+    }
+}
+
 // Late reads of this process's own memory: the same address asked for by
 // several calls is read once and each gets its bytes; other lengths, strings
 // and failures stay apart.

@@ -33,6 +33,9 @@ public:
     // Every read of one task's memory (a thread, or its process: they share it); fills each
     // into->ok/bytes/why.
     virtual void read(int tid, std::span<MemRead> reads) = 0;
+    // Non-empty when every read fails, for that reason (a recording): the
+    // callers then fail their reads without batching them.
+    virtual std::string_view reads_nothing() const { return {}; }
 };
 
 // Reads of no process (a recording, the benchmark): each fails with why
@@ -46,6 +49,7 @@ public:
             r.into->why = why_;
         }
     }
+    std::string_view reads_nothing() const override { return why_; }
 
 private:
     std::string_view why_;

@@ -39,12 +39,12 @@ constexpr std::array<unsigned char, 256> kClass = [] {
 // It may stop before the run's end (the caller goes on byte by byte).
 std::size_t plain_ascii(const unsigned char* b, std::size_t i, std::size_t n) {
 #ifdef __SSE2__
-    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f); // NOLINT
+    const __m128i space = _mm_set1_epi8(0x20), del7f = _mm_set1_epi8(0x7f);
     const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
     for (; i + 16 <= n; i += 16) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
         // Signed bytes: those >= 0x80 are negative, below 0x20 as the controls are.
-        const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+        const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del7f)),
                                          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
         if (const int m = _mm_movemask_epi8(bad))
             return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(m)));

@@ -221,17 +221,22 @@ TEST(Decoder, PagesWithMissedEventsBecomeLostRecords) {
 
 namespace {
 
-// The lines of a recording's records taken as one round, through CallStages
-// a chunk of `chunk` records at a time; chunks: how many it handed on.
-std::vector<std::string> staged_lines(const Recording& r, std::size_t chunk, std::size_t& chunks) {
+// Every page of a recording decoded into the merger's queues.
+void decode_all(const Recording& r, Merger& m) {
     std::vector<EventFormat> fmts;
     for (std::size_t i = 0; i < r.probes.size(); ++i)
         fmts.push_back(
             EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
     const Decoder dec(r.header_page, fmts);
-    Merger m;
     for (const auto& p : r.pages)
         dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), m.queue(p.cpu));
+}
+
+// The lines of a recording's records taken as one round, through CallStages
+// a chunk of `chunk` records at a time; chunks: how many it handed on.
+std::vector<std::string> staged_lines(const Recording& r, std::size_t chunk, std::size_t& chunks) {
+    Merger m;
+    decode_all(r, m);
     m.added();
     std::vector<Record*> ready;
     m.release_all(ready);
@@ -293,14 +298,8 @@ TEST(Late, AReaderOfNothingFailsEveryReadAsBatchedReadsDo) {
         void read(int tid, std::span<MemRead> reads) override { none.read(tid, reads); }
     };
     const auto lines = [](const Recording& r, MemoryReader& mem) {
-        std::vector<EventFormat> fmts;
-        for (std::size_t i = 0; i < r.probes.size(); ++i)
-            fmts.push_back(
-                EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
-        const Decoder dec(r.header_page, fmts);
         Merger m;
-        for (const auto& p : r.pages)
-            dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), m.queue(p.cpu));
+        decode_all(r, m);
         LateReads late(r.probes);
         late.prefetch(m.fresh(), mem);
         m.added();

@@ -154,7 +154,7 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
     if (r.kind == RecordKind::Lost) {
         Item it;
         it.is_call = false;
-        it.lost = LostNotice{r.ts, r.cpu, r.lost, r.cpu < 0 ? "kprobe misses" : "ring buffer"};
+        it.lost = LostNotice{r.ts, r.cpu, r.lost, r.cpu < 0 ? "kprobe misses" : "ring buffer", r.until};
         out.push_back(std::move(it));
         return;
     }

@@ -223,6 +223,7 @@ void Decoder::page_losses(int cpu, const void* page, std::size_t len, RecordBuff
         Record& lost = out.add();
         lost.kind = RecordKind::Lost;
         lost.ts = I.sb.events.empty() ? I.sb.ts : I.sb.events.front().ts;
+        lost.until = lost.ts; // the sub-buffer after the gap: what was lost came before it
         lost.cpu = cpu;
         lost.lost = I.sb.missed;
     }
@@ -237,6 +238,7 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, RecordBuff
         Record& lost = out.add();
         lost.kind = RecordKind::Lost;
         lost.ts = I.sb.events.front().ts;
+        lost.until = lost.ts;
         lost.cpu = cpu;
         lost.lost = I.sb.missed;
     }

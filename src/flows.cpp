@@ -145,10 +145,11 @@ void Flows::annotate(std::span<Item> items, std::span<const Open> open) {
             running_.push_back(entries_[next]);
     };
     for (Item& it : items) {
-        if (!it.is_call) { // any call may be among what was lost
+        if (!it.is_call) { // any call made in the gap may be among what was lost
             enter_before(it.lost.ts);
-            forget(false, it.lost.ts);
-            forget(true, it.lost.ts);
+            const std::uint64_t gap_end = std::max(it.lost.ts, it.lost.until);
+            forget(false, gap_end);
+            forget(true, gap_end);
             // pending_ stays: a receive linked earlier to a send in progress took
             // that send's message (its call, known by thread and entry time).
             continue;
@@ -184,7 +185,8 @@ Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {
     auto [it, added] = models_.try_emplace(queue);
     if (added) {
         it->second.sysv = sysv;
-        it->second.since = ts; // sends before this were not followed
+        // Sends before this were not followed, nor those a forget reaching past it may have lost.
+        it->second.since = std::max(ts, forgets_[sysv].end);
         it->second.forgot = forgets_[sysv].n;
     }
     catch_up(it->second);
@@ -203,6 +205,7 @@ void Flows::unfollow(Model& m, std::uint64_t ts) {
 void Flows::forget(bool sysv, std::uint64_t ts) {
     Forgets& f = forgets_[sysv];
     ++f.n;
+    f.end = std::max(f.end, ts);
     while (!f.latest.empty() && f.latest.back().second <= ts)
         f.latest.pop_back();
     f.latest.emplace_back(f.n, ts);
@@ -233,7 +236,9 @@ void Flows::exit(Call& c, std::uint64_t queue) {
     case Kind::Create:
         if (c.queue.created && c.queue.id && returned) {
             Model& m = model(c.queue.id, sysv, c.ts);
-            m.complete = true; // a new queue: empty
+            // A new queue: empty; but a send to it may be among what a forget reaching past its creation
+            // stands for (records lost in a gap that ends later).
+            m.complete = forgets_[sysv].end < c.ts;
             m.msgs.clear();
             m.maybe = 0;
         }

@@ -10,8 +10,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace mqtrace {
+namespace {
+
+// The trace clock of the instance ("mono": CLOCK_MONOTONIC).
+std::uint64_t mono_ns() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<std::uint64_t>(t.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(t.tv_nsec);
+}
+
+} // namespace
 
 RecordBuffer& Merger::queue(int cpu) {
     const auto c = static_cast<std::size_t>(std::max(cpu, 0));
@@ -147,14 +158,16 @@ void reconcile_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64
         from, [&](const Record& r) { return r.kind == RecordKind::Lost && r.cpu == cpu && r.lost == 0; });
 }
 
-void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to) {
+void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to, std::uint64_t now) {
     for (std::size_t i = from; i < recs.size(); ++i) {
         Record& r = recs[i];
         if (r.cpu != cpu) continue;
-        if (r.kind != RecordKind::Lost)
+        if (r.kind != RecordKind::Lost) {
             read_to = std::max(read_to, r.ts);
-        else if (read_to && read_to < r.ts)
-            r.ts = read_to + 1;
+            continue;
+        }
+        if (!r.until) r.until = std::max(now, r.ts); // counted, not flagged: lost by the time counted
+        if (read_to && read_to < r.ts) r.ts = read_to + 1;
     }
 }
 
@@ -242,10 +255,11 @@ Reader::Drained Reader::drain(const Decoder& d, Merger& m, std::uint64_t ts, con
         }
         // After the reads: the counters include every loss the markers read so far refer to.
         read_stats(c);
+        const std::uint64_t counted = mono_ns();
         const std::uint64_t total = c.now.overrun + c.now.dropped + c.now.commit_overrun;
         reconcile_losses(out, from, c.cpu, total - c.reported, ts);
         c.reported = total;
-        place_losses(out, from, c.cpu, c.read_to);
+        place_losses(out, from, c.cpu, c.read_to, counted);
         // Found empty: nothing up to the round's time is left to read (records are committed
         // before they are readable), so what is lost later was made after it.
         if (!c.behind) c.read_to = std::max(c.read_to, ts);

@@ -262,11 +262,12 @@ void RecordingWriter::page(int cpu, const void* bytes, std::size_t len) {
 }
 
 void RecordingWriter::lost(const Record& r) {
-    std::string payload(20, '\0');
+    std::string payload(28, '\0');
     const auto c = static_cast<std::uint32_t>(r.cpu);
     std::memcpy(payload.data(), &c, 4);
     std::memcpy(payload.data() + 4, &r.ts, 8);
     std::memcpy(payload.data() + 12, &r.lost, 8);
+    std::memcpy(payload.data() + 20, &r.until, 8);
     chunk('L', payload);
 }
 
@@ -412,7 +413,7 @@ void parse_chunk(ChunkState& st, Recording& head, Recording& data, char type, st
         break;
     case 'L': {
         st.data = true;
-        if (payload.size() != 20) fail("bad lost record");
+        if (payload.size() != 20 && payload.size() != 28) fail("bad lost record"); // 20: no end (older)
         Record l;
         l.kind = RecordKind::Lost;
         const auto cpu = get<std::uint32_t>(payload, 0); // 0xffffffff: no CPU (kprobe misses)
@@ -421,6 +422,7 @@ void parse_chunk(ChunkState& st, Recording& head, Recording& data, char type, st
         l.ts = get<std::uint64_t>(payload, 4);
         l.lost = get<std::int64_t>(payload, 12);
         if (l.lost < 0) fail("negative lost count");
+        if (payload.size() == 28) l.until = get<std::uint64_t>(payload, 20);
         data.losses.push_back(l);
         data.loss_round.push_back(data.rounds.size());
         break;

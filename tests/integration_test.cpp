@@ -1458,6 +1458,24 @@ TEST_F(Integration, FlowsAfterLostRecordsAreUnknownOrRight) {
             if (c["link"].s() == "order" || c["link"].s() == "content") linked.push_back(c);
         }
     }
+    // A wrong link: the lines of its queue (and the lost records) before it, to tell why.
+    auto around = [&](const Value& r) {
+        const std::uint64_t at = static_cast<std::uint64_t>(r["time_ns"].i());
+        std::string out;
+        std::istringstream in(t.text());
+        for (std::string line; std::getline(in, line);) {
+            const Value v = testjson::parse(line);
+            const auto ts = static_cast<std::uint64_t>(v["time_ns"].i());
+            if (ts + 50000000 < at || ts > at + 5000000) continue;
+            auto same = [&](const char* obj, const char* key) {
+                return v.has(obj) && r.has(obj) && v[obj].has(key) && r[obj].has(key) &&
+                       testjson::dump(v[obj][key]) == testjson::dump(r[obj][key]);
+            };
+            if (v["event"].s() == "lost" || same("queue", "name") || same("args", "msqid"))
+                out += line + "\n";
+        }
+        return out;
+    };
     int right = 0, after = 0, unseen = 0;
     for (const auto& c : linked) {
         const long m = c["msg_id"].i();
@@ -1471,7 +1489,8 @@ TEST_F(Integration, FlowsAfterLostRecordsAreUnknownOrRight) {
             continue;
         }
         ASSERT_GE(sent[m], 0) << "the send of msg " << m << " is not the workload's: " << sent_line[m];
-        EXPECT_EQ(sent[m], took) << "linked to msg " << m << ": " << testjson::dump(c);
+        EXPECT_EQ(sent[m], took) << "linked to msg " << m << ": " << testjson::dump(c) << "\n"
+                                 << (sent[m] == took ? "" : around(c));
         right += sent[m] == took;
         after += static_cast<std::uint64_t>(c["time_ns"].i()) > first_lost;
     }

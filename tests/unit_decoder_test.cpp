@@ -645,36 +645,48 @@ TEST(Merger, MatchesAStableSortByTimeThenCpu) {
 }
 
 // A loss stands at the start of its gap: after the CPU's last record read, or
-// after the time up to which the CPU was found empty; other CPUs' records untouched.
-TEST(Losses, PlacedAtTheStartOfTheirGap) {
-    auto rec = [](std::uint64_t ts, int cpu, std::int64_t lost = -2) {
+// after the time up to which the CPU was found empty; other CPUs' records
+// untouched. Its end stays: the record the kernel flagged it at, or (counted
+// only) the time the counters were read.
+TEST(Losses, PlacedAtTheStartOfTheirGapAndEndAtItsEnd) {
+    auto rec = [](std::uint64_t ts, int cpu, std::int64_t lost = -2, bool flagged = true) {
         Record r;
         r.ts = ts;
         r.cpu = cpu;
         if (lost != -2) {
             r.kind = RecordKind::Lost;
             r.lost = lost;
+            r.until = flagged ? ts : 0; // as the decoder leaves them
         }
         return r;
     };
     RecordBuffer recs{rec(100, 0), rec(150, 1), rec(200, 0), rec(900, 0, 7), rec(900, 0), rec(950, 1, 3)};
     std::uint64_t read_to = 0;
-    place_losses(recs, 0, 0, read_to);
+    place_losses(recs, 0, 0, read_to, 5000);
     EXPECT_EQ(recs[3].ts, 201u);
+    EXPECT_EQ(recs[3].until, 900u) << "flagged at the record after the gap";
     EXPECT_EQ(recs[3].lost, 7);
     EXPECT_EQ(recs[4].ts, 900u);
     EXPECT_EQ(recs[5].ts, 950u) << "another CPU's";
+    EXPECT_EQ(recs[5].until, 950u);
     EXPECT_EQ(read_to, 900u);
     // Found empty up to 5000 in an earlier round, then a loss reported at 7000 with nothing before it.
     RecordBuffer next{rec(7000, 0, 2), rec(7000, 0)};
     read_to = 5000;
-    place_losses(next, 0, 0, read_to);
+    place_losses(next, 0, 0, read_to, 8000);
     EXPECT_EQ(next[0].ts, 5001u);
+    EXPECT_EQ(next[0].until, 7000u);
+    // Counted only (reconcile_losses: at the round's time): it ends when the counters were read.
+    RecordBuffer counted{rec(7100, 0), rec(7500, 0, 4, false)};
+    place_losses(counted, 0, 0, read_to, 8000);
+    EXPECT_EQ(counted[1].ts, 7101u);
+    EXPECT_EQ(counted[1].until, 8000u);
     // Nothing known of the CPU yet: left where the kernel reported it.
     RecordBuffer first{rec(300, 2, 4)};
     read_to = 0;
-    place_losses(first, 0, 2, read_to);
+    place_losses(first, 0, 2, read_to, 8000);
     EXPECT_EQ(first[0].ts, 300u);
+    EXPECT_EQ(first[0].until, 300u);
 }
 
 TEST(Stats, ParsesPerCpuStats) {
@@ -777,6 +789,9 @@ TEST(Recording, FileRoundTripAndDamage) {
         EXPECT_EQ(moved.pages.front().bytes.data(), file.pages.front().bytes.data());
     }
     EXPECT_EQ(file.losses.size(), 10u);
+    for (const Record& l : file.losses) // each with its gap's end: the first event after it
+        EXPECT_GE(l.until, l.ts);
+    EXPECT_NE(file.losses.front().until, 0u);
     // Same calls; lost records at the sub-buffer's time instead of its first event's.
     auto calls = [](const std::vector<std::string>& v) {
         std::vector<std::string> out;
@@ -803,6 +818,17 @@ TEST(Recording, FileRoundTripAndDamage) {
     } catch (const std::runtime_error&) {
     }
     EXPECT_THROW(parse_recording("MQTRACE-RECORDING 1\nD\xff\xff\xff\x7f"), std::runtime_error);
+    { // A lost record of a recording made before gaps had an end: 20 bytes, its end not known.
+        std::string older = bytes;
+        const std::size_t at = older.find(std::string("L\x1c\0\0\0", 5));
+        ASSERT_NE(at, std::string::npos);
+        older.replace(at, 5 + 28, std::string("L\x14\0\0\0", 5) + older.substr(at + 5, 20));
+        const Recording r = parse_recording(older);
+        ASSERT_EQ(r.losses.size(), file.losses.size());
+        EXPECT_EQ(r.losses.front().ts, file.losses.front().ts);
+        EXPECT_EQ(r.losses.front().lost, file.losses.front().lost);
+        EXPECT_EQ(r.losses.front().until, 0u);
+    }
     EXPECT_THROW(parse_recording("not a recording"), std::runtime_error);
     EXPECT_THROW(load_recording(path + ".missing"), std::runtime_error);
     std::remove(path.c_str());
@@ -1414,6 +1440,39 @@ TEST(Subbuf, WalksRealPagesAsKbufferDoes) {
     EXPECT_GT(pages, 90u);
     EXPECT_GT(events, 2500u);
     EXPECT_GT(missed_pages, 0u); // the lossy fixture has pages after overruns
+}
+
+// A sub-buffer that follows lost events: its lost record (decoded, or alone
+// for -w) ends where the sub-buffer begins, at its first event.
+TEST(Decoder, ALostRecordEndsAtTheFirstEventAfterItsGap) {
+    const Recording r =
+        load_recording(std::string(MQTRACE_SOURCE_ROOT) + "/tests/fixtures/linux-6.1-kprobe-lossy");
+    std::vector<EventFormat> fmts;
+    for (std::size_t i = 0; i < r.probes.size(); ++i)
+        fmts.push_back(
+            EventFormat{static_cast<int>(i), r.probes[i].system, r.formats[i], r.probes[i].fields});
+    const Decoder dec(r.header_page, fmts);
+    const SubbufLayout l = parse_header_page(r.header_page);
+    std::size_t flagged = 0;
+    for (const auto& p : r.pages) {
+        Subbuf sb;
+        ASSERT_TRUE(
+            walk_subbuffer(reinterpret_cast<const unsigned char*>(p.bytes.data()), p.bytes.size(), l, sb));
+        RecordBuffer decoded, alone;
+        dec.decode_page(p.cpu, p.bytes.data(), p.bytes.size(), decoded);
+        dec.page_losses(p.cpu, p.bytes.data(), p.bytes.size(), alone);
+        if (sb.missed == 0 || sb.events.empty()) continue;
+        ++flagged;
+        ASSERT_GE(decoded.size(), 1u);
+        ASSERT_EQ(alone.size(), 1u);
+        for (const Record* lost : {&decoded[0], &alone[0]}) {
+            EXPECT_EQ(lost->kind, RecordKind::Lost);
+            EXPECT_EQ(lost->until, sb.events.front().ts);
+        }
+        for (std::size_t i = 1; i < decoded.size(); ++i)
+            EXPECT_EQ(decoded[i].until, 0u) << "an event's";
+    }
+    EXPECT_GT(flagged, 0u);
 }
 
 // Lengths that kbuffer trusts (it looped for ever on a zero-length event, found

@@ -151,9 +151,10 @@ std::uint64_t body_length(const Call& c);
 
 struct LostNotice {
     std::uint64_t ts = 0;
-    int cpu = 0;            // -1: not tied to one CPU
-    std::int64_t count = 0; // -1: unknown number
-    std::string where;      // "ring buffer", "stats: dropped", "kretprobe maxactive"...
+    int cpu = 0;             // -1: not tied to one CPU
+    std::int64_t count = 0;  // -1: unknown number
+    std::string where;       // "ring buffer", "stats: dropped", "kretprobe maxactive"...
+    std::uint64_t until = 0; // what was lost was made before this (0: not known; ts is the gap's start)
 };
 
 struct Item {

@@ -49,7 +49,8 @@ struct Record {
     int tid = 0;                    // common_pid: the thread id
     int probe = -1;                 // index in the probe table given to the Decoder
     std::vector<FieldValue> values; // parallel to that probe's fields
-    std::int64_t lost = 0;          // RecordKind::Lost: events lost before ts (-1 = unknown)
+    std::int64_t lost = 0;          // RecordKind::Lost: events lost from ts on (-1 = unknown)
+    std::uint64_t until = 0;        // RecordKind::Lost: they were all made before this (0: not known)
     std::vector<LateRead> late;     // filled by LateReads::prefetch()
 };
 
@@ -83,6 +84,7 @@ public:
         r.tid = 0;
         r.probe = -1;
         r.lost = 0;
+        r.until = 0;
         r.late.clear();
         return r;
     }

@@ -66,7 +66,8 @@ private:
     // What forget() asked of every model of a family, applied to each when it
     // is next used (catch_up): a loss costs nothing per model followed.
     struct Forgets {
-        std::uint64_t n = 0; // forgets so far
+        std::uint64_t n = 0;   // forgets so far
+        std::uint64_t end = 0; // the latest of their times: a queue made before it may have lost sends
         // (n, ts) of forgets whose ts no later one reached: ts decreasing, so
         // the first entry after a model's Model::forgot is the latest ts it missed.
         std::vector<std::pair<std::uint64_t, std::uint64_t>> latest;

@@ -131,9 +131,11 @@ void reconcile_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64
 // their gap: the kernel reports them with the first record after it, but the
 // records lost lay between what had been read of that CPU (read_to: its last
 // record, or the time up to which it was found empty) and it; so records
-// other CPUs made in the gap come after the loss, not before it. Updates
-// read_to with the records read. Pure.
-void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to);
+// other CPUs made in the gap come after the loss, not before it. The gap's
+// end stays in until: the record the kernel flagged them at; for those only
+// its counters told of, now (when the counters were read: what they count
+// was made before). Updates read_to with the records read. Pure.
+void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to, std::uint64_t now);
 
 // Parse one number from per_cpu/cpuN/stats text ("overrun: 12").
 std::uint64_t stat_value(const std::string& stats, const std::string& key);

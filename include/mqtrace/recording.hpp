@@ -10,7 +10,9 @@
 //   H header_page text   K "release arch"   S self tid (decimal)
 //   C i64 wall clock minus trace clock (ns)    T "tid pid comm" of a thread alive at the start
 //   P probe table text   F event format (one per probe, in table order)
-//   D u32 cpu + one sub-buffer    L u32 cpu, u64 ts, i64 count (a lost record)
+//   D u32 cpu + one sub-buffer
+//   L u32 cpu, u64 ts, i64 count, u64 until (a lost record: its gap's start
+//     and end; 0 or absent (recordings before the end was kept): not known)
 //   R u64 mark: the end of a read round; records up to mark were all read
 //   U a stack copy (--user-reads stack/auto): u32 tid, i32 event, u64 ts,
 //     u64 args[6], u64 sp, then the stack bytes

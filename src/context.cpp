@@ -3,6 +3,7 @@
 
 #include "mqtrace/catalog.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -125,16 +126,21 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
             ids_.clear();
             names_.clear(); // and an mq_unlink: a name may name another queue now
             sysv_.clear();
+            blind_until_ = std::max({blind_until_, items[i].lost.ts, items[i].lost.until});
             continue;
         }
         Call& c = items[i].call;
         const EventSpec& ev = catalog()[static_cast<std::size_t>(c.ev)];
         if (c.pid < 0) continue;
         const bool posix_ev = ev.family == Family::Posix;
+        // Made while records were being lost (it returned before the end of
+        // the gap): a lost call after it in the gap may have undone what it tells.
+        const bool blind = std::max(c.ts, c.ts_end) < blind_until_;
         if (!ev.queue.returned.empty()) { // mq_open, msgget: a new reference
             if (!returned(c) || c.ret < 0) continue;
             const ArgValue& v = c.args[static_cast<std::size_t>(arg_refs(c.ev).queue_returned)];
-            const bool entry = c.end == CallEnd::Returned; // its arguments are known
+            const bool entry =
+                c.end == CallEnd::Returned && !blind; // its arguments are known, and still true
             if (posix_ev) {
                 const FdKey k{c.pid, c.ret};
                 // Only a name the caller passed, as it was at the call (a late read may not
@@ -153,12 +159,18 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
                 // IPC_PRIVATE, or IPC_CREAT|IPC_EXCL: a new queue.
                 const std::int64_t flags = c.args[static_cast<std::size_t>(arg_index(ev, "msgflg"))].raw;
                 c.queue.created = entry && v.present && (v.raw == 0 || (flags & kCreatExcl) == kCreatExcl);
-                c.queue.id = sysv_id(k, c.queue.created);
+                if (blind)
+                    sysv_.erase(k);
+                else
+                    c.queue.id = sysv_id(k, c.queue.created);
             }
             continue;
         }
         if (ev.name == "mq_unlink") {
-            if (returned(c) && c.ret == 0) unlinked(c, c.args[0]);
+            if (blind)
+                names_.clear(); // which names name which queues: not known until the gap's end
+            else if (returned(c) && c.ret == 0)
+                unlinked(c, c.args[0]);
             continue;
         }
         if (ev.queue.ref.empty()) continue;

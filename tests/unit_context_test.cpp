@@ -162,6 +162,43 @@ TEST(QueueContext, LossForgetsEverything) {
     EXPECT_EQ(ctx(v[4]), "-");
 }
 
+// Records are lost from a lost record's time to the end of its gap (the
+// CPU's next record): what a call made inside the gap tells may be undone by
+// a lost one after it (descriptor 3 closed and opened again for another
+// queue); learned from the gap's end on.
+TEST(QueueContext, NothingIsLearnedInsideALossGap) {
+    FakeProc p; // no process to ask
+    QueueContext qc(p);
+    auto at = [](Item it, std::uint64_t ts) {
+        it.call.ts = ts;
+        it.call.ts_end = ts + 5;
+        return it;
+    };
+    Item loss = lost();
+    loss.lost.ts = 100;
+    loss.lost.until = 900;
+    std::vector<Item> v{loss,
+                        at(call("mq_open", 10, 3, {1, 2}, "q"), 200),
+                        at(call("msgget", 10, 65536, {0x1234, 01600}), 300),
+                        at(call("mq_notify", 10, 0, {3, 0}), 400),
+                        at(call("msgsnd", 10, 0, {65536, 0, 1, 0}), 500),
+                        at(call("mq_open", 10, 4, {1, 2}, "r"), 1000),
+                        at(call("msgget", 10, 98304, {0x4321, 01600}), 1100),
+                        at(call("mq_notify", 10, 0, {3, 0}), 1200),
+                        at(call("mq_notify", 10, 0, {4, 0}), 1300),
+                        at(call("msgsnd", 10, 0, {98304, 0, 1, 0}), 1400)};
+    qc.annotate(v);
+    EXPECT_EQ(ctx(v[3]), "-") << "opened in the gap";
+    EXPECT_EQ(ctx(v[4]), "-") << "made in the gap";
+    EXPECT_EQ(v[1].call.queue.id, 0u);
+    EXPECT_EQ(v[2].call.queue.id, 0u);
+    EXPECT_EQ(ctx(v[7]), "-") << "learned in the gap: not after it either";
+    EXPECT_EQ(ctx(v[8]), "mq_open:/r") << "opened after the gap";
+    EXPECT_EQ(ctx(v[9]), "msgget:17185") << "made after the gap";
+    EXPECT_NE(v[5].call.queue.id, 0u);
+    EXPECT_NE(v[6].call.queue.id, 0u);
+}
+
 TEST(QueueContext, SysvKeysFromMsggetOrOwnNamespaceUntilRmid) {
     FakeProc p;
     p.ns[10] = 7;  // our IPC namespace

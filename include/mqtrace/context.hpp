@@ -98,6 +98,7 @@ private:
     std::map<NameKey, Named> names_;
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue
     std::uint64_t next_id_ = 0;
+    std::uint64_t blind_until_ = 0;           // the latest end of a gap of lost records (LostNotice::until)
     std::vector<std::uint64_t> unlinked_ids_; // queues unlinked, maybe still open
     std::vector<std::uint64_t> gone_;         // unlinked, and no known descriptor left
 };

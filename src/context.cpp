@@ -18,6 +18,33 @@
 namespace mqtrace {
 namespace {
 
+constexpr std::size_t kSpareNodes = 64;
+
+// m[k], with the node of an entry removed before when there is one.
+template <typename Map>
+typename Map::mapped_type& slot(Map& m, const typename Map::key_type& k,
+                                std::vector<typename Map::node_type>& spare) {
+    const auto it = m.lower_bound(k);
+    if (it != m.end() && it->first == k) return it->second;
+    if (spare.empty()) return m.emplace_hint(it, k, typename Map::mapped_type{})->second;
+    auto node = std::move(spare.back());
+    spare.pop_back();
+    node.key() = k;
+    node.mapped() = {};
+    return m.insert(it, std::move(node))->second;
+}
+
+// m.erase(k), its node kept for slot().
+template <typename Map>
+void release(Map& m, const typename Map::key_type& k, std::vector<typename Map::node_type>& spare) {
+    const auto it = m.find(k);
+    if (it == m.end()) return;
+    if (spare.size() < kSpareNodes)
+        spare.push_back(m.extract(it));
+    else
+        m.erase(it);
+}
+
 constexpr long kMqueueMagic = 0x19800202; // the mqueue file system (linux/magic.h)
 constexpr std::int64_t kIpcRmid = 0;      // msgctl: IPC_RMID (IPC_64 aside)
 constexpr std::int64_t kIpc64 = 0x100;
@@ -153,14 +180,14 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
             } else {
                 const IdKey k{ns_key(c.pid), c.ret};
                 if (entry && v.present)
-                    ids_[k] = {v.raw, QueueSource::Msgget};
+                    slot(ids_, k, spare_ids_) = {v.raw, QueueSource::Msgget};
                 else
-                    ids_.erase(k);
+                    release(ids_, k, spare_ids_);
                 // IPC_PRIVATE, or IPC_CREAT|IPC_EXCL: a new queue.
                 const std::int64_t flags = c.args[static_cast<std::size_t>(arg_index(ev, "msgflg"))].raw;
                 c.queue.created = entry && v.present && (v.raw == 0 || (flags & kCreatExcl) == kCreatExcl);
                 if (blind)
-                    sysv_.erase(k);
+                    release(sysv_, k, spare_sysv_);
                 else
                     c.queue.id = sysv_id(k, c.queue.created);
             }
@@ -201,8 +228,8 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
         }
         const std::int64_t cmd = ev.name == "msgctl" ? c.args[1].raw & ~kIpc64 : -1;
         if (cmd == kIpcRmid && c.end == CallEnd::Returned && c.ret == 0) {
-            ids_.erase(k);
-            sysv_.erase(k); // the identifier names no queue now
+            release(ids_, k, spare_ids_);
+            release(sysv_, k, spare_sysv_); // the identifier names no queue now
         }
     }
     if (!live) return;
@@ -222,7 +249,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
             c.queue.src = QueueSource::Sysvipc;
             c.queue.key = k->second;
             // An identifier keeps its key while it exists: kept until IPC_RMID (or a loss).
-            ids_[{own, id}] = {k->second, QueueSource::Sysvipc};
+            slot(ids_, {own, id}, spare_ids_) = {k->second, QueueSource::Sysvipc};
         }
     }
 }
@@ -304,8 +331,10 @@ void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vect
 // O_CREAT when the name was seen unlinked; an mq_unlink of the name that was
 // still running when this call began leaves which queue it opened unknown.
 void QueueContext::opened(Call& c, const ArgValue& name, const FdKey& k) {
-    auto path = std::make_shared<const std::string>("/" + name.str);
-    Named& n = names_[{ns_key(c.pid), *path}];
+    std::string key = "/" + name.str;
+    Named& n = names_[{ns_key(c.pid), key}];
+    if (!n.path) n.path = std::make_shared<const std::string>(std::move(key));
+    auto path = n.path;
     const std::int64_t oflag = c.args[1].raw;
     const bool overlap = n.unlinked > c.ts;
     const bool excl = (oflag & (kOCreat | kOExcl)) == (kOCreat | kOExcl);
@@ -338,7 +367,7 @@ void QueueContext::unlinked(const Call& c, const ArgValue& name) {
 }
 
 std::uint64_t QueueContext::sysv_id(const IdKey& k, bool created) {
-    std::uint64_t& id = sysv_[k];
+    std::uint64_t& id = slot(sysv_, k, spare_sysv_);
     if (id == 0 || created) id = ++next_id_;
     return id;
 }

@@ -29,9 +29,10 @@ struct Decoder::Impl {
     };
     tep_handle* tep = nullptr;
     SubbufLayout layout;
-    bool swap = false;     // the pages' byte order is not this machine's
-    std::vector<Ev> by_id; // indexed by event id (16 bits)
-    Subbuf sb;             // the sub-buffer being decoded (its event list is reused)
+    bool swap = false;          // the pages' byte order is not this machine's
+    std::vector<Ev> by_id;      // indexed by event id (16 bits)
+    std::size_t max_fields = 0; // of any event: a record's values grow once to this, not event by event
+    Subbuf sb;                  // the sub-buffer being decoded (its event list is reused)
 
     // Numbers are read in the recording machine's byte order; tep_read_number
     // swaps when the file says so, the native cases are read directly.
@@ -161,6 +162,7 @@ Decoder::Decoder(std::string_view header_page, const std::vector<EventFormat>& e
         if (e.fields.size() > kMaxFields)
             throw std::runtime_error("event " + e.system + "/" + name + " fetches more than " +
                                      std::to_string(kMaxFields) + " fields");
+        I.max_fields = std::max(I.max_fields, e.fields.size());
         Impl::Ev d{e.probe, {}};
         // Syscall tracepoint arguments follow __syscall_nr, in prototype order.
         std::vector<tep_format_field*> positional;
@@ -254,6 +256,7 @@ void Decoder::decode_page(int cpu, const void* page, std::size_t len, RecordBuff
         r.cpu = cpu;
         r.tid = static_cast<int>(I.number(data + 4, 4));
         r.probe = e.probe;
+        if (r.values.capacity() < e.fields.size()) r.values.reserve(I.max_fields);
         r.values.resize(e.fields.size());
         FieldValue* vals = r.values.data();
         const Impl::Slot* slots = e.fields.data();

@@ -177,13 +177,26 @@ void Flows::annotate(std::span<Item> items, const Correlator& c, QueueContext& c
     });
     annotate(items, open_);
     for (std::uint64_t q : context.take_gone()) // after this round's calls, which may still have used it
-        models_.erase(q);
+        drop(q);
 }
 
 Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {
-    if (models_.size() >= kMaxQueues && !models_.contains(queue)) models_.clear();
-    auto [it, added] = models_.try_emplace(queue);
+    auto it = models_.find(queue);
+    const bool added = it == models_.end();
     if (added) {
+        if (models_.size() >= kMaxQueues) models_.clear();
+        if (spare_.empty()) {
+            it = models_.try_emplace(queue).first;
+        } else { // a queue's model gone before: its node and messages' memory again
+            auto node = std::move(spare_.back());
+            spare_.pop_back();
+            node.key() = queue;
+            it = models_.insert(std::move(node)).position;
+            it->second.complete = false;
+            it->second.msgs.clear();
+            it->second.maybe = 0;
+            it->second.last_send = 0;
+        }
         it->second.sysv = sysv;
         // Sends before this were not followed, nor those a forget reaching past it may have lost.
         it->second.since = std::max(ts, forgets_[sysv].end);
@@ -191,6 +204,17 @@ Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {
     }
     catch_up(it->second);
     return it->second;
+}
+
+// A queue gone: its model's node kept for the next queue (queues made and
+// removed call after call cost no allocation each).
+void Flows::drop(std::uint64_t queue) {
+    auto it = models_.find(queue);
+    if (it == models_.end()) return;
+    if (spare_.size() < kSpareModels)
+        spare_.push_back(models_.extract(it));
+    else
+        models_.erase(it);
 }
 
 // The model no longer holds every message (sends are followed again from ts on).
@@ -244,7 +268,7 @@ void Flows::exit(Call& c, std::uint64_t queue) {
         }
         return;
     case Kind::Ctl: // IPC_RMID: the queue is gone
-        if (returned && c.ret == 0 && (c.args[1].raw & ~0x100) == 0 && queue) models_.erase(queue);
+        if (returned && c.ret == 0 && (c.args[1].raw & ~0x100) == 0 && queue) drop(queue);
         return;
     case Kind::Attr: { // mq_getattr: no message in the queue at some instant of the call
         if (!returned || c.ret != 0 || c.outs.empty()) return;

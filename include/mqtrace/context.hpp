@@ -71,9 +71,10 @@ private:
     };
     // A POSIX name in an IPC namespace: the queue it names now.
     struct Named {
-        std::uint64_t id = 0;       // 0: none yet
-        bool absent = false;        // unlinked since, and not opened again: O_CREAT creates it
-        std::uint64_t unlinked = 0; // when the last mq_unlink of it returned
+        std::uint64_t id = 0;                    // 0: none yet
+        bool absent = false;                     // unlinked since, and not opened again: O_CREAT creates it
+        std::uint64_t unlinked = 0;              // when the last mq_unlink of it returned
+        std::shared_ptr<const std::string> path; // the name, shared by the calls that use it
     };
     using NameKey = std::pair<std::uint64_t, std::string>; // (IPC namespace, "/name")
     using FdKey = std::pair<int, std::int64_t>;            // (pid, descriptor)
@@ -97,6 +98,10 @@ private:
     std::uint64_t round_ = 0;
     std::map<NameKey, Named> names_;
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue
+    // Nodes of the identifiers removed (IPC_RMID), for the next ones: a queue
+    // made and removed call after call costs no allocation each.
+    std::vector<decltype(ids_)::node_type> spare_ids_;
+    std::vector<decltype(sysv_)::node_type> spare_sysv_;
     std::uint64_t next_id_ = 0;
     std::uint64_t blind_until_ = 0;           // the latest end of a gap of lost records (LostNotice::until)
     std::vector<std::uint64_t> unlinked_ids_; // queues unlinked, maybe still open

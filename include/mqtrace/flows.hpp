@@ -86,6 +86,7 @@ private:
     void copy(Call& c, Model& m, std::uint64_t queue);
     void empty_seen(const Call& c, std::uint64_t queue);
     void unfollow(Model& m, std::uint64_t ts);
+    void drop(std::uint64_t queue);
     void forget(bool sysv, std::uint64_t ts);
     void catch_up(Model& m);
     Model& model(std::uint64_t queue, bool sysv, std::uint64_t ts);
@@ -94,7 +95,9 @@ private:
     void candidates(const Call& r, Model& m, std::uint64_t queue);
     void link(Call& r, const Msg& chosen, Model& m, bool content);
     std::unordered_map<std::uint64_t, Model> models_;
-    Forgets forgets_[2];                       // POSIX, System V
+    static constexpr std::size_t kSpareModels = 64;
+    std::vector<std::unordered_map<std::uint64_t, Model>::node_type> spare_; // models of queues gone
+    Forgets forgets_[2];                                                     // POSIX, System V
     std::vector<Entry> running_;               // during a round's sweep: the sends and receives running
     std::unordered_map<int, Pending> pending_; // by tid
     std::uint64_t next_id_ = 0;

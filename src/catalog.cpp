@@ -1,6 +1,7 @@
 // The event catalog as data. See include/mqtrace/catalog.hpp.
 #include "mqtrace/catalog.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <sys/msg.h>
@@ -471,6 +472,13 @@ const StructLayout* struct_layout(std::string_view ctype) {
     for (const auto* l : kLayouts)
         if (l->ctype == ctype) return l;
     return nullptr;
+}
+
+std::size_t max_struct_members() {
+    std::size_t n = 1; // an output scalar is one member
+    for (const auto* l : kLayouts)
+        n = std::max(n, l->members.size());
+    return n;
 }
 
 } // namespace mqtrace

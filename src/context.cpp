@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <ranges>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -144,9 +145,11 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
     if (names_.size() > kMaxEntries) names_.clear();
     if (sysv_.size() > kMaxEntries) sysv_.clear();
     if (new_round && proc_.live() && round_ % kPruneRounds == 0) prune();
-    const bool live = proc_.live();                  // -r: nothing to check against
-    std::map<FdKey, std::vector<std::size_t>> posix; // calls by (pid, mqdes), checked against /proc once
-    std::vector<std::size_t> sysv;                   // calls whose msqid no msgget told
+    const bool live = proc_.live(); // -r: nothing to check against
+    auto& posix = posix_uses_;      // calls by (pid, mqdes), checked against /proc once
+    auto& sysv = sysv_uses_;        // calls whose msqid no msgget told
+    posix.clear();
+    sysv.clear();
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!items[i].is_call) { // a close, an mq_open or an IPC_RMID may be among what was lost
             fds_.clear();
@@ -215,7 +218,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
                 c.queue.path = f->second.name;
                 c.queue.id = f->second.id;
             }
-            if (live) posix[k].push_back(i);
+            if (live) posix.emplace_back(k, i);
             continue;
         }
         const IdKey k{ns_key(c.pid), r.raw};
@@ -233,6 +236,7 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
         }
     }
     if (!live) return;
+    std::sort(posix.begin(), posix.end()); // by (pid, mqdes), each one's calls in order
     verify(items, posix);
     if (sysv.empty()) return;
     const std::uint64_t own = proc_.own_ipc_ns();
@@ -286,8 +290,12 @@ std::vector<std::uint64_t> QueueContext::take_gone() {
 // What /proc shows of each (process, descriptor) now, after the calls: it
 // confirms a name learned from mq_open, or gives one (read after the call,
 // shown as such), or says the descriptor was reused unseen (then no name).
-void QueueContext::verify(std::span<Item> items, const std::map<FdKey, std::vector<std::size_t>>& uses) {
-    for (const auto& [k, idx] : uses) {
+void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey, std::size_t>> uses) {
+    for (std::size_t g = 0, e = 0; g < uses.size(); g = e) {
+        const FdKey& k = uses[g].first;
+        for (e = g + 1; e < uses.size() && uses[e].first == k;)
+            ++e;
+        const auto idx = uses.subspan(g, e - g) | std::views::values; // the calls of (pid, mqdes)
         std::string now;
         const ProcView::Fd st = proc_.fd(k.first, static_cast<int>(k.second), now);
         auto f = fds_.find(k);

@@ -23,6 +23,13 @@ std::int64_t normalize(std::int64_t v, std::uint8_t narrow) {
     }
 }
 
+// A struct's members vector, given room for any struct once: recycled
+// values (Correlator::recycle) then hold one without allocating.
+void room_for_members(ArgValue& a) {
+    static const std::size_t most = max_struct_members();
+    if (a.members.capacity() < most) a.members.reserve(most);
+}
+
 } // namespace
 
 std::int64_t member_value(const std::string& bytes, const Member& m) {
@@ -329,6 +336,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
             a.str = lr.bytes;
         } else if (spec.layout) {
             a.content = Content::Struct;
+            room_for_members(a);
             for (const auto& m : spec.layout->members)
                 a.members.push_back(member_value(lr.bytes, m));
         }
@@ -360,6 +368,7 @@ void Correlator::outputs_at_return(Call& c, const Record& r) {
         if (!ptr.present || ptr.raw == 0 || !out_written(o, c.ret, cond_value(c, o))) continue;
         ArgValue& a = c.outs[static_cast<std::size_t>(u.out)];
         const std::size_t n = o.layout ? o.layout->members.size() : 1;
+        room_for_members(a);
         a.members.resize(n);
         const Member& m = o.layout ? o.layout->members[static_cast<std::size_t>(u.member)] : o.scalar;
         std::int64_t v = r.values[i].num;
@@ -377,6 +386,7 @@ void output_from_bytes(ArgValue& a, const OutSpec& o, const std::string& bytes, 
     a.content = Content::Struct;
     a.src = src;
     a.members.clear();
+    room_for_members(a);
     if (o.layout)
         for (const Member& m : o.layout->members)
             a.members.push_back(member_value(bytes, m));

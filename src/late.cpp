@@ -64,25 +64,37 @@ void ProcMemReader::finish_string(int tid, MemRead& r) {
 
 void ProcMemReader::read(int tid, std::span<MemRead> all) {
     // The same memory asked for by several calls (a buffer a loop reuses) is
-    // read once: every read of a batch is as late as the others.
-    std::vector<std::size_t> first(all.size());
-    std::vector<MemRead> reads;
-    {
-        std::unordered_map<std::uint64_t, std::size_t> seen; // address -> its first read (same length, kind)
-        for (std::size_t i = 0; i < all.size(); ++i) {
-            auto [it, added] = seen.try_emplace(all[i].addr, i);
-            const MemRead& f = all[it->second];
-            if (!added && f.len == all[i].len && f.string == all[i].string) {
-                first[i] = first[it->second];
-                continue;
-            }
-            first[i] = reads.size();
-            reads.push_back(all[i]);
-        }
+    // read once: every read of a batch is as late as the others. By address
+    // (then by place: the first of each address, in the batch's order, reads).
+    const std::size_t n = all.size();
+    order_.resize(n);
+    for (std::size_t i = 0; i < n; ++i)
+        order_[i] = i;
+    std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+        return all[a].addr != all[b].addr ? all[a].addr < all[b].addr : a < b; // as stable: no buffer
+    });
+    same_.assign(n, n); // the earlier read a read is the same as (n: none)
+    for (std::size_t g = 0; g < n;) {
+        const std::size_t f = order_[g];
+        std::size_t e = g + 1;
+        for (; e < n && all[order_[e]].addr == all[f].addr; ++e)
+            if (all[order_[e]].len == all[f].len && all[order_[e]].string == all[f].string)
+                same_[order_[e]] = f;
+        g = e;
     }
-    read_each(tid, reads);
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        const LateRead& got = *reads[first[i]].into;
+    first_.resize(n);
+    reads_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (same_[i] < n) {
+            first_[i] = first_[same_[i]];
+            continue;
+        }
+        first_[i] = reads_.size();
+        reads_.push_back(all[i]);
+    }
+    read_each(tid, reads_);
+    for (std::size_t i = 0; i < n; ++i) {
+        const LateRead& got = *reads_[first_[i]].into;
         if (all[i].into == &got) continue;
         all[i].into->ok = got.ok;
         all[i].into->bytes = got.bytes;
@@ -91,20 +103,35 @@ void ProcMemReader::read(int tid, std::span<MemRead> all) {
 }
 
 void ProcMemReader::read_each(int tid, std::span<MemRead> reads) {
-    std::vector<iovec> local(reads.size()), remote(reads.size());
-    for (std::size_t i = 0; i < reads.size(); ++i) {
+    // A string's first chunk (it stays inside its page) is read into scratch,
+    // then only the string is kept: most are short (no allocation).
+    constexpr std::size_t kChunk = 256;
+    local_.resize(reads.size());
+    remote_.resize(reads.size());
+    std::size_t strings = 0;
+    for (const MemRead& r : reads)
+        strings += r.string;
+    chunks_.resize(strings * kChunk);
+    for (std::size_t i = 0, c = 0; i < reads.size(); ++i) {
         MemRead& r = reads[i];
-        // A string's first chunk stays inside its page.
-        const std::size_t len = r.string ? std::min<std::size_t>(256, kPage - r.addr % kPage) : r.len;
-        r.into->bytes.resize(len);
         r.into->ok = true;
-        local[i] = iovec{r.into->bytes.data(), len};
-        remote[i] = iovec{reinterpret_cast<void*>(r.addr), len};
+        void* into;
+        std::size_t len;
+        if (r.string) {
+            len = std::min<std::size_t>(kChunk, kPage - r.addr % kPage);
+            into = chunks_.data() + kChunk * c++;
+        } else {
+            len = r.len;
+            r.into->bytes.resize(len);
+            into = r.into->bytes.data();
+        }
+        local_[i] = iovec{into, len};
+        remote_[i] = iovec{reinterpret_cast<void*>(r.addr), len};
     }
     // The kernel copies whole iovecs: a short count ends at the one that failed.
     for (std::size_t k = 0; k < reads.size();) {
         const std::size_t end = k + std::min<std::size_t>(reads.size() - k, IOV_MAX);
-        const ssize_t n = process_vm_readv(tid, &local[k], end - k, &remote[k], end - k, 0);
+        const ssize_t n = process_vm_readv(tid, &local_[k], end - k, &remote_[k], end - k, 0);
         if (n < 0 && errno != EFAULT) { // the process is gone (or cannot be read): all fail alike
             const std::string why = vm_error(errno);
             for (; k < reads.size(); ++k)
@@ -112,12 +139,22 @@ void ProcMemReader::read_each(int tid, std::span<MemRead> reads) {
             break;
         }
         auto left = static_cast<std::size_t>(std::max<ssize_t>(n, 0));
-        while (k < end && left >= local[k].iov_len)
-            left -= local[k++].iov_len;
+        while (k < end && left >= local_[k].iov_len)
+            left -= local_[k++].iov_len;
         if (k < end) fail(reads[k++], vm_error(EFAULT)); // this one failed; go on after it
     }
-    for (auto& r : reads)
-        if (r.string && r.into->ok) finish_string(tid, r);
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+        MemRead& r = reads[i];
+        if (!r.string || !r.into->ok) continue;
+        const auto* chunk = static_cast<const char*>(local_[i].iov_base);
+        const std::size_t len = local_[i].iov_len;
+        if (const void* nul = std::memchr(chunk, 0, len)) {
+            r.into->bytes.assign(chunk, static_cast<std::size_t>(static_cast<const char*>(nul) - chunk));
+            continue;
+        }
+        r.into->bytes.assign(chunk, len);
+        finish_string(tid, r);
+    }
 }
 
 LateReads::LateReads(const std::vector<Probe>& probes)
@@ -146,6 +183,7 @@ LateReads::LateReads(const std::vector<Probe>& probes)
                         n.wrapper_field = static_cast<int>(g);
             }
             needs_[i].push_back(n);
+            most_needs_ = std::max(most_needs_, needs_[i].size());
         }
     }
 }
@@ -166,6 +204,7 @@ void LateReads::prefetch(std::span<const std::span<Record>> parts, MemoryReader&
             if (auto it = wrapper.empty() ? wrapper.end() : wrapper.find(r.tid);
                 it != wrapper.end() && wrapper_of_[it->second->probe] == r.probe)
                 w = it->second;
+            if (r.late.capacity() < needs.size()) r.late.reserve(most_needs_); // once per record kept
             for (const Need& n : needs) {
                 if (n.field >= r.values.size()) continue;
                 const auto addr = static_cast<std::uint64_t>(r.values[n.field].num);

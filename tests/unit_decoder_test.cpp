@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -370,6 +371,26 @@ TEST(Late, SameMemoryReadOnceForEveryCallThatAsks) {
         EXPECT_FALSE(into[i].ok) << i;
         EXPECT_FALSE(into[i].why.empty()) << i;
     }
+    // The same reader again (its scratch reused): a string longer than the
+    // first chunk read, one that crosses a page, a short one after them.
+    const std::string longer(600, 'q');
+    const long page = sysconf(_SC_PAGESIZE);
+    auto* two = static_cast<char*>(
+        mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(two, MAP_FAILED);
+    char* across = two + page - 10;
+    std::memcpy(across, "/crosses-the-page-boundary", 27);
+    std::vector<LateRead> again(3);
+    std::vector<MemRead> more{{at(longer.c_str()), 0, true, &again[0]},
+                              {at(across), 0, true, &again[1]},
+                              {at(name), 0, true, &again[2]}};
+    mem.read(static_cast<int>(getpid()), more);
+    EXPECT_EQ(again[0].bytes, longer);
+    EXPECT_EQ(again[1].bytes, "/crosses-the-page-boundary");
+    EXPECT_EQ(again[2].bytes, "/jobs");
+    for (const auto& r : again)
+        EXPECT_TRUE(r.ok);
+    munmap(two, 2 * page);
 }
 
 TEST(Decoder, ReadsTheSubBufferSizeFromHeaderPage) {

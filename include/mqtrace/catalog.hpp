@@ -194,5 +194,8 @@ bool kernel_copied(const EventSpec& ev, std::string_view arg);
 // The output is written by this call: it succeeded, and (msgctl) its command writes it.
 bool out_written(const OutSpec& o, std::int64_t ret, std::int64_t cond_value);
 const StructLayout* struct_layout(std::string_view ctype);
+// The most members of any layout: what a decoded struct's members vector is
+// given once (a recycled value then holds any struct without allocating).
+std::size_t max_struct_members();
 
 } // namespace mqtrace

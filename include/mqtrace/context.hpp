@@ -84,7 +84,7 @@ private:
     std::uint64_t ns_key(int pid);
     std::uint64_t caller_ns(int pid);
     void prune();
-    void verify(std::span<Item> items, const std::map<FdKey, std::vector<std::size_t>>& uses);
+    void verify(std::span<Item> items, std::span<const std::pair<FdKey, std::size_t>> uses);
     void opened(Call& c, const ArgValue& name, const FdKey& k);
     void unlinked(const Call& c, const ArgValue& name);
     std::uint64_t sysv_id(const IdKey& k, bool created);
@@ -102,6 +102,8 @@ private:
     // made and removed call after call costs no allocation each.
     std::vector<decltype(ids_)::node_type> spare_ids_;
     std::vector<decltype(sysv_)::node_type> spare_sysv_;
+    std::vector<std::pair<FdKey, std::size_t>> posix_uses_; // annotate's scratch, kept for its capacity
+    std::vector<std::size_t> sysv_uses_;
     std::uint64_t next_id_ = 0;
     std::uint64_t blind_until_ = 0;           // the latest end of a gap of lost records (LostNotice::until)
     std::vector<std::uint64_t> unlinked_ids_; // queues unlinked, maybe still open

@@ -9,6 +9,8 @@
 #include "mqtrace/decoder.hpp"
 #include "mqtrace/plan.hpp"
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <set>
 #include <span>
@@ -67,6 +69,11 @@ private:
     void fail(MemRead& r, std::string_view why);
     void finish_string(int tid, MemRead& r);
     std::set<std::string, std::less<>> reasons_; // the texts LateRead::why points to (a few distinct ones)
+    // Scratch of read(), kept for its capacity: no allocation per batch.
+    std::vector<std::size_t> order_, same_, first_;
+    std::vector<MemRead> reads_;
+    std::vector<iovec> local_, remote_;
+    std::vector<char> chunks_; // strings' first chunks
 };
 
 class LateReads {
@@ -89,6 +96,7 @@ private:
         int wrapper_field = -1; // the same pointer in a libc-wrapper record, if it read it
     };
     std::vector<std::vector<Need>> needs_; // by probe: entry tracepoints
+    std::size_t most_needs_ = 0;           // of any probe
     std::vector<int> wrapper_of_;          // by probe: the entry probe a wrapper precedes, or -1
     struct Pending {
         int tid;

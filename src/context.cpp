@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <ranges>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -295,7 +294,7 @@ void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey
         const FdKey& k = uses[g].first;
         for (e = g + 1; e < uses.size() && uses[e].first == k;)
             ++e;
-        const auto idx = uses.subspan(g, e - g) | std::views::values; // the calls of (pid, mqdes)
+        const auto calls = uses.subspan(g, e - g); // the calls of (pid, mqdes)
         std::string now;
         const ProcView::Fd st = proc_.fd(k.first, static_cast<int>(k.second), now);
         auto f = fds_.find(k);
@@ -303,7 +302,7 @@ void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey
             if (f == fds_.end()) {
                 const auto shown = std::make_shared<const std::string>(std::move(now));
                 const std::uint64_t id = current(k.first, *shown);
-                for (std::size_t i : idx) {
+                for (const auto& [key, i] : calls) {
                     QueueCtx& q = items[i].call.queue;
                     if (q.src != QueueSource::None) continue;
                     q.src = QueueSource::ProcFd;
@@ -315,7 +314,7 @@ void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey
                 // Closed and reused for another queue, unseen (dup2, fork, a lost mq_open):
                 // which calls came before that is not known, so none of them is named, nor
                 // later ones (their records may predate the reuse) until an mq_open of it.
-                for (std::size_t i : idx) {
+                for (const auto& [key, i] : calls) {
                     QueueCtx& q = items[i].call.queue;
                     if (q.src == QueueSource::MqOpen && q.path == f->second.name) {
                         q.src = QueueSource::None;

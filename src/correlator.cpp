@@ -138,7 +138,8 @@ FieldUse resolve_field(int ev, std::string_view k) {
     return u;
 }
 
-Correlator::Correlator(std::vector<Probe> probes, TaskTable& tasks) : tasks_(tasks) {
+Correlator::Correlator(std::vector<Probe> probes, TaskTable& tasks)
+    : tasks_(tasks), spare_args_(catalog().size()), spare_outs_(catalog().size()) {
     set_probes(std::move(probes));
 }
 
@@ -270,12 +271,15 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     c.uid = tasks_.tracks_uids() ? tasks_.uid(r.tid) : -1;
     c.end = CallEnd::TraceEnded;
     c.ret = 0;
-    if (c.args.capacity() == 0 && !spare_args_.empty()) { // a recycled vector
-        c.args = std::move(spare_args_.back());
-        spare_args_.pop_back();
+    // A recycled vector of a call of the same event: its values' strings and
+    // members vectors have the room this event's need.
+    auto& spare_args = spare_args_[static_cast<std::size_t>(p.ev)];
+    if (c.args.capacity() == 0 && !spare_args.empty()) {
+        c.args = std::move(spare_args.back());
+        spare_args.pop_back();
         // The next call's, formatted a round ago, is likely out of the cache by now.
-        if (!spare_args_.empty()) {
-            const auto& next = spare_args_.back();
+        if (!spare_args.empty()) {
+            const auto& next = spare_args.back();
             const char* p = reinterpret_cast<const char*>(next.data());
             for (std::size_t off = 0; off < next.size() * sizeof(ArgValue); off += 64)
                 __builtin_prefetch(p + off, 1);
@@ -285,9 +289,10 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     for (std::size_t i = 0; i < c.args.size() && i < ev.args.size(); ++i)
         c.args[i].reset();
     c.args.resize(ev.args.size());
-    if (c.outs.capacity() == 0 && !ev.outs.empty() && !spare_outs_.empty()) {
-        c.outs = std::move(spare_outs_.back());
-        spare_outs_.pop_back();
+    auto& spare_outs = spare_outs_[static_cast<std::size_t>(p.ev)];
+    if (c.outs.capacity() == 0 && !ev.outs.empty() && !spare_outs.empty()) {
+        c.outs = std::move(spare_outs.back());
+        spare_outs.pop_back();
     }
     for (std::size_t i = 0; i < c.outs.size() && i < ev.outs.size(); ++i)
         c.outs[i].reset();
@@ -526,13 +531,13 @@ void Correlator::distrust_probe_reads(Call& c) {
 }
 
 void Correlator::recycle(std::vector<Item>& done) {
-    constexpr std::size_t kSpare = 4096;
+    constexpr std::size_t kSpare = 512; // per event
     for (Item& it : done)
-        if (it.is_call) {
-            if (it.call.args.capacity() != 0 && spare_args_.size() < kSpare)
-                spare_args_.push_back(std::move(it.call.args));
-            if (it.call.outs.capacity() != 0 && spare_outs_.size() < kSpare)
-                spare_outs_.push_back(std::move(it.call.outs));
+        if (it.is_call && it.call.ev >= 0 && static_cast<std::size_t>(it.call.ev) < spare_args_.size()) {
+            auto& args = spare_args_[static_cast<std::size_t>(it.call.ev)];
+            auto& outs = spare_outs_[static_cast<std::size_t>(it.call.ev)];
+            if (it.call.args.capacity() != 0 && args.size() < kSpare) args.push_back(std::move(it.call.args));
+            if (it.call.outs.capacity() != 0 && outs.size() < kSpare) outs.push_back(std::move(it.call.outs));
         }
     done.clear();
 }

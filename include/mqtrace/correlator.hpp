@@ -218,7 +218,7 @@ private:
     TaskTable& tasks_;
     std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
-    std::vector<std::vector<ArgValue>> spare_args_, spare_outs_; // (recycle)
+    std::vector<std::vector<std::vector<ArgValue>>> spare_args_, spare_outs_; // by event (recycle)
     std::vector<ArgValue> at_entry_; // merge_inner: the boundary's values, to check the kernel's against
     std::unordered_map<int, std::pair<std::int64_t, bool>> uid_set_; // set*uid in progress: (ruid, is setuid)
 };

@@ -42,6 +42,41 @@ struct LateRead {
 // LateRead::arg of a message body's bytes (--payload), from a stack copy.
 inline constexpr int kBodyArg = -2;
 
+// A record's late reads: a vector whose reads outlive clear(), so that the
+// next record to use the slot reads (or copies) into strings that have the
+// memory already (no allocation per read).
+class LateList {
+public:
+    LateRead& emplace_back() {
+        if (n_ == v_.size()) return v_.emplace_back(), v_[n_++];
+        LateRead& lr = v_[n_++];
+        lr.arg = -1;
+        lr.addr = 0;
+        lr.len = 0;
+        lr.ok = false;
+        lr.bytes.clear();
+        lr.why = {};
+        lr.stack = false;
+        return lr;
+    }
+    void push_back(LateRead lr) { std::swap(emplace_back(), lr); }
+    void clear() { n_ = 0; }
+    void reserve(std::size_t k) { v_.reserve(k); }
+    std::size_t capacity() const { return v_.capacity(); }
+    std::size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    LateRead& operator[](std::size_t i) { return v_[i]; }
+    const LateRead& operator[](std::size_t i) const { return v_[i]; }
+    LateRead* begin() { return v_.data(); }
+    LateRead* end() { return v_.data() + n_; }
+    const LateRead* begin() const { return v_.data(); }
+    const LateRead* end() const { return v_.data() + n_; }
+
+private:
+    std::vector<LateRead> v_; // [0, n_) in use; the rest kept for their strings
+    std::size_t n_ = 0;
+};
+
 struct Record {
     RecordKind kind = RecordKind::Event;
     std::uint64_t ts = 0; // trace clock, ns
@@ -51,7 +86,7 @@ struct Record {
     std::vector<FieldValue> values; // parallel to that probe's fields
     std::int64_t lost = 0;          // RecordKind::Lost: events lost from ts on (-1 = unknown)
     std::uint64_t until = 0;        // RecordKind::Lost: they were all made before this (0: not known)
-    std::vector<LateRead> late;     // filled by LateReads::prefetch()
+    LateList late;                  // filled by LateReads::prefetch()
 };
 
 // Records whose objects are kept for reuse: clear(), drop_front() and

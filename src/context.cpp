@@ -338,9 +338,8 @@ void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey
 // O_CREAT when the name was seen unlinked; an mq_unlink of the name that was
 // still running when this call began leaves which queue it opened unknown.
 void QueueContext::opened(Call& c, const ArgValue& name, const FdKey& k) {
-    std::string key = "/" + name.str;
-    Named& n = names_[{ns_key(c.pid), key}];
-    if (!n.path) n.path = std::make_shared<const std::string>(std::move(key));
+    Named& n = named(ns_key(c.pid), slashed(name.str));
+    if (!n.path) n.path = std::make_shared<const std::string>(slash_);
     auto path = n.path;
     const std::int64_t oflag = c.args[1].raw;
     const bool overlap = n.unlinked > c.ts;
@@ -358,9 +357,9 @@ void QueueContext::opened(Call& c, const ArgValue& name, const FdKey& k) {
 void QueueContext::unlinked(const Call& c, const ArgValue& name) {
     const std::uint64_t ns = ns_key(c.pid);
     const bool known = c.end == CallEnd::Returned && trusted(name);
-    const std::string path = known ? "/" + name.str : std::string();
+    const std::string_view path = known ? slashed(name.str) : std::string_view();
     if (known) {
-        Named& n = names_[{ns, path}];
+        Named& n = named(ns, path);
         if (n.id && unlinked_ids_.size() < kMaxEntries)
             unlinked_ids_.push_back(n.id); // gone with its last descriptor
         n.id = ++next_id_;
@@ -373,6 +372,21 @@ void QueueContext::unlinked(const Call& c, const ArgValue& name) {
         if (l.opened > c.ts && (!known || (l.name && *l.name == path && ns_key(fk.first) == ns))) l.id = 0;
 }
 
+// "/" + name, in scratch kept for its memory (valid until the next call).
+std::string_view QueueContext::slashed(std::string_view name) {
+    slash_.assign(1, '/');
+    slash_.append(name);
+    return slash_;
+}
+
+// names_[(ns, path)], the key made only for a name not there yet.
+QueueContext::Named& QueueContext::named(std::uint64_t ns, std::string_view path) {
+    auto it = names_.lower_bound(NameRef{ns, path});
+    if (it == names_.end() || it->first.first != ns || it->first.second != path)
+        it = names_.emplace_hint(it, NameKey{ns, std::string(path)}, Named{});
+    return it->second;
+}
+
 std::uint64_t QueueContext::sysv_id(const IdKey& k, bool created) {
     std::uint64_t& id = slot(sysv_, k, spare_sysv_);
     if (id == 0 || created) id = ++next_id_;
@@ -383,7 +397,7 @@ std::uint64_t QueueContext::sysv_id(const IdKey& k, bool created) {
 // not unlinked since (" (deleted)").
 std::uint64_t QueueContext::current(int pid, std::string_view path) {
     if (path.ends_with(" (deleted)")) return 0;
-    Named& n = names_[{ns_key(pid), std::string(path)}];
+    Named& n = named(ns_key(pid), path);
     if (n.absent) return 0;
     if (n.id == 0) n.id = ++next_id_;
     return n.id;

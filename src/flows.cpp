@@ -184,7 +184,9 @@ Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {
     auto it = models_.find(queue);
     const bool added = it == models_.end();
     if (added) {
-        if (models_.size() >= kMaxQueues) models_.clear();
+        if (models_.size() >= kMaxQueues) // all forgotten; their nodes kept for the next queues
+            while (!models_.empty())
+                spare_.push_back(models_.extract(models_.begin()));
         if (spare_.empty()) {
             it = models_.try_emplace(queue).first;
         } else { // a queue's model gone before: its node and messages' memory again
@@ -207,11 +209,11 @@ Flows::Model& Flows::model(std::uint64_t queue, bool sysv, std::uint64_t ts) {
 }
 
 // A queue gone: its model's node kept for the next queue (queues made and
-// removed call after call cost no allocation each).
+// removed call after call cost no allocation each; at most as many as models).
 void Flows::drop(std::uint64_t queue) {
     auto it = models_.find(queue);
     if (it == models_.end()) return;
-    if (spare_.size() < kSpareModels)
+    if (spare_.size() < kMaxQueues)
         spare_.push_back(models_.extract(it));
     else
         models_.erase(it);

@@ -117,12 +117,17 @@ std::size_t Merger::pending() const {
     return n;
 }
 
-std::uint64_t stat_value(const std::string& stats, const std::string& key) {
-    std::size_t p = 0;
-    while ((p = stats.find(key + ":", p)) != std::string::npos) {
-        if (p == 0 || stats[p - 1] == '\n')
-            return std::strtoull(stats.c_str() + p + key.size() + 1, nullptr, 10);
-        p += key.size();
+std::uint64_t stat_value(std::string_view stats, std::string_view key) {
+    for (std::size_t p = 0; (p = stats.find(key, p)) != std::string_view::npos; p += key.size()) {
+        const std::size_t colon = p + key.size();
+        if ((p != 0 && stats[p - 1] != '\n') || colon >= stats.size() || stats[colon] != ':') continue;
+        std::size_t i = colon + 1;
+        while (i < stats.size() && stats[i] == ' ')
+            ++i;
+        std::uint64_t v = 0;
+        for (; i < stats.size() && stats[i] >= '0' && stats[i] <= '9'; ++i)
+            v = v * 10 + static_cast<std::uint64_t>(stats[i] - '0');
+        return v;
     }
     return 0;
 }
@@ -211,7 +216,7 @@ void Reader::read_stats(Cpu& c) const {
     char buf[512];
     const ssize_t n = pread(c.stats_fd, buf, sizeof buf - 1, 0);
     if (n <= 0) return; // keep the last values: losses are then reported at the next read
-    const std::string st(buf, static_cast<std::size_t>(n));
+    const std::string_view st(buf, static_cast<std::size_t>(n)); // no copy: read every round
     c.now.overrun = stat_value(st, "overrun");
     c.now.dropped = stat_value(st, "dropped events");
     c.now.commit_overrun = stat_value(st, "commit overrun");

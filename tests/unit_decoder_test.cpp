@@ -716,6 +716,10 @@ TEST(Stats, ParsesPerCpuStats) {
     EXPECT_EQ(stat_value(st, "commit overrun"), 3u);
     EXPECT_EQ(stat_value(st, "dropped events"), 12u);
     EXPECT_EQ(stat_value(st, "read events"), 0u);
+    // A key inside another's name is not it; a value runs to the first non-digit.
+    EXPECT_EQ(stat_value("commit overrun: 3\noverrun: 5\n", "overrun"), 5u);
+    EXPECT_EQ(stat_value("overrun 9\noverrun: 7 x", "overrun"), 7u);
+    EXPECT_EQ(stat_value("overrun:", "overrun"), 0u);
 }
 
 namespace {

@@ -76,9 +76,17 @@ private:
         std::uint64_t unlinked = 0;              // when the last mq_unlink of it returned
         std::shared_ptr<const std::string> path; // the name, shared by the calls that use it
     };
-    using NameKey = std::pair<std::uint64_t, std::string>; // (IPC namespace, "/name")
-    using FdKey = std::pair<int, std::int64_t>;            // (pid, descriptor)
-    using IdKey = std::pair<std::uint64_t, std::int64_t>;  // (IPC namespace, identifier)
+    using NameKey = std::pair<std::uint64_t, std::string>;      // (IPC namespace, "/name")
+    using NameRef = std::pair<std::uint64_t, std::string_view>; // the same, to look one up
+    struct NameLess {                                           // either against either
+        using is_transparent = void;
+        template <typename A, typename B> bool operator()(const A& a, const B& b) const {
+            return a.first != b.first ? a.first < b.first
+                                      : std::string_view(a.second) < std::string_view(b.second);
+        }
+    };
+    using FdKey = std::pair<int, std::int64_t>;           // (pid, descriptor)
+    using IdKey = std::pair<std::uint64_t, std::int64_t>; // (IPC namespace, identifier)
     using NsCache = std::unordered_map<int, std::pair<std::uint64_t, std::uint64_t>>; // pid -> (ns, round)
     std::uint64_t asked_ns(NsCache& cache, int pid);
     std::uint64_t ns_key(int pid);
@@ -88,7 +96,9 @@ private:
     void opened(Call& c, const ArgValue& name, const FdKey& k);
     void unlinked(const Call& c, const ArgValue& name);
     std::uint64_t sysv_id(const IdKey& k, bool created);
-    std::uint64_t current(int pid, std::string_view path); // the queue a name names now (/proc's view)
+    std::uint64_t current(int pid, std::string_view path);
+    std::string_view slashed(std::string_view name);
+    Named& named(std::uint64_t ns, std::string_view path); // the queue a name names now (/proc's view)
     ProcView& proc_;
     std::map<FdKey, Learned> fds_;
     std::map<IdKey, std::pair<std::int64_t, QueueSource>> ids_; // key, and how it was learned
@@ -96,7 +106,8 @@ private:
     NsCache caller_ns_;                                         // the same, for QueueCtx::ns
     NsCache asked_;                                             // pid -> (what /proc said, round asked)
     std::uint64_t round_ = 0;
-    std::map<NameKey, Named> names_;
+    std::map<NameKey, Named, NameLess> names_;
+    std::string slash_;                   // slashed()'s
     std::map<IdKey, std::uint64_t> sysv_; // System V identifier -> the queue
     // Nodes of the identifiers removed (IPC_RMID), for the next ones: a queue
     // made and removed call after call costs no allocation each.

@@ -95,7 +95,6 @@ private:
     void candidates(const Call& r, Model& m, std::uint64_t queue);
     void link(Call& r, const Msg& chosen, Model& m, bool content);
     std::unordered_map<std::uint64_t, Model> models_;
-    static constexpr std::size_t kSpareModels = 64;
     std::vector<std::unordered_map<std::uint64_t, Model>::node_type> spare_; // models of queues gone
     Forgets forgets_[2];                                                     // POSIX, System V
     std::vector<Entry> running_;               // during a round's sweep: the sends and receives running

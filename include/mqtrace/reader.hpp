@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct mqt_cpu;
@@ -138,6 +139,6 @@ void reconcile_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64
 void place_losses(RecordBuffer& recs, std::size_t from, int cpu, std::uint64_t& read_to, std::uint64_t now);
 
 // Parse one number from per_cpu/cpuN/stats text ("overrun: 12").
-std::uint64_t stat_value(const std::string& stats, const std::string& key);
+std::uint64_t stat_value(std::string_view stats, std::string_view key);
 
 } // namespace mqtrace

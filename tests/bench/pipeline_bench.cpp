@@ -74,7 +74,9 @@ void pipeline(benchmark::State& st, OutputFormat f, const char* fixture, bool wi
 // MQTRACE_BENCH_ITERATIONS=N fixes the iteration count, for instruction
 // counts that repeat exactly (valgrind --tool=callgrind, see scripts/bench).
 int main(int argc, char** argv) {
-    const char* fixture = "linux-6.1-kprobe-lossy";
+    // MQTRACE_BENCH_FIXTURE: another recording of tests/fixtures (linux-6.1-kprobe-all: every event).
+    const char* fixture = std::getenv("MQTRACE_BENCH_FIXTURE") ? std::getenv("MQTRACE_BENCH_FIXTURE")
+                                                               : "linux-6.1-kprobe-lossy";
     // As a live run does (--flows, the default), and without the links (--no-flows).
     benchmark::internal::Benchmark* runs[] = {
         benchmark::RegisterBenchmark("pipeline/json", pipeline, OutputFormat::Json, fixture, true),

@@ -74,6 +74,14 @@ Item lost(std::uint64_t ts, std::uint64_t until = 0) {
 
 const Flow& flow(const std::vector<Item>& items, std::size_t i) { return items.at(i).call.flow; }
 
+// Flows that followed the queue from its creation at 100 (a round of its own).
+Flows following_a_new_queue() {
+    Flows f;
+    std::vector<Item> r{created(100)};
+    f.annotate(r, {});
+    return f;
+}
+
 TEST(Flows, HighestPriorityFirstFifoWithinOne) {
     Flows f;
     std::vector<Item> items{created(100),
@@ -124,9 +132,7 @@ TEST(Flows, ALossReportedLateForgetsTheWholeRound) {
 // of the losses' times counts (a queue seen empty before it is not known empty).
 TEST(Flows, ModelsCatchUpWithEveryLossSinceTheirLastUse) {
     auto after = [](std::vector<Item> losses) {
-        Flows f;
-        std::vector<Item> r1{created(100)};
-        f.annotate(r1, {});
+        Flows f = following_a_new_queue();
         f.annotate(losses, {});
         std::vector<Item> r3{receive(3, 400, 410, -EAGAIN, -1), send(2, 600, 610, 5, 0),
                              receive(3, 700, 710, 5, -1)};
@@ -145,9 +151,7 @@ TEST(Flows, ModelsCatchUpWithEveryLossSinceTheirLastUse) {
 // complete, and the next receive was linked to a message taken long before.
 TEST(Flows, NothingInsideALossGapMakesAModelComplete) {
     auto last_link = [](std::vector<Item> round) {
-        Flows f;
-        std::vector<Item> r1{created(100)};
-        f.annotate(r1, {});
+        Flows f = following_a_new_queue();
         f.annotate(round, {});
         return flow(round, round.size() - 1).link;
     };

@@ -277,6 +277,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     if (c.args.capacity() == 0 && !spare_args.empty()) {
         c.args = std::move(spare_args.back());
         spare_args.pop_back();
+        --spares_;
         // The next call's, formatted a round ago, is likely out of the cache by now.
         if (!spare_args.empty()) {
             const auto& next = spare_args.back();
@@ -293,6 +294,7 @@ void Correlator::start(const Record& r, const Probe& p, std::vector<Item>& out) 
     if (c.outs.capacity() == 0 && !ev.outs.empty() && !spare_outs.empty()) {
         c.outs = std::move(spare_outs.back());
         spare_outs.pop_back();
+        --spares_;
     }
     for (std::size_t i = 0; i < c.outs.size() && i < ev.outs.size(); ++i)
         c.outs[i].reset();
@@ -531,13 +533,14 @@ void Correlator::distrust_probe_reads(Call& c) {
 }
 
 void Correlator::recycle(std::vector<Item>& done) {
-    constexpr std::size_t kSpare = 512; // per event
+    constexpr std::size_t kSpare = 4096; // vectors kept, all events together
     for (Item& it : done)
-        if (it.is_call && it.call.ev >= 0 && static_cast<std::size_t>(it.call.ev) < spare_args_.size()) {
+        if (it.is_call && it.call.ev >= 0 && static_cast<std::size_t>(it.call.ev) < spare_args_.size() &&
+            spares_ < kSpare) {
             auto& args = spare_args_[static_cast<std::size_t>(it.call.ev)];
             auto& outs = spare_outs_[static_cast<std::size_t>(it.call.ev)];
-            if (it.call.args.capacity() != 0 && args.size() < kSpare) args.push_back(std::move(it.call.args));
-            if (it.call.outs.capacity() != 0 && outs.size() < kSpare) outs.push_back(std::move(it.call.outs));
+            if (it.call.args.capacity() != 0) args.push_back(std::move(it.call.args)), ++spares_;
+            if (it.call.outs.capacity() != 0) outs.push_back(std::move(it.call.outs)), ++spares_;
         }
     done.clear();
 }

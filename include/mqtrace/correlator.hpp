@@ -219,6 +219,7 @@ private:
     std::unordered_map<int, Call> open_;      // by tid: the call in progress (ev -1: none), kept per thread
     std::unordered_map<int, Record> wrapper_; // libc-wrapper uprobe records by tid, before the syscall
     std::vector<std::vector<std::vector<ArgValue>>> spare_args_, spare_outs_; // by event (recycle)
+    std::size_t spares_ = 0;                                                  // in both, all events
     std::vector<ArgValue> at_entry_; // merge_inner: the boundary's values, to check the kernel's against
     std::unordered_map<int, std::pair<std::int64_t, bool>> uid_set_; // set*uid in progress: (ruid, is setuid)
 };

@@ -64,33 +64,34 @@ void ProcMemReader::finish_string(int tid, MemRead& r) {
 
 void ProcMemReader::read(int tid, std::span<MemRead> all) {
     // The same memory asked for by several calls (a buffer a loop reuses) is
-    // read once: every read of a batch is as late as the others. By address
-    // (then by place: the first of each address, in the batch's order, reads).
+    // read once: every read of a batch is as late as the others. The first of
+    // each (address, length, kind), in the batch's order, reads; a table
+    // (open addressing, twice the batch's size) finds the others.
     const std::size_t n = all.size();
-    order_.resize(n);
-    for (std::size_t i = 0; i < n; ++i)
-        order_[i] = i;
-    std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
-        return all[a].addr != all[b].addr ? all[a].addr < all[b].addr : a < b; // as stable: no buffer
-    });
-    same_.assign(n, n); // the earlier read a read is the same as (n: none)
-    for (std::size_t g = 0; g < n;) {
-        const std::size_t f = order_[g];
-        std::size_t e = g + 1;
-        for (; e < n && all[order_[e]].addr == all[f].addr; ++e)
-            if (all[order_[e]].len == all[f].len && all[order_[e]].string == all[f].string)
-                same_[order_[e]] = f;
-        g = e;
-    }
+    std::size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    table_.assign(size, 0); // a read's index + 1 (0: empty)
     first_.resize(n);
     reads_.clear();
     for (std::size_t i = 0; i < n; ++i) {
-        if (same_[i] < n) {
-            first_[i] = first_[same_[i]];
-            continue;
+        const MemRead& r = all[i];
+        std::size_t h =
+            static_cast<std::size_t>((r.addr ^ (r.len << 1) ^ r.string) * 0x9e3779b97f4a7c15ull >> 32);
+        for (;; ++h) {
+            std::uint32_t& slot = table_[h & (size - 1)];
+            if (slot == 0) {
+                slot = static_cast<std::uint32_t>(i + 1);
+                first_[i] = reads_.size();
+                reads_.push_back(r);
+                break;
+            }
+            const MemRead& o = all[slot - 1];
+            if (o.addr == r.addr && o.len == r.len && o.string == r.string) {
+                first_[i] = first_[slot - 1];
+                break;
+            }
         }
-        first_[i] = reads_.size();
-        reads_.push_back(all[i]);
     }
     read_each(tid, reads_);
     for (std::size_t i = 0; i < n; ++i) {

@@ -70,7 +70,8 @@ private:
     void finish_string(int tid, MemRead& r);
     std::set<std::string, std::less<>> reasons_; // the texts LateRead::why points to (a few distinct ones)
     // Scratch of read(), kept for its capacity: no allocation per batch.
-    std::vector<std::size_t> order_, same_, first_;
+    std::vector<std::uint32_t> table_; // dedupe: read index + 1 by hash (0: empty)
+    std::vector<std::size_t> first_;   // each read's index in reads_
     std::vector<MemRead> reads_;
     std::vector<iovec> local_, remote_;
     std::vector<char> chunks_; // strings' first chunks

@@ -296,7 +296,7 @@ void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey
             ++e;
         const auto calls = uses.subspan(g, e - g); // the calls of (pid, mqdes)
         std::string now;
-        const ProcView::Fd st = proc_.fd(k.first, static_cast<int>(k.second), now);
+        const ProcView::Fd st = fd_now(k, now);
         auto f = fds_.find(k);
         if (st == ProcView::Fd::Queue) {
             if (f == fds_.end()) {
@@ -331,6 +331,28 @@ void QueueContext::verify(std::span<Item> items, std::span<const std::pair<FdKey
         // (records of calls made before, still to be read, may come in later rounds).
         // Exited processes are forgotten by prune().
     }
+}
+
+// proc_.fd() of a descriptor, asked once per round (see seen_fds_).
+ProcView::Fd QueueContext::fd_now(const FdKey& k, std::string& name) {
+    if (seen_round_ != round_) {
+        seen_round_ = round_;
+        seen_n_ = 0;
+    }
+    for (std::size_t i = 0; i < seen_n_; ++i)
+        if (seen_fds_[i].key == k) {
+            name = seen_fds_[i].name;
+            return seen_fds_[i].st;
+        }
+    const ProcView::Fd st = proc_.fd(k.first, static_cast<int>(k.second), name);
+    if (seen_n_ < kSeenFds) {
+        if (seen_fds_.size() == seen_n_) seen_fds_.emplace_back();
+        SeenFd& s = seen_fds_[seen_n_++];
+        s.key = k;
+        s.st = st;
+        s.name = name;
+    }
+    return st;
 }
 
 // A successful mq_open of a name the caller passed: the descriptor refers to

@@ -93,6 +93,27 @@ TEST(QueueContext, NamesFromMqOpenConfirmedByProc) {
     EXPECT_EQ(ctx(w[0]), "mq_open:/q");
 }
 
+// A round handed on in chunks (CallStages) asks /proc once per descriptor:
+// its calls were all made before the round was read. The next round asks again.
+TEST(QueueContext, ProcAskedOncePerRoundAcrossItsChunks) {
+    FakeProc p;
+    p.ns[10] = 7;
+    p.fds[{10, 3}] = "/q";
+    QueueContext qc(p);
+    std::vector<Item> a{call("mq_timedsend", 10, 0, {3, 0, 1, 0})};
+    std::vector<Item> b{call("mq_timedreceive", 10, 1, {3})};
+    qc.annotate(a, true);
+    qc.annotate(b, false);
+    EXPECT_EQ(ctx(a[0]), "proc-fd:/q");
+    EXPECT_EQ(ctx(b[0]), "proc-fd:/q");
+    EXPECT_EQ(p.fd_asks, 1);
+    p.fds[{10, 3}] = "/other"; // now another queue: the next round sees it
+    std::vector<Item> c{call("mq_timedsend", 10, 0, {3, 0, 1, 0})};
+    qc.annotate(c, true);
+    EXPECT_EQ(p.fd_asks, 2);
+    EXPECT_EQ(ctx(c[0]), "proc-fd:/other");
+}
+
 TEST(QueueContext, ReusedUnseenGivesNoName) {
     FakeProc p;
     p.ns[10] = 7;

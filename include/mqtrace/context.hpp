@@ -47,7 +47,8 @@ public:
     explicit QueueContext(ProcView& proc) : proc_(proc) {}
     // One round's items, in trace order: sets Call::queue of each call that
     // refers to a queue. Asks /proc at most once per process and descriptor
-    // per call of it, and a process's IPC namespace once per round.
+    // per round (the first kSeenFds of a round; others once per chunk), and a
+    // process's IPC namespace once per round.
     // new_round false: more items of the round annotated last (CallStages'
     // chunks).
     void annotate(std::span<Item> items, bool new_round = true);
@@ -113,6 +114,18 @@ private:
     // made and removed call after call costs no allocation each.
     std::vector<decltype(ids_)::node_type> spare_ids_;
     std::vector<decltype(sysv_)::node_type> spare_sysv_;
+    // What /proc showed of descriptors this round (its chunks ask once; its
+    // calls were all made before it was read): the first kSeenFds asked.
+    struct SeenFd {
+        FdKey key;
+        ProcView::Fd st;
+        std::string name;
+    };
+    static constexpr std::size_t kSeenFds = 32;
+    std::vector<SeenFd> seen_fds_;
+    std::size_t seen_n_ = 0;
+    std::uint64_t seen_round_ = 0;
+    ProcView::Fd fd_now(const FdKey& k, std::string& name);
     std::vector<std::pair<FdKey, std::size_t>> posix_uses_; // annotate's scratch, kept for its capacity
     std::vector<std::size_t> sysv_uses_;
     std::uint64_t next_id_ = 0;

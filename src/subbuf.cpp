@@ -1,6 +1,7 @@
 // Sub-buffer walking. See include/mqtrace/subbuf.hpp.
 #include "mqtrace/subbuf.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -54,8 +55,13 @@ SubbufLayout parse_header_page(std::string_view hp) {
     return l;
 }
 
-bool walk_subbuffer(const unsigned char* page, std::size_t len, const SubbufLayout& l, Subbuf& out) {
-    out.events.clear();
+namespace {
+
+// Each event found goes to ev[count++]: ev has room for len / 8 of them (an event
+// takes at least 8 bytes: a header and 4 bytes of data, or a header and a
+// length word).
+bool walk(const unsigned char* page, std::size_t len, const SubbufLayout& l, Subbuf& out, SubbufEvent* ev,
+          std::size_t& count) {
     out.missed = 0;
     out.damaged = false;
     if (len > l.page) len = l.page;
@@ -103,7 +109,7 @@ bool walk_subbuffer(const unsigned char* page, std::size_t len, const SubbufLayo
             dlen = ((std::size_t{n} - 4) + 3) & ~std::size_t{3};
             if (data + dlen > size) break;
             ts += delta;
-            out.events.push_back(SubbufEvent{ts, l.data_offset + data, dlen});
+            ev[count++] = SubbufEvent{ts, l.data_offset + data, dlen};
             pos = data + dlen;
             continue;
         }
@@ -112,7 +118,7 @@ bool walk_subbuffer(const unsigned char* page, std::size_t len, const SubbufLayo
             dlen = std::size_t{type} * 4;
             if (data + dlen > size) break;
             ts += delta;
-            out.events.push_back(SubbufEvent{ts, l.data_offset + data, dlen});
+            ev[count++] = SubbufEvent{ts, l.data_offset + data, dlen};
             pos = data + dlen;
             continue;
         }
@@ -120,6 +126,17 @@ bool walk_subbuffer(const unsigned char* page, std::size_t len, const SubbufLayo
         return true;
     }
     return true;
+}
+
+} // namespace
+
+bool walk_subbuffer(const unsigned char* page, std::size_t len, const SubbufLayout& l, Subbuf& out) {
+    len = std::min(len, l.page);
+    if (out.store.size() < len / 8 + 1) out.store.resize(len / 8 + 1); // grows only: no fill per page
+    std::size_t n = 0;
+    const bool ok = walk(page, len, l, out, out.store.data(), n);
+    out.events = {out.store.data(), n};
+    return ok;
 }
 
 } // namespace mqtrace

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -32,13 +33,18 @@ struct SubbufEvent {
 };
 
 struct Subbuf {
-    std::uint64_t ts = 0;    // the sub-buffer's time stamp
-    std::int64_t missed = 0; // events missed before it: 0, a count, or -1 (unknown number)
-    bool damaged = false;    // a header or event did not fit: the walk stopped there
-    std::vector<SubbufEvent> events;
+    Subbuf() = default;
+    Subbuf(const Subbuf&) = delete; // events points into store
+    Subbuf& operator=(const Subbuf&) = delete;
+    std::uint64_t ts = 0;                // the sub-buffer's time stamp
+    std::int64_t missed = 0;             // events missed before it: 0, a count, or -1 (unknown number)
+    bool damaged = false;                // a header or event did not fit: the walk stopped there
+    std::span<const SubbufEvent> events; // valid until the next walk
+    std::vector<SubbufEvent> store;      // walk_subbuffer's: room for a sub-buffer's most events, kept
 };
 
-// Walk len bytes of a sub-buffer into out (its events vector is reused).
+// Walk len bytes of a sub-buffer into out (its store is reused: nothing is
+// allocated once it has grown to a sub-buffer's most events).
 // Returns false when even the header does not fit (out.events is then empty).
 bool walk_subbuffer(const unsigned char* page, std::size_t len, const SubbufLayout& l, Subbuf& out);
 

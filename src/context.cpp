@@ -13,8 +13,6 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <unordered_set>
-
 namespace mqtrace {
 namespace {
 
@@ -143,7 +141,10 @@ void QueueContext::annotate(std::span<Item> items, bool new_round) {
     if (asked_.size() > kMaxEntries) asked_.clear();
     if (names_.size() > kMaxEntries) names_.clear();
     if (sysv_.size() > kMaxEntries) sysv_.clear();
-    if (new_round && proc_.live() && round_ % kPruneRounds == 0) prune();
+    if (new_round && proc_.live() && round_ % kPruneRounds == 0)
+        prune();
+    else if (new_round && unlinked_ids_.size() >= gone_check_at_)
+        find_gone();
     const bool live = proc_.live(); // -r: nothing to check against
     auto& posix = posix_uses_;      // calls by (pid, mqdes), checked against /proc once
     auto& sysv = sysv_uses_;        // calls whose msqid no msgget told
@@ -269,15 +270,26 @@ void QueueContext::prune() {
         }
         f = alive ? std::next(f) : fds_.erase(f);
     }
-    if (unlinked_ids_.empty()) return;
-    std::unordered_set<std::uint64_t> open;
-    for (const auto& [k, l] : fds_)
-        open.insert(l.id);
-    std::erase_if(unlinked_ids_, [&](std::uint64_t id) {
-        if (open.contains(id)) return false;
-        gone_.push_back(id);
-        return true;
-    });
+    find_gone();
+}
+
+// The unlinked queues no known descriptor refers to now are gone. Asked at
+// each prune, and when the unlinked ones have doubled since the last look: a
+// process that makes and removes queue after queue (its descriptor number
+// reused by each new one) has each gone soon, not only when it exits.
+void QueueContext::find_gone() {
+    if (!unlinked_ids_.empty()) {
+        open_ids_.clear();
+        for (const auto& [k, l] : fds_)
+            open_ids_.push_back(l.id);
+        std::sort(open_ids_.begin(), open_ids_.end());
+        std::erase_if(unlinked_ids_, [&](std::uint64_t id) {
+            if (std::binary_search(open_ids_.begin(), open_ids_.end(), id)) return false;
+            gone_.push_back(id);
+            return true;
+        });
+    }
+    gone_check_at_ = std::max(kGoneCheck, 2 * unlinked_ids_.size());
 }
 
 std::vector<std::uint64_t> QueueContext::take_gone() {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <string>
@@ -339,6 +340,35 @@ TEST(QueueContext, QueueIdentityAcrossUnlinkAndRemoval) {
     EXPECT_EQ(y[1].call.queue.id, y[0].call.queue.id);
     EXPECT_NE(y[3].call.queue.id, y[0].call.queue.id);
     EXPECT_NE(y[3].call.queue.id, 0u);
+}
+
+// A process that makes and removes queue after queue, its descriptor number
+// reused by each new one: the queues are found gone as they go (when the
+// unlinked ones have doubled), not only when it exits, and never the one its
+// descriptor still refers to.
+TEST(QueueContext, QueuesMadeAndRemovedOneAfterTheOtherAreGoneSoon) {
+    FakeProc p;
+    p.ns[10] = 7;
+    p.fds[{10, 3}] = "/q";
+    QueueContext qc(p);
+    std::vector<std::uint64_t> ids, gone;
+    for (int i = 0; i < 200; ++i) {
+        std::vector<Item> v{call("mq_open", 10, 3, {1, 0302}, "q"), call("mq_unlink", 10, 0, {1}, "q")};
+        qc.annotate(v);
+        ids.push_back(v[0].call.queue.id);
+        for (std::uint64_t q : qc.take_gone())
+            gone.push_back(q);
+    }
+    ASSERT_LT(200u, QueueContext::kPruneRounds);
+    EXPECT_GE(gone.size(), 100u);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end()) << "a new queue each time";
+    for (std::uint64_t q : gone)
+        EXPECT_TRUE(std::binary_search(ids.begin(), ids.end(), q)) << q;
+    std::sort(gone.begin(), gone.end());
+    EXPECT_EQ(std::unique(gone.begin(), gone.end()), gone.end()) << "each once";
+    EXPECT_FALSE(std::binary_search(gone.begin(), gone.end(), ids.back()))
+        << "descriptor 3 still refers to it";
 }
 
 // A POSIX queue is gone when it was unlinked and its last descriptor closed:

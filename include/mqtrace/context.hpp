@@ -132,6 +132,10 @@ private:
     std::uint64_t blind_until_ = 0;           // the latest end of a gap of lost records (LostNotice::until)
     std::vector<std::uint64_t> unlinked_ids_; // queues unlinked, maybe still open
     std::vector<std::uint64_t> gone_;         // unlinked, and no known descriptor left
+    static constexpr std::size_t kGoneCheck = 64;
+    std::size_t gone_check_at_ = kGoneCheck; // find_gone() when unlinked_ids_ holds this many
+    std::vector<std::uint64_t> open_ids_;    // find_gone()'s scratch
+    void find_gone();
 };
 
 } // namespace mqtrace

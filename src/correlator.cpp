@@ -162,7 +162,11 @@ void Correlator::feed(const Record& r, std::vector<Item>& out) {
     if (r.kind == RecordKind::Lost) {
         Item it;
         it.is_call = false;
-        it.lost = LostNotice{r.ts, r.cpu, r.lost, r.cpu < 0 ? "kprobe misses" : "ring buffer", r.until};
+        // No CPU: kprobe_profile's misses, of the probe's event when known.
+        std::string where = r.cpu >= 0 ? "ring buffer" : "kprobe misses";
+        if (r.cpu < 0 && r.probe >= 0 && static_cast<std::size_t>(r.probe) < probes_.size())
+            where += ": " + probes_[static_cast<std::size_t>(r.probe)].event;
+        it.lost = LostNotice{r.ts, r.cpu, r.lost, std::move(where), r.until};
         out.push_back(std::move(it));
         return;
     }

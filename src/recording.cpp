@@ -262,12 +262,14 @@ void RecordingWriter::page(int cpu, const void* bytes, std::size_t len) {
 }
 
 void RecordingWriter::lost(const Record& r) {
-    std::string payload(28, '\0');
+    std::string payload(32, '\0');
     const auto c = static_cast<std::uint32_t>(r.cpu);
+    const auto probe = static_cast<std::int32_t>(r.probe); // kprobe misses: whose (-1: not known)
     std::memcpy(payload.data(), &c, 4);
     std::memcpy(payload.data() + 4, &r.ts, 8);
     std::memcpy(payload.data() + 12, &r.lost, 8);
     std::memcpy(payload.data() + 20, &r.until, 8);
+    std::memcpy(payload.data() + 28, &probe, 4);
     chunk('L', payload);
 }
 
@@ -413,7 +415,8 @@ void parse_chunk(ChunkState& st, Recording& head, Recording& data, char type, st
         break;
     case 'L': {
         st.data = true;
-        if (payload.size() != 20 && payload.size() != 28) fail("bad lost record"); // 20: no end (older)
+        // 20: no end, 28: no probe (older recordings)
+        if (payload.size() != 20 && payload.size() != 28 && payload.size() != 32) fail("bad lost record");
         Record l;
         l.kind = RecordKind::Lost;
         const auto cpu = get<std::uint32_t>(payload, 0); // 0xffffffff: no CPU (kprobe misses)
@@ -422,7 +425,12 @@ void parse_chunk(ChunkState& st, Recording& head, Recording& data, char type, st
         l.ts = get<std::uint64_t>(payload, 4);
         l.lost = get<std::int64_t>(payload, 12);
         if (l.lost < 0) fail("negative lost count");
-        if (payload.size() == 28) l.until = get<std::uint64_t>(payload, 20);
+        if (payload.size() >= 28) l.until = get<std::uint64_t>(payload, 20);
+        if (payload.size() == 32) {
+            l.probe = get<std::int32_t>(payload, 28);
+            if (l.probe < -1 || l.probe >= static_cast<std::int32_t>(head.probes.size()))
+                fail("bad probe of a lost record");
+        }
         data.losses.push_back(l);
         data.loss_round.push_back(data.rounds.size());
         break;

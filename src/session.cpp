@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -256,19 +257,49 @@ std::vector<int> Session::cpus() const {
     return out;
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> Session::kprobe_misses() const {
-    std::vector<std::pair<std::string, std::uint64_t>> out;
-    std::ifstream in(dir_ + "/kprobe_profile");
+const std::vector<std::pair<std::string_view, std::uint64_t>>& Session::kprobe_misses() {
+    misses_.clear();
+    if (profile_fd_ < 0) profile_fd_ = ::open((dir_ + "/kprobe_profile").c_str(), O_RDONLY | O_CLOEXEC);
+    if (profile_fd_ < 0) return misses_;
+    // The whole file (every kprobe of the system, ours among them), read from its start.
+    std::size_t n = 0;
+    if (profile_.size() < 4096) profile_.resize(4096);
+    for (;;) {
+        const ssize_t got =
+            pread(profile_fd_, profile_.data() + n, profile_.size() - n, static_cast<off_t>(n));
+        if (got <= 0) break;
+        n += static_cast<std::size_t>(got);
+        if (n == profile_.size()) profile_.resize(2 * n);
+    }
     // "  <event>   <hits>   <misses>": the event name without its group.
-    std::string name;
-    std::uint64_t hits, misses;
-    while (in >> name >> hits >> misses)
+    const std::string_view text(profile_.data(), n);
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        std::string_view word[3];
+        std::size_t k = 0;
+        for (std::size_t p = 0; k < 3 && p < line.size();) {
+            p = line.find_first_not_of(' ', p);
+            if (p == std::string_view::npos) break;
+            const std::size_t q = std::min(line.find(' ', p), line.size());
+            word[k++] = line.substr(p, q - p);
+            p = q;
+        }
+        if (k < 3) continue;
+        std::uint64_t misses = 0;
+        if (std::from_chars(word[2].data(), word[2].data() + word[2].size(), misses).ec != std::errc())
+            continue;
         for (const auto& p : created_)
-            if (p.kind != ProbeKind::Uprobe && p.event == name) out.emplace_back(name, misses);
-    return out;
+            if (p.kind != ProbeKind::Uprobe && p.event == word[0]) misses_.emplace_back(word[0], misses);
+    }
+    return misses_;
 }
 
 void Session::teardown() {
+    if (profile_fd_ >= 0) ::close(profile_fd_);
+    profile_fd_ = -1;
     // Best effort on every step: one failure must not leave the rest behind.
     auto attempt = [&](auto&& f) {
         try {

@@ -51,7 +51,6 @@ namespace {
 constexpr int kIntervalMs = 100;          // longest sleep between reads
 constexpr int kMinWakeMs = 10;            // shortest time between two wake-ups of the reader
 constexpr int kSelftestRounds = 300;      // x kMinWakeMs: time for canaries to come back (3 s)
-constexpr unsigned kMissCheckRounds = 20; // read kprobe_profile every this many rounds
 constexpr std::size_t kMaxPending = 8000; // records waiting to be merged: memory stays bounded
 
 std::uint64_t now_mono() {
@@ -237,6 +236,7 @@ public:
         if (o_.dry_run) return;
         rebuild();
         session_.tracing_on(true);
+        misses_read_ = now_mono(); // kprobe misses from here on: made while tracing
         reader_.emplace(session_, decoder_->page_size());
         std::vector<std::size_t> todo(plan_.events.size());
         for (std::size_t i = 0; i < todo.size(); ++i)
@@ -488,7 +488,6 @@ public:
         std::vector<pollfd> fds{{sig.fd(), POLLIN, 0}};
         for (int fd : reader_->fds())
             fds.push_back({fd, POLLIN, 0});
-        std::vector<Item> none;
         const Sink nothing = [](std::vector<Item>&) {}; // round() decodes nothing: no items
         auto expired = [&] {
             return o_.duration > 0 &&
@@ -513,14 +512,13 @@ public:
             session_.tracing_on(false);
             while (round(nothing, true, false).pages > 0) {
             }
-            kprobe_losses(now_mono(), none);
             w.flush();
         } catch (const std::runtime_error& e) {
             std::fprintf(stderr, "mqtrace: %s\n", e.what());
             return kExitError;
         }
-        for (const auto& it : none)
-            lost_ += it.lost.count > 0 ? static_cast<std::uint64_t>(it.lost.count) : 0;
+        for (const auto& [event, n] : misses_) // recorded as lost records of no CPU
+            lost_ += n;
         lost_ += reader_->reported();
         return kExitOk;
     }
@@ -574,6 +572,7 @@ private:
         const Reader::DrainOptions how{decode, merger_.pending() > kMaxPending, writer_ ? &raw : nullptr,
                                        decode ? Reader::kDecodePages : Reader::kMaxPages};
         const Reader::Drained drained = reader_->drain(*decoder_, merger_, mark, how);
+        kprobe_miss_records();
         const std::uint64_t complete = drained.complete;
         if (writer_ && recording_ && complete) next_file_if_due(raw);
         if (stacks_) { // the copies taken for this round's records, recorded before its end mark
@@ -607,11 +606,6 @@ private:
         const CallStages stages{*correlator_, outputs_, context_, flows_on_ ? &flows_ : nullptr};
         stages.run(ready, mem_, items_, done);
         merger_.done();
-        if (final || ++rounds_ % kMissCheckRounds == 0) {
-            kprobe_losses(mark, items_);
-            if (!items_.empty()) done(items_);
-            items_.clear();
-        }
         return drained;
     }
 
@@ -682,26 +676,33 @@ private:
     }
 
     // Calls a kprobe missed: they never reached the ring buffer at all.
-    void kprobe_losses(std::uint64_t ts, std::vector<Item>& items) {
+    // Kprobe backend: the calls kprobe_profile counts as missed since the last
+    // round (recursion, or kretprobe instances exhausted by blocked calls), as
+    // lost records of no CPU, by event. They were made after the last read of
+    // the file, which every record handed on before came before, and before
+    // this one: the gap runs from the one to the other. Merged with the
+    // round's records (and recorded with -w), they go through the stages as
+    // the ring buffer's losses do: a call neither of whose records was seen
+    // may have sent or received a message, or made or removed a queue.
+    void kprobe_miss_records() {
         if (b_ != Backend::Kprobe) return;
+        const std::uint64_t now = now_mono();
+        const std::uint64_t since = misses_read_;
+        misses_read_ = now;
         for (const auto& [event, misses] : session_.kprobe_misses()) {
-            std::uint64_t& seen = misses_[event];
-            if (misses > seen) {
-                items.push_back(Item{
-                    false,
-                    {},
-                    LostNotice{ts, -1, static_cast<std::int64_t>(misses - seen), "kprobe misses: " + event}});
-                if (writer_) { // recorded without a CPU: "kprobe misses" when read back
-                    Record r;
-                    r.kind = RecordKind::Lost;
-                    r.ts = ts;
-                    r.cpu = -1;
-                    r.lost = static_cast<std::int64_t>(misses - seen);
-                    std::vector<RawPage> none;
-                    record(none, {&r, 1});
-                }
-            }
-            seen = misses;
+            auto seen = misses_.find(event);
+            if (seen == misses_.end()) seen = misses_.emplace(std::string(event), 0).first;
+            if (misses <= seen->second) continue;
+            Record& r = merger_.queue(-1).add();
+            r.kind = RecordKind::Lost;
+            r.cpu = -1;
+            r.ts = std::min(since, now);
+            r.until = now;
+            r.lost = static_cast<std::int64_t>(misses - seen->second);
+            for (std::size_t i = 0; i < table_.size(); ++i)
+                if (table_[i].kind != ProbeKind::Uprobe && table_[i].event == event)
+                    r.probe = static_cast<int>(i);
+            seen->second = misses;
         }
     }
 
@@ -815,14 +816,14 @@ private:
     const int self_pid_ = getpid();
     const int self_tid_ = static_cast<int>(gettid());
     std::string failures_;
-    std::map<std::string, std::uint64_t> misses_; // kprobe_profile misses seen so far
+    std::map<std::string, std::uint64_t, std::less<>> misses_; // kprobe_profile misses seen so far
+    std::uint64_t misses_read_ = 0;                            // when kprobe_profile was last read
     std::vector<Record*> ready_;     // round()'s records in order (in merger_), kept for its capacity
     std::vector<Record> round_lost_; // -w: the round's lost records
     std::vector<Item> items_;        // round()'s chunk of items, emptied by its sink
     CallFilter filter_;
     FormatOptions fmt_; // with the start time (-T relative)
     std::optional<Summary> summary_;
-    unsigned rounds_ = 0;
     long calls_ = 0, written_ = 0;
     std::uint64_t lost_ = 0;
 };

@@ -779,6 +779,11 @@ TEST(Losses, ReconcileWithTheKernelCounters) {
 TEST(Recording, FileRoundTripAndDamage) {
     const Recording dir = load_recording(kFixtures + "linux-6.1-kprobe-lossy");
     const std::string path = ::testing::TempDir() + "/mqtrace-roundtrip.mqt";
+    int kretprobe = 0; // the first in the table
+    while (kretprobe < static_cast<int>(dir.probes.size()) &&
+           dir.probes[kretprobe].kind != ProbeKind::Kretprobe)
+        ++kretprobe;
+    ASSERT_LT(kretprobe, static_cast<int>(dir.probes.size()));
     {
         RecordingWriter w(path);
         w.meta(dir.header_page, dir.probes, dir.formats, dir.self_tid, "6.1.0-test x86_64", 1000,
@@ -791,6 +796,15 @@ TEST(Recording, FileRoundTripAndDamage) {
             for (const auto& r : l)
                 w.lost(r);
         }
+        // Calls a kprobe missed (kprobe_profile), after the last page: of no CPU, with the probe.
+        Record miss;
+        miss.kind = RecordKind::Lost;
+        miss.cpu = -1;
+        miss.ts = 1ull << 62;
+        miss.until = miss.ts + 5;
+        miss.lost = 3;
+        miss.probe = kretprobe;
+        w.lost(miss);
         w.flush();
     }
     const Recording file = load_recording(path);
@@ -813,10 +827,19 @@ TEST(Recording, FileRoundTripAndDamage) {
         const Recording moved = std::move(copy);
         EXPECT_EQ(moved.pages.front().bytes.data(), file.pages.front().bytes.data());
     }
-    EXPECT_EQ(file.losses.size(), 10u);
+    ASSERT_EQ(file.losses.size(), 11u);
     for (const Record& l : file.losses) // each with its gap's end: the first event after it
         EXPECT_GE(l.until, l.ts);
     EXPECT_NE(file.losses.front().until, 0u);
+    EXPECT_EQ(file.losses.front().probe, -1);
+    EXPECT_EQ(file.losses.back().cpu, -1);
+    EXPECT_EQ(file.losses.back().probe, kretprobe);
+    EXPECT_EQ(file.losses.back().lost, 3);
+    const std::vector<std::string> read_back = replay_lines(file);
+    ASSERT_FALSE(read_back.empty());
+    EXPECT_EQ(read_back.back(), "{\"event\":\"lost\",\"schema\":1,\"time_ns\":" + std::to_string(1ull << 62) +
+                                    ",\"cpu\":null,\"count\":3,\"where\":\"kprobe misses: " +
+                                    dir.probes[kretprobe].event + "\"}");
     // Same calls; lost records at the sub-buffer's time instead of its first event's.
     auto calls = [](const std::vector<std::string>& v) {
         std::vector<std::string> out;
@@ -843,16 +866,29 @@ TEST(Recording, FileRoundTripAndDamage) {
     } catch (const std::runtime_error&) {
     }
     EXPECT_THROW(parse_recording("MQTRACE-RECORDING 1\nD\xff\xff\xff\x7f"), std::runtime_error);
-    { // A lost record of a recording made before gaps had an end: 20 bytes, its end not known.
+    // Lost records of recordings made before gaps had an end (20 bytes: its end
+    // not known) or before they named a missing probe (28 bytes).
+    for (const std::size_t size : {20u, 28u}) {
         std::string older = bytes;
-        const std::size_t at = older.find(std::string("L\x1c\0\0\0", 5));
+        const std::size_t at = older.find(std::string("L\x20\0\0\0", 5));
         ASSERT_NE(at, std::string::npos);
-        older.replace(at, 5 + 28, std::string("L\x14\0\0\0", 5) + older.substr(at + 5, 20));
+        older.replace(at, 5 + 32,
+                      std::string("L") + static_cast<char>(size) + std::string(3, '\0') +
+                          older.substr(at + 5, size));
         const Recording r = parse_recording(older);
         ASSERT_EQ(r.losses.size(), file.losses.size());
         EXPECT_EQ(r.losses.front().ts, file.losses.front().ts);
         EXPECT_EQ(r.losses.front().lost, file.losses.front().lost);
-        EXPECT_EQ(r.losses.front().until, 0u);
+        EXPECT_EQ(r.losses.front().until, size == 20 ? 0u : file.losses.front().until);
+        EXPECT_EQ(r.losses.front().probe, -1);
+    }
+    { // A probe the table does not have: refused.
+        std::string bad_probe = bytes;
+        const std::size_t at = bad_probe.rfind(std::string("L\x20\0\0\0", 5));
+        ASSERT_NE(at, std::string::npos);
+        const auto n = static_cast<std::int32_t>(dir.probes.size());
+        std::memcpy(bad_probe.data() + at + 5 + 28, &n, 4);
+        EXPECT_THROW(parse_recording(bad_probe), std::runtime_error);
     }
     EXPECT_THROW(parse_recording("not a recording"), std::runtime_error);
     EXPECT_THROW(load_recording(path + ".missing"), std::runtime_error);

@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct mqt_instance;
@@ -59,8 +60,10 @@ public:
     std::string path(const std::string& rel) const; // instance file's full path
     std::vector<int> cpus() const;
     // kprobe_profile misses of our probes (recursion, or kretprobe instances
-    // exhausted by blocked calls), by event name.
-    std::vector<std::pair<std::string, std::uint64_t>> kprobe_misses() const;
+    // exhausted by blocked calls), by event name. Asked every read round: the
+    // file is read into kept memory, and the names are views into it, valid
+    // until the next call.
+    const std::vector<std::pair<std::string_view, std::uint64_t>>& kprobe_misses();
     mqt_instance* instance() { return inst_; }
     const std::string& name() const { return opt_.name; }
     void teardown(); // idempotent; the destructor calls it
@@ -74,6 +77,9 @@ private:
     std::string dir_;
     mqt_instance* inst_ = nullptr;
     std::vector<Probe> created_;
+    int profile_fd_ = -1; // kprobe_profile, opened at its first read
+    std::string profile_; // its text, as last read
+    std::vector<std::pair<std::string_view, std::uint64_t>> misses_;
     int added_ = 0; // probe definitions written
     std::vector<Probe> enabled_;
 };

@@ -3,6 +3,9 @@
 //   mqworkload [--raw] open NAME_HEX  mq_open(O_RDONLY) of a name given in hex, then exit
 //   mqworkload race TAG N            a thread rewrites the name while another opens it (N times)
 //   mqworkload block TAG             create /mqt-TAG and block in mq_receive on it (until killed)
+//   mqworkload crowd TAG N           N threads block in mq_receive on /mqt-TAG at once (more
+//                                    than a kretprobe's 64 instances: kprobe misses), then
+//                                    each gets a message; prints "received R" and "sent S"
 //   mqworkload flood TAG N           N rounds of 9 calls as fast as possible (mq_open, send,
 //                                    receive, unlink, msgget, msgsnd, msgrcv, msgctl x2);
 //                                    prints "calls M" with the number of calls made
@@ -206,6 +209,35 @@ int block(const std::string& tag) {
     char buf[64];
     unsigned prio;
     report("mq_timedreceive", do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, nullptr));
+    return 0;
+}
+
+int crowd(const std::string& tag, int n) {
+    const std::string name = "/mqt-" + tag;
+    mq_attr attr{0, 4, 64, 0, {}};
+    const long fd = do_mq_open(name.c_str(), O_CREAT | O_RDWR, 0600, &attr);
+    report("mq_open", fd);
+    if (fd < 0) return 1;
+    std::atomic<int> started{0}, received{0};
+    std::vector<std::thread> waiting;
+    for (int i = 0; i < n; ++i)
+        waiting.emplace_back([&] {
+            ++started;
+            char buf[64];
+            unsigned prio;
+            if (do_receive(static_cast<int>(fd), buf, sizeof buf, &prio, nullptr) == 1) ++received;
+        });
+    while (started < n)
+        usleep(1000);
+    usleep(500000); // every thread in the kernel, waiting
+    long sent = 0;
+    for (int i = 0; i < n; ++i)
+        sent += do_send(static_cast<int>(fd), "c", 1, 0, nullptr) == 0;
+    for (auto& t : waiting)
+        t.join();
+    report("received", received);
+    report("sent", sent);
+    report("mq_unlink", do_mq_unlink(name.c_str()));
     return 0;
 }
 
@@ -684,14 +716,16 @@ int main(int argc, char** argv) {
     if (argc - i >= 2 && std::strcmp(argv[i], "open") == 0) return open_hex(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "race") == 0) return race(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 2 && std::strcmp(argv[i], "block") == 0) return block(argv[i + 1]);
+    if (argc - i >= 3 && std::strcmp(argv[i], "crowd") == 0)
+        return crowd(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 2 && std::strcmp(argv[i], "flows") == 0) return flows(argv[i + 1]);
     if (argc - i >= 2 && std::strcmp(argv[i], "errors") == 0) return errors(argv[i + 1]);
     if (argc - i >= 3 && std::strcmp(argv[i], "poison") == 0)
         return poison(argv[i + 1], std::atoi(argv[i + 2]));
     if (argc - i >= 3 && std::strcmp(argv[i], "flood") == 0)
         return flood(argv[i + 1], std::atol(argv[i + 2]));
-    std::fprintf(stderr,
-                 "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
-                 "block TAG | flows TAG | depth TAG | errors TAG | flood TAG N | poison TAG N | reuse TAG\n");
+    std::fprintf(stderr, "usage: mqworkload [--raw] [--linger MS] all TAG | open NAME_HEX | race TAG N | "
+                         "block TAG | crowd TAG N | flows TAG | depth TAG | errors TAG | flood TAG N | "
+                         "poison TAG N | reuse TAG\n");
     return 2;
 }

@@ -1454,9 +1454,11 @@ TEST_F(Integration, FlowsLinkEachReceiveToItsSend) {
 // are lost records of no CPU ("kprobe misses: EVENT"), counted exactly, that
 // stand before the calls they are (their gap begins when kprobe_profile was
 // read before those calls); every call is shown, those whose return was missed
-// without one. On the syscalls backend nothing is missed.
+// without one. A recording of the run reads them back the same. On the
+// syscalls backend nothing is missed.
 TEST_F(Integration, CallsAKretprobeMissedAreLostRecordsBeforeThem) {
-    Tracer t({"-e", "mq_open,mq_timedreceive,mq_timedsend,mq_unlink"});
+    const std::string rec = tmpfile("misses.mqt");
+    Tracer t({"-e", "mq_open,mq_timedreceive,mq_timedsend,mq_unlink", "-w", rec, "--print"});
     ASSERT_NO_FATAL_FAILURE(t.ready());
     constexpr long kCallers = 80, kInstances = 64;
     const Workload w = run_workload({"crowd", tag(), std::to_string(kCallers)});
@@ -1490,6 +1492,23 @@ TEST_F(Integration, CallsAKretprobeMissedAreLostRecordsBeforeThem) {
         EXPECT_EQ(r["end"].s(), "thread-exited"); // the thread's next record: its exit
         EXPECT_LE(first_miss, r["time_ns"].i()) << "the misses stand before the calls they are";
     }
+    // Read back: the same lost records, and the same ends of the receives.
+    Child r({env("MQTRACE_BIN", "mqtrace"), "-r", rec, "-f", "json"}, "replay");
+    ASSERT_EQ(r.wait(60), 0) << r.stderr_text();
+    auto summary = [&](const std::string& text, bool live) {
+        std::vector<std::string> out; // lost lines as they are; "mq_timedreceive END" of the workload's
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);) {
+            const Value v = testjson::parse(live ? as_recorded(line) : line);
+            if (v["event"].s() == "lost")
+                out.push_back(testjson::dump(v));
+            else if (v["event"].s() == "mq_timedreceive" && v["pid"].i() == w.pid)
+                out.push_back("mq_timedreceive " + v["end"].s());
+        }
+        return out;
+    };
+    EXPECT_EQ(summary(r.stdout_text(), false), summary(t.text(), true));
+    std::filesystem::remove(rec);
     if (kprobe()) {
         EXPECT_EQ(missed, kCallers - kInstances) << t.text();
         EXPECT_EQ(returned, kInstances);

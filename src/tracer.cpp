@@ -675,7 +675,6 @@ private:
             writer_->stack_copy(s);
     }
 
-    // Calls a kprobe missed: they never reached the ring buffer at all.
     // Kprobe backend: the calls kprobe_profile counts as missed since the last
     // round (recursion, or kretprobe instances exhausted by blocked calls), as
     // lost records of no CPU, by event. They were made after the last read of
@@ -692,7 +691,10 @@ private:
         for (const auto& [event, misses] : session_.kprobe_misses()) {
             auto seen = misses_.find(event);
             if (seen == misses_.end()) seen = misses_.emplace(std::string(event), 0).first;
-            if (misses <= seen->second) continue;
+            if (misses <= seen->second) { // (fewer: a probe made again, counting from 0)
+                seen->second = misses;
+                continue;
+            }
             Record& r = merger_.queue(-1).add();
             r.kind = RecordKind::Lost;
             r.cpu = -1;
